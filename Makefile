@@ -1,0 +1,44 @@
+# drportal: `make run` (the product, embedded PostgreSQL and Redis, demo data) and `make test` (the suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
+
+.PHONY: run test install system-deps lint audit bench clean-var validate
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+# Real peers for the tests: PowerDNS, Chromium and docker-compose (to validate docker-compose.yml) from Debian's packages (needs root; skipped otherwise).
+system-deps:
+	@bash .ci/system-deps
+
+run: install
+	PORT=$(PORT) $(PY) -m drportal.run
+
+lint: install
+	$(PY) -m ruff check .
+
+audit: install
+	PY=$(PY) bash .ci/audit
+
+validate: install
+
+test: install system-deps lint audit
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py validate_scenarios
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install system-deps
+	$(PY) -m bench
+
+clean-var:
+	$(PY) -m drportal.lib.embedded stop || true
+	rm -rf var

@@ -1,0 +1,150 @@
+"""The token API: POST /api/v1/backups/ for agents and backup scripts, GET /api/v1/rpo/ for monitors.
+Both are public URL names (drportal.accounts.access.PUBLIC_ENDPOINTS): they check their own credentials."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from backups import ingest as ingestion
+from drportal.accounts.access import ALL_STAFF, has_role
+from drportal.lib import clock
+
+# A single report is a few hundred bytes; a batch of MAX_BATCH reports fits well under this.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _error(status: int, message: str, errors: list[dict] | None = None) -> JsonResponse:
+    body: dict = {"error": message}
+    if errors:
+        body["errors"] = errors
+    return JsonResponse(body, status=status)
+
+
+UNAUTHORIZED = "a valid, unrevoked bearer token is required (Authorization: Bearer drb_...)"
+
+
+@csrf_exempt
+def ingest(request: HttpRequest) -> JsonResponse:
+    """One report (an object) or a batch (a list). A single report that is well-formed costs two queries
+    (see ingest.ingest_one); every refusal checks the token first, so a bad token is a 401 whatever the body."""
+    if request.method != "POST":
+        return _error(405, "use POST")
+    digest = ingestion.digest_of(request.headers.get("Authorization", ""))
+    if digest is None:
+        return _error(401, UNAUTHORIZED)
+
+    def refuse(status: int, message: str, errors: list[dict] | None = None) -> JsonResponse:
+        if ingestion.token_by_digest(digest) is None:
+            return _error(401, UNAUTHORIZED)
+        return _error(status, message, errors)
+
+    length = request.headers.get("Content-Length", "")
+    if not length.isdigit():
+        return refuse(411, "a Content-Length header is required")
+    if int(length) > MAX_BODY_BYTES:
+        return refuse(413, f"the body is larger than {MAX_BODY_BYTES} bytes: send smaller batches")
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return refuse(400, "the body is not JSON", [{"field": "(body)", "message": "not valid JSON"}])
+    now = clock.now()
+    if not isinstance(payload, list):
+        one = ingestion.ingest_one(payload, digest, now)
+        if not one.token_ok:
+            return _error(401, UNAUTHORIZED)
+        if one.errors:
+            return _error(400, "invalid backup report; nothing was recorded", one.errors)
+        return JsonResponse({"id": one.row["id"], "status": one.state, "viable": one.row["viable"]},
+                            status=201 if one.state == "created" else 200)
+    token = ingestion.token_by_digest(digest)
+    if token is None:
+        return _error(401, UNAUTHORIZED)
+    items = payload
+    if not items or len(items) > ingestion.MAX_BATCH:
+        return _error(400, f"send one object or a list of 1-{ingestion.MAX_BATCH} objects",
+                      [{"field": "(body)", "message": "empty or too many items"}])
+    lookups = ingestion.Lookups([i for i in items if isinstance(i, dict)], token)
+    rows, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            rows.append(ingestion.build_row(item, lookups, now))
+        except ingestion.IngestError as exc:
+            errors += [e | {"index": index} for e in exc.errors]
+    if errors:
+        return _error(400, "invalid backup report; nothing was recorded", errors)
+    try:
+        result = ingestion.save_rows(rows)
+    except ingestion.IngestError as exc:
+        return _error(400, "invalid backup report; nothing was recorded", exc.errors)
+    return JsonResponse({"created": len(result.created), "duplicates": len(result.duplicates),
+                         "finished": len(result.finished)}, status=201 if result.created else 200)
+
+
+# Everything in one statement, with PostgreSQL writing the JSON: 50,000 rows as Python dicts and json.dumps
+# would cost more than the query. Per asset first (on the status rows), then the names.
+RPO_SQL = """
+WITH per AS (
+  SELECT s.asset_id, max(s.recovery_point) AS rp, min(extract(epoch FROM p.rpo_objective))::float8 AS objective,
+         bool_or(s.rpo_status <> 'ok') AS troubled
+  FROM backups_policyassetstatus s JOIN backups_backuppolicy p ON p.id = s.policy_id AND p.active
+  WHERE s.customer_id IS NOT NULL {scope}
+  GROUP BY s.asset_id
+), rows AS (
+  SELECT a.id AS asset_id, a.name AS asset, c.name AS customer, per.rp, per.objective,
+         round(extract(epoch FROM (%(now)s - per.rp))::numeric, 1)::float8 AS seconds,
+         CASE WHEN per.rp IS NULL OR extract(epoch FROM (%(now)s - per.rp)) > per.objective THEN 'breached'
+              WHEN per.troubled THEN 'at_risk' ELSE 'ok' END AS status
+  FROM per
+  JOIN inventory_asset a ON a.id = per.asset_id AND a.kind IN ('database', 'managed_database')
+  JOIN inventory_customer c ON c.id = a.customer_id
+  LEFT JOIN inventory_server sv ON sv.id = a.server_id
+  WHERE true {account_scope}
+)
+SELECT
+  (SELECT count(*) FROM rows),
+  (SELECT coalesce(json_agg(json_build_object(
+      'asset', asset, 'asset_id', asset_id, 'customer', customer, 'last_recovery_point', rp,
+      'rpo_seconds', seconds, 'objective_seconds', objective, 'status', status) ORDER BY customer, asset), '[]')
+   FROM rows)::text,
+  (SELECT coalesce(json_agg(json_build_object(
+      'customer', customer, 'databases', n, 'status', status, 'rpo_seconds', seconds) ORDER BY customer), '[]')
+   FROM (SELECT customer, count(*) AS n,
+                CASE max(CASE status WHEN 'breached' THEN 2 WHEN 'at_risk' THEN 1 ELSE 0 END)
+                     WHEN 2 THEN 'breached' WHEN 1 THEN 'at_risk' ELSE 'ok' END AS status,
+                CASE WHEN bool_or(seconds IS NULL) THEN NULL ELSE max(seconds) END AS seconds
+         FROM rows GROUP BY customer) per_customer)::text
+"""
+
+
+def rpo(request: HttpRequest) -> HttpResponse:
+    """Every customer database: its newest recovery point across its policies, against the tightest objective,
+    and per customer its worst database. A bearer token sees the databases in its scope (its policy or its
+    account); a staff session sees all."""
+    if request.method != "GET":
+        return _error(405, "use GET")
+    scope, account_scope, params = "", "", {}
+    if request.headers.get("Authorization"):
+        token = ingestion.authenticate(request.headers["Authorization"])
+        if token is None:
+            return _error(401, "a valid, unrevoked bearer token is required")
+        if token.policy_id:
+            scope = "AND s.asset_id IN (SELECT asset_id FROM backups_policyassetstatus WHERE policy_id = %(policy)s)"
+            params["policy"] = token.policy_id
+        else:
+            account_scope = "AND coalesce(a.account_id, sv.account_id) = %(account)s"
+            params["account"] = token.account_id
+    elif not (request.user.is_authenticated and has_role(request.user, *ALL_STAFF)):
+        return _error(401, "a bearer token or a staff session is required")
+    now = clock.now()
+    params["now"] = now
+    with connection.cursor() as cur:
+        # Only the two fixed scope clauses above are formatted in.
+        cur.execute(RPO_SQL.format(scope=scope, account_scope=account_scope), params)
+        count, databases, customers = cur.fetchone()
+    body = (f'{{"generated_at": "{now.isoformat()}", "count": {count}, "databases": {databases}, '
+            f'"customers": {customers}}}')
+    return HttpResponse(body, content_type="application/json")

@@ -1,0 +1,85 @@
+"""Demo backup history for the seed companies (run by `manage.py load_demo`, idempotent): each policy's recent
+scheduled runs as records where the plans say the copies go, one failed dump, then a sweep, so the dashboard
+shows real states, and the exposure page shows what losing Dallas would cost."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from backups import ingest, status, sweep
+from backups.choices import LocationRule, PolicyKind, RecordSource
+from backups.models import BackupPolicy
+
+HISTORY = timedelta(days=14)
+MAX_RUNS = 30
+
+
+def _where(policy: BackupPolicy, asset, zone) -> dict:
+    """A location that follows the policy's rule, as the seeds describe the copies."""
+    from drportal.inventory.models import Zone
+
+    if policy.kind == PolicyKind.REPOSITORY_MIRROR:
+        return {}
+    if policy.location_rule == LocationRule.NAMED_REGION and policy.target_region_id:
+        target = Zone.objects.filter(region_id=policy.target_region_id).order_by("id").first()
+        return {"zone": str(target)} if target else {"region": str(policy.target_region)}
+    if zone is None:
+        return {}
+    if policy.location_rule == LocationRule.OFFSITE_REGION:
+        elsewhere = (Zone.objects.filter(region__provider_id=zone.region.provider_id)
+                     .exclude(region_id=zone.region_id).order_by("id").first())
+        # No other region at this provider (Cybernance names none): the copy stays home and shows co-located.
+        return {"zone": str(elsewhere or zone)}
+    if policy.location_rule == LocationRule.OFFSITE_ZONE or policy.kind == PolicyKind.POINT_IN_TIME:
+        return {"region": str(zone.region)}
+    return {"zone": str(zone)}
+
+
+def _items(policy: BackupPolicy, now: datetime) -> list[dict]:
+    runs = [r for r in status.previous_runs(policy.schedule, policy.time_zone, now, MAX_RUNS) if r > now - HISTORY]
+    items = []
+    first = policy.assets.order_by("name").first()
+    for asset in policy.assets.select_related("server__zone__region", "zone__region").order_by("name"):
+        zone = asset.current_zone
+        targets = list(asset.mirrors.all()) if policy.kind == PolicyKind.REPOSITORY_MIRROR else [None]
+        for i, run in enumerate(runs):
+            for mirror in targets:
+                started = run + timedelta(minutes=2)
+                if started > now:
+                    continue
+                item = {"id": f"demo:{policy.pk}:{mirror.pk if mirror else ''}:{run:%Y%m%dT%H%M}",
+                        "asset": asset.name, "policy": policy.name, "outcome": "succeeded",
+                        "started_at": started.isoformat(),
+                        "completed_at": min(started + timedelta(minutes=18), now).isoformat(),
+                        "size_bytes": 250_000_000, "sha256": f"{asset.pk:064x}",
+                        "location": _where(policy, asset, zone)}
+                if policy.kind in (PolicyKind.SYSTEM_IMAGE, PolicyKind.VOLUME_SNAPSHOT):
+                    item["provider_state"] = "available"
+                if policy.kind == PolicyKind.POINT_IN_TIME:
+                    item["recovery_point"] = item["completed_at"]
+                if mirror is not None:
+                    mzone = mirror.current_zone
+                    item["location"] = {"container": mirror.name, "key": mirror.external_id,
+                                        **({"zone": str(mzone)} if mzone else {})}
+                    item["provider_state"] = "in_sync"
+                # The newest dump of the first customer database failed: a red line on the dashboard.
+                if i == 0 and policy.kind == PolicyKind.DATABASE_DUMP and asset.customer_id and asset == first:
+                    item.update(outcome="failed", error="pg_dump: error: connection to server lost")
+                    item.pop("sha256")
+                items.append(item)
+    return items
+
+
+def load(now: datetime, stdout=None) -> int:
+    created = 0
+    for policy in BackupPolicy.objects.filter(active=True).order_by("name"):
+        items = _items(policy, now)
+        if not items:
+            continue
+        lookups = ingest.Lookups(items, None)
+        records = [ingest.build_record(item, lookups, now, source=RecordSource.MANUAL) for item in items]
+        created += len(ingest.save(records).created)
+    totals = sweep.sweep(now, actor="command:load_demo")
+    if stdout is not None:
+        stdout.write(f"backups: {created} demo backup records, {totals['pairs']} policy-asset pairs evaluated")
+    return created

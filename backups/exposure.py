@@ -1,0 +1,194 @@
+"""Exposure: what would be lost if zones went down now. This is where a plan's promise ("no data lost before
+the early morning of the day") is checked against where the copies really are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Q
+
+from backups.models import BackupRecord
+
+
+@dataclass(frozen=True)
+class LossWindow:
+    recovery_point: datetime | None
+    source_backup_id: int | None
+    location: str
+    seconds_lost: float | None
+    explanation: str
+    asset_id: int | None = None
+    asset_name: str = ""
+    policy_name: str = ""
+    # The tightest RPO objective among the asset's policies: what the plan promises for it.
+    objective_seconds: float | None = None
+
+    @property
+    def breaches_objective(self) -> bool:
+        if self.seconds_lost is None:
+            return True
+        return self.objective_seconds is not None and self.seconds_lost > self.objective_seconds
+
+
+def _surviving_regions(lost_zones: set[int]) -> set[int]:
+    """Regions that keep at least one zone: a copy held at region level (a bucket, a Cloud Files container)
+    survives while any zone of its region is up."""
+    from drportal.inventory.models import Zone
+
+    return set(Zone.objects.exclude(id__in=lost_zones).values_list("region_id", flat=True))
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or f"{int(seconds)} s"
+
+
+def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down: bool = True) -> LossWindow:
+    """The newest viable recovery point of `asset` outside `lost_zones` (plus the zones down now, from open
+    incidents, unless include_down=False), and how much data would be lost restoring from it."""
+    from backups.sweep import down_locations
+
+    lost = set(lost_zones)
+    if include_down:
+        lost |= set(down_locations()[0])
+    zone = asset.current_zone
+    objective = _objective(asset)
+    base = {"asset_id": asset.pk, "asset_name": asset.name, "objective_seconds": objective}
+    if zone is not None and zone.pk not in lost:
+        return LossWindow(now, None, f"{zone} (running)", 0.0,
+                          f"{asset.name} runs in {zone}, which is not lost: nothing is lost.", **base)
+    standby = _standby_zone(asset, zone)
+    if standby is not None and standby.pk not in lost:
+        return LossWindow(now, None, f"{standby} (synchronous standby)", 0.0,
+                          f"{asset.name} fails over to its synchronous standby in {standby}: nothing is lost.",
+                          **base)
+    surviving = _surviving_regions(lost)
+    records = (
+        BackupRecord.objects.filter(asset=asset, viable=True)
+        .exclude(checksum_ok=False)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
+                | Q(zone__isnull=True, region_id__in=surviving))
+        .select_related("policy", "zone__region__provider", "region__provider")
+        .order_by("-recovery_point")
+    )
+    best = records.first()
+    where = str(zone) if zone is not None else "its location"
+    if best is None:
+        return LossWindow(None, None, "", None,
+                          f"No viable copy of {asset.name} survives the loss of {where}: all its data would be lost.",
+                          **base)
+    seconds = max((now - best.recovery_point).total_seconds(), 0.0)
+    text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {best.policy} backup in "
+            f"{best.location_label} from {best.recovery_point:%Y-%m-%d %H:%M} UTC: {_duration(seconds)} of data "
+            "would be lost")
+    if objective is not None and seconds > objective:
+        text += f", more than the plan's objective of {_duration(objective)}"
+    return LossWindow(best.recovery_point, best.pk, best.location_label, seconds, text + ".",
+                      policy_name=best.policy.name, **base)
+
+
+def _standby_zone(asset, zone):
+    """A Multi-AZ database's synchronous standby (inventory metadata: multi_az, standby_zone as the zone's slug
+    in the primary's region) survives the loss of the primary's zone with every committed write."""
+    from drportal.inventory.models import Zone
+
+    meta = asset.metadata or {}
+    if zone is None or not meta.get("multi_az") or not meta.get("standby_zone"):
+        return None
+    return Zone.objects.select_related("region__provider").filter(region_id=zone.region_id,
+                                                                  slug=meta["standby_zone"]).first()
+
+
+def _objective(asset) -> float | None:
+    from backups.models import BackupPolicy
+
+    objectives = BackupPolicy.objects.filter(assets=asset).values_list("rpo_objective", flat=True)
+    return min((o.total_seconds() for o in objectives), default=None)
+
+
+def customer_exposure(customer, lost_zones: set[int], now: datetime) -> list[LossWindow]:
+    """One LossWindow per protected asset of the customer, worst first."""
+    from drportal.inventory.models import Asset
+
+    assets = Asset.objects.filter(customer=customer, backup_policies__isnull=False).distinct()
+    assets = assets.select_related("server__zone__region__provider", "zone__region__provider")
+    windows = [data_loss_window(a, lost_zones, now) for a in assets]
+    return sorted(windows, key=lambda w: (w.seconds_lost is not None, -(w.seconds_lost or 0)))
+
+
+@dataclass(frozen=True)
+class ExposureRow:
+    scope: str  # "zone" or "region"
+    location_id: int
+    location: str
+    customer_id: int
+    customer: str
+    assets: int
+    assets_without_copy: int
+    oldest_recovery_point: datetime | None
+    seconds_lost: float | None
+    objective_seconds: float | None
+
+    @property
+    def breaches_objective(self) -> bool:
+        if self.seconds_lost is None:
+            return True
+        return self.objective_seconds is not None and self.seconds_lost > self.objective_seconds
+
+    @property
+    def lost_label(self) -> str:
+        return "everything" if self.seconds_lost is None else _duration(self.seconds_lost)
+
+    @property
+    def objective_label(self) -> str:
+        return _duration(self.objective_seconds) if self.objective_seconds else ""
+
+
+REGION_SQL = """
+WITH per_asset AS (
+  SELECT s.asset_zone_id, s.asset_region_id, s.customer_id, s.asset_id,
+         -- A synchronous Multi-AZ standby keeps every write when only the primary's zone is lost.
+         CASE WHEN bool_or((a.metadata ->> 'multi_az') = 'true' AND a.metadata ? 'standby_zone') THEN %(now)s
+              ELSE max(s.offzone_recovery_point) END AS zone_rp,
+         max(s.offregion_recovery_point) AS region_rp,
+         min(extract(epoch FROM p.rpo_objective)) AS objective
+  FROM backups_policyassetstatus s JOIN backups_backuppolicy p ON p.id = s.policy_id
+  JOIN inventory_asset a ON a.id = s.asset_id
+  WHERE s.customer_id IS NOT NULL AND s.asset_zone_id IS NOT NULL AND p.active
+  GROUP BY 1, 2, 3, 4
+)
+SELECT 'zone', asset_zone_id, customer_id, count(*), count(*) FILTER (WHERE zone_rp IS NULL), min(zone_rp),
+       min(objective)
+FROM per_asset GROUP BY asset_zone_id, customer_id
+UNION ALL
+SELECT 'region', asset_region_id, customer_id, count(*), count(*) FILTER (WHERE region_rp IS NULL), min(region_rp),
+       min(objective)
+FROM per_asset GROUP BY asset_region_id, customer_id
+"""
+
+
+def region_exposure(now: datetime) -> list[ExposureRow]:
+    """For each zone and each region, and each customer with assets running there: what the customer would
+    lose if it went down now (read from the precomputed off-zone / off-region recovery points of the sweep).
+    Worst first: customers with no surviving copy, then the largest loss."""
+    from drportal.inventory.models import Customer, Region, Zone
+
+    with connection.cursor() as cur:
+        cur.execute(REGION_SQL, {"now": now})
+        raw = cur.fetchall()
+    zones = {z.pk: str(z) for z in Zone.objects.select_related("region__provider")}
+    regions = {r.pk: str(r) for r in Region.objects.select_related("provider")}
+    customers = dict(Customer.objects.filter(pk__in={r[2] for r in raw}).values_list("pk", "name"))
+    rows = []
+    for scope, loc, cust, n, without, oldest, objective in raw:
+        lost = None if without or oldest is None else max((now - oldest).total_seconds(), 0.0)
+        rows.append(ExposureRow(scope, loc, (zones if scope == "zone" else regions).get(loc, "?"), cust,
+                                customers.get(cust, "?"), n, without, None if without else oldest, lost,
+                                float(objective) if objective is not None else None))
+    return sorted(rows, key=lambda r: (r.seconds_lost is not None, -(r.seconds_lost or 0), r.location, r.customer))

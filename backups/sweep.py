@@ -1,0 +1,283 @@
+"""Recomputes the status rows of policy-asset pairs from the raw facts (records, inventory, incidents), writes
+a StatusChange for every flip, integrates compliance into daily rollups, and alerts ops once per change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.urls import reverse
+
+from backups import status
+from backups.choices import ALERT_STATES, VerificationStatus
+from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
+from drportal.audit import log as audit
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000
+DIMENSIONS = ("freshness", "rpo_status", "offsite", "verification")
+# More alerts than this in one sweep (a data center went down) become one summary notice.
+ALERT_SUMMARY_OVER = 20
+# A gap longer than this between sweeps was not observed: it is left out of the compliance figures.
+MAX_ROLLUP_STEP = timedelta(hours=1)
+
+VIABLE = "r.viable AND r.checksum_ok IS NOT FALSE AND (r.expires_at IS NULL OR r.expires_at > %(now)s)"
+
+# VIABLE is a constant: no outside input is formatted into this SQL.
+FACTS_SQL = f"""
+SELECT s.id,
+  (SELECT max(coalesce(r.completed_at, r.started_at)) FROM backups_backuprecord r
+     WHERE r.asset_id = s.asset_id AND r.policy_id = s.policy_id AND r.outcome = 'succeeded'),
+  (SELECT max(coalesce(r.completed_at, r.started_at)) FROM backups_backuprecord r
+     WHERE r.asset_id = s.asset_id AND r.policy_id = s.policy_id AND r.outcome = 'failed'),
+  v.id, v.recovery_point, v.zone_id, v.region_id, v.expires_at,
+  (SELECT max(r.recovery_point) FROM backups_backuprecord r
+     WHERE r.asset_id = s.asset_id AND r.policy_id = s.policy_id AND {VIABLE}
+       AND (r.zone_id IS NOT NULL OR r.region_id IS NOT NULL) AND r.zone_id IS DISTINCT FROM s.asset_zone_id),
+  (SELECT max(r.recovery_point) FROM backups_backuprecord r
+     WHERE r.asset_id = s.asset_id AND r.policy_id = s.policy_id AND {VIABLE}
+       AND r.region_id IS NOT NULL AND r.region_id IS DISTINCT FROM s.asset_region_id),
+  (SELECT max(r.verified_at) FROM backups_backuprecord r
+     WHERE r.asset_id = s.asset_id AND r.policy_id = s.policy_id AND r.verified_ok)
+FROM backups_policyassetstatus s
+LEFT JOIN LATERAL (
+  SELECT r.id, r.recovery_point, r.zone_id, r.region_id, r.expires_at FROM backups_backuprecord r
+  WHERE r.asset_id = s.asset_id AND r.policy_id = s.policy_id AND {VIABLE}
+    AND NOT (r.zone_id = ANY(%(down_zones)s)) IS TRUE
+    AND NOT (r.zone_id IS NULL AND r.region_id = ANY(%(down_regions)s)) IS TRUE
+  ORDER BY r.recovery_point DESC LIMIT 1
+) v ON true
+WHERE s.id = ANY(%(ids)s)
+"""  # noqa: S608
+
+# Where each asset runs now (its server's zone, else its own) and its customer, copied onto its pairs.
+# A move (a failover) marks the pair dirty, which is how "off-site" copies become co-located.
+LOCATE_SQL = """
+UPDATE backups_policyassetstatus s
+SET asset_zone_id = loc.zone_id, asset_region_id = loc.region_id, customer_id = loc.customer_id, dirty = true
+FROM (
+  SELECT a.id AS asset_id, z.id AS zone_id, z.region_id, a.customer_id
+  FROM inventory_asset a
+  LEFT JOIN inventory_server sv ON sv.id = a.server_id
+  LEFT JOIN inventory_zone z ON z.id = coalesce(sv.zone_id, a.zone_id)
+) loc
+WHERE loc.asset_id = s.asset_id
+  AND (s.asset_zone_id IS DISTINCT FROM loc.zone_id OR s.customer_id IS DISTINCT FROM loc.customer_id
+       OR s.swept_at IS NULL)
+"""
+
+
+def down_locations() -> tuple[list[int], list[int]]:
+    """Zones and regions that are down now: those named by open incidents. A region is down when the
+    incident names it, or when all its zones are down."""
+    from drportal.incidents.models import Incident
+    from drportal.inventory.models import Zone
+
+    open_incidents = Incident.objects.filter(status__in=["declared", "responding"])
+    regions = set(open_incidents.values_list("impacted_regions", flat=True)) - {None}
+    zones = set(open_incidents.values_list("impacted_zones", flat=True)) - {None}
+    zones |= set(Zone.objects.filter(region__in=regions).values_list("id", flat=True))
+    for region_id in Zone.objects.filter(id__in=zones).values_list("region_id", flat=True).distinct():
+        if not Zone.objects.filter(region_id=region_id).exclude(id__in=zones).exists():
+            regions.add(region_id)
+    return sorted(zones), sorted(regions)
+
+
+def _mark_dirty_on_outage_change(zones: list[int]) -> None:
+    fingerprint = ",".join(map(str, zones))
+    state, _ = SweepState.objects.get_or_create(name="down-zones")
+    if state.value != fingerprint:
+        # The set of zones that are up decides "most recent viable": every pair must be recomputed.
+        if SweepState.objects.filter(pk=state.pk, value=state.value).update(value=fingerprint):
+            PolicyAssetStatus.objects.update(dirty=True)
+
+
+def sweep(now: datetime, *, actor: str = "job:backups.sweep") -> dict:
+    """Recompute every pair that is dirty or whose recheck time has come. Rows are claimed with
+    SELECT ... FOR UPDATE SKIP LOCKED, so two sweeps running at once never write the same pair."""
+    with connection.cursor() as cur:
+        cur.execute(LOCATE_SQL)
+    down_zones, down_regions = down_locations()
+    _mark_dirty_on_outage_change(down_zones)
+    policies = {p.pk: p for p in BackupPolicy.objects.all()}
+    totals = {"pairs": 0, "changes": 0}
+    while True:
+        with transaction.atomic():
+            ids = list(
+                PolicyAssetStatus.objects.select_for_update(skip_locked=True)
+                .filter(_due_filter(now))
+                .order_by("id")
+                .values_list("id", flat=True)[:CHUNK]
+            )
+            if not ids:
+                break
+            changes = _recompute(ids, policies, down_zones, down_regions, now)
+            totals["pairs"] += len(ids)
+            totals["changes"] += len(changes)
+    integrate_rollups(now)
+    store_counts()
+    send_alerts(now)
+    if totals["changes"]:
+        audit.record(actor, "backups.sweep", after=totals)
+    return totals
+
+
+def store_counts() -> dict[str, int]:
+    """Pairs per colour, kept on a SweepState row: statuses only change in a sweep, so the dashboard reads
+    these instead of counting 100,000 rows on every view."""
+    import json
+
+    from django.db.models import Count
+
+    counts = {"ok": 0, "warning": 0, "bad": 0}
+    counts.update(dict(PolicyAssetStatus.objects.values_list("overall").annotate(n=Count("id")).order_by()))
+    SweepState.objects.update_or_create(name="counts", defaults={"value": json.dumps(counts)})
+    return counts
+
+
+def counts() -> dict[str, int]:
+    import json
+
+    row = SweepState.objects.filter(name="counts").values_list("value", flat=True).first()
+    return json.loads(row) if row else {"ok": 0, "warning": 0, "bad": 0}
+
+
+def _due_filter(now: datetime):
+    from django.db.models import Q
+
+    return Q(dirty=True) | Q(recheck_at__lte=now) | Q(swept_at__isnull=True)
+
+
+def _recompute(ids: list[int], policies: dict, down_zones: list[int], down_regions: list[int],
+               now: datetime) -> list[StatusChange]:
+    with connection.cursor() as cur:
+        cur.execute(FACTS_SQL, {"ids": ids, "now": now, "down_zones": down_zones, "down_regions": down_regions})
+        facts = {row[0]: row[1:] for row in cur.fetchall()}
+    pairs = list(PolicyAssetStatus.objects.filter(id__in=ids))
+    changes: list[StatusChange] = []
+    for pair in pairs:
+        (last_ok, last_fail, rec_id, rp, rec_zone, rec_region, rec_expires, offzone, offregion,
+         verified) = facts[pair.id]
+        policy = policies[pair.policy_id]
+        result = status.evaluate(policy, status.PairFacts(
+            last_success_at=last_ok, last_failure_at=last_fail, recovery_point=rp, copy_zone_id=rec_zone,
+            copy_region_id=rec_region, asset_zone_id=pair.asset_zone_id, asset_region_id=pair.asset_region_id,
+            last_verified_at=verified, recovery_expires_at=rec_expires), now)
+        first = pair.swept_at is None
+        for dim in DIMENSIONS:
+            before, after = getattr(pair, dim), getattr(result, dim)
+            if before != after and not first:
+                changes.append(StatusChange(pair=pair, at=now, dimension=dim, before=before, after=after,
+                                            alert=after in ALERT_STATES[dim]))
+            setattr(pair, dim, after)
+        if any(c.pair is pair for c in changes):
+            pair.changed_at = now
+        pair.last_success_at, pair.recovery_point, pair.recovery_record_id = last_ok, rp, rec_id
+        pair.offzone_recovery_point, pair.offregion_recovery_point = offzone, offregion
+        pair.last_verified_at, pair.expected_at, pair.next_deadline = verified, result.expected_at, result.next_deadline
+        pair.rpo_seconds, pair.overall, pair.recheck_at = result.rpo_seconds, result.overall, result.recheck_at
+        pair.dirty, pair.swept_at = False, now
+    _write(pairs)
+    StatusChange.objects.bulk_create(changes)
+    return changes
+
+
+# (column, SQL type) written back by the sweep. One UPDATE ... FROM (VALUES ...) per chunk: Django's
+# bulk_update builds a CASE per column with a branch per row, which PostgreSQL evaluates row by row.
+WRITTEN = [
+    ("freshness", "varchar"), ("rpo_status", "varchar"), ("offsite", "varchar"), ("verification", "varchar"),
+    ("changed_at", "timestamptz"), ("last_success_at", "timestamptz"), ("recovery_point", "timestamptz"),
+    ("recovery_record_id", "bigint"), ("offzone_recovery_point", "timestamptz"),
+    ("offregion_recovery_point", "timestamptz"), ("last_verified_at", "timestamptz"), ("expected_at", "timestamptz"),
+    ("next_deadline", "timestamptz"), ("rpo_seconds", "double precision"), ("overall", "varchar"),
+    ("recheck_at", "timestamptz"), ("dirty", "boolean"), ("swept_at", "timestamptz"),
+]
+
+
+def _write(pairs: list[PolicyAssetStatus]) -> None:
+    if not pairs:
+        return
+    columns = ", ".join(["id", *(c for c, _ in WRITTEN)])
+    assignments = ", ".join(f"{c} = v.{c}::{t}" for c, t in WRITTEN)
+    row = "(" + ", ".join(["%s::bigint"] + [f"%s::{t}" for _, t in WRITTEN]) + ")"
+    params = [value for p in pairs for value in [p.pk, *(getattr(p, c) for c, _ in WRITTEN)]]
+    # Only fixed column names and placeholders are formatted in; the values go as parameters.
+    sql = (f"UPDATE backups_policyassetstatus s SET {assignments} FROM (VALUES {', '.join([row] * len(pairs))}) "  # noqa: S608
+           f"AS v({columns}) WHERE s.id = v.id")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+ROLLUP_SQL = """
+INSERT INTO backups_dailyrollup (day, policy_id, customer_id, observed_seconds, compliant_seconds)
+SELECT %(day)s, s.policy_id, s.customer_id, count(*) * %(secs)s,
+       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification <> %(unverified)s) * %(secs)s
+FROM backups_policyassetstatus s WHERE s.swept_at IS NOT NULL
+GROUP BY s.policy_id, s.customer_id
+ON CONFLICT (day, policy_id, customer_id) DO UPDATE SET
+  observed_seconds = backups_dailyrollup.observed_seconds + EXCLUDED.observed_seconds,
+  compliant_seconds = backups_dailyrollup.compliant_seconds + EXCLUDED.compliant_seconds
+"""
+
+
+def integrate_rollups(now: datetime) -> float:
+    """Add the time since the last integration to each pair's day, as compliant or not by its status now
+    (summed per policy and customer).
+    The interval is claimed with a conditional update: a second sweep finds it taken and adds nothing."""
+    state, created = SweepState.objects.get_or_create(name="rollup", defaults={"until": now})
+    if created or state.until is None or state.until >= now:
+        return 0.0
+    start = state.until
+    if not SweepState.objects.filter(pk=state.pk, until=start).update(until=now):
+        return 0.0
+    start = max(start, now - MAX_ROLLUP_STEP)
+    with connection.cursor() as cur:
+        while start < now:
+            midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=start.tzinfo)
+            end = min(now, midnight)
+            cur.execute(ROLLUP_SQL, {"day": start.date(), "secs": (end - start).total_seconds(),
+                                     "unverified": VerificationStatus.UNVERIFIED})
+            start = end
+    return (now - state.until).total_seconds()
+
+
+def send_alerts(now: datetime) -> int:
+    """Notify ops of each change into a bad state, once: the change row is claimed with a conditional
+    update before the notice goes out, and the notice carries a dedupe key of the change."""
+    from notifications.api import notify_staff
+
+    pending = list(
+        StatusChange.objects.filter(alert=True, notified_at__isnull=True)
+        .select_related("pair__policy", "pair__asset").order_by("id")[:1000]
+    )
+    claimed = [c for c in pending if StatusChange.objects.filter(pk=c.pk, notified_at__isnull=True)
+               .update(notified_at=now)]
+    if not claimed:
+        return 0
+    if len(claimed) > ALERT_SUMMARY_OVER:
+        lines = [f"{c.pair.asset} · {c.pair.policy}: {c.dimension} {c.before} → {c.after}" for c in claimed[:50]]
+        notify_staff(role="ops", subject=f"Backups: {len(claimed)} policy-asset pairs changed to a bad state",
+                     body="\n".join(lines), link=_url(reverse("backups:index")),
+                     dedupe_key=f"backups:changes:{claimed[0].pk}-{claimed[-1].pk}")
+        return len(claimed)
+    # One notice per pair and sweep: a pair turning late and breached at once is one message.
+    by_pair: dict[int, list[StatusChange]] = {}
+    for c in claimed:
+        by_pair.setdefault(c.pair_id, []).append(c)
+    for group in by_pair.values():
+        pair = group[0].pair
+        words = ", ".join(c.after.replace("_", " ") for c in group)
+        body = "\n".join(f"{c.dimension.replace('_', ' ')}: {c.before} → {c.after} at {c.at:%Y-%m-%d %H:%M} UTC"
+                         for c in group)
+        notify_staff(role="ops", subject=f"Backups: {pair.asset} is {words} ({pair.policy})", body=body,
+                     link=_url(reverse("backups:asset", args=[pair.asset_id])),
+                     dedupe_key="backups:change:" + ",".join(str(c.pk) for c in group))
+    return len(claimed)
+
+
+def _url(path: str) -> str:
+    from django.conf import settings
+
+    return settings.SITE_URL.rstrip("/") + path

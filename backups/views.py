@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from backups import compliance as compliance_report
+from backups import exposure, status, sweep
+from backups.choices import (
+    Freshness,
+    OffsiteStatus,
+    Overall,
+    PolicyKind,
+    RestoreTestState,
+    RpoStatus,
+    VerificationStatus,
+)
+from backups.forms import PolicyForm, TokenForm
+from backups.models import BackupPolicy, BackupRecord, IngestToken, PolicyAssetStatus, UnmatchedObject
+from drportal.accounts.access import ALL_STAFF, Role, roles
+from drportal.audit import log as audit
+from drportal.lib import clock
+
+PAGE = 100
+# "status" filter: a colour, or a word of one dimension.
+STATUS_FILTERS = {
+    **{v: Q(overall=v) for v in Overall.values},
+    **{v: Q(freshness=v) for v in (Freshness.DUE, Freshness.LATE, Freshness.FAILED, Freshness.NEVER)},
+    **{v: Q(rpo_status=v) for v in (RpoStatus.AT_RISK, RpoStatus.BREACHED)},
+    **{v: Q(offsite=v) for v in (OffsiteStatus.CO_LOCATED, OffsiteStatus.MISSING, OffsiteStatus.WRONG_REGION)},
+    VerificationStatus.UNVERIFIED: Q(verification=VerificationStatus.UNVERIFIED),
+}
+SORTS = {
+    "deadline": ("next_deadline", "id"),
+    "rpo": ("-rpo_seconds", "id"),
+    "asset": ("asset__name", "policy__name"),
+    "policy": ("policy__name", "asset__name"),
+}
+
+
+@roles(*ALL_STAFF)
+def index(request: HttpRequest) -> HttpResponse:
+    """Every policy-asset pair with a colour and a word, filtered and sorted in SQL on the status rows."""
+    from drportal.inventory.models import Region
+
+    pairs = PolicyAssetStatus.objects.all()
+    params = request.GET
+    if params.get("region", "").isdigit():
+        pairs = pairs.filter(asset_region_id=int(params["region"]))
+    if params.get("customer"):
+        pairs = pairs.filter(customer__slug=params["customer"])
+    if params.get("kind") in PolicyKind.values:
+        pairs = pairs.filter(policy__kind=params["kind"])
+    if params.get("status") in STATUS_FILTERS:
+        pairs = pairs.filter(STATUS_FILTERS[params["status"]])
+    sort = params.get("sort") if params.get("sort") in SORTS else "deadline"
+    rows = pairs.select_related("policy", "asset", "customer", "asset_zone__region__provider").order_by(*SORTS[sort])
+    page = Paginator(rows, PAGE).get_page(params.get("page"))
+    counts = sweep.counts()
+    ctx = {
+        "page": page, "counts": counts, "sort": sort, "params": params,
+        "regions": Region.objects.select_related("provider"), "kinds": PolicyKind.choices,
+        "statuses": list(STATUS_FILTERS), "now": clock.now(),
+        "query": "&".join(f"{k}={v}" for k, v in params.items() if k != "page" and v),
+    }
+    return render(request, "backups/index.html", ctx)
+
+
+TIMELINE_DAYS = 60
+TIMELINE_WIDTH = 1000
+
+
+@roles(*ALL_STAFF)
+def asset(request: HttpRequest, pk: int) -> HttpResponse:
+    from drportal.inventory.models import Asset
+
+    item = get_object_or_404(Asset.objects.select_related("server__zone__region__provider", "zone__region__provider",
+                                                          "customer"), pk=pk)
+    now = clock.now()
+    pairs = list(item.backup_pairs.select_related("policy", "recovery_record__zone__region__provider",
+                                                  "recovery_record__region__provider").order_by("policy__name"))
+    records = list(item.backup_records.select_related("policy", "zone__region__provider", "region__provider")
+                   .order_by("-started_at")[:300])
+    ctx = {"asset": item, "pairs": pairs, "records": records[:100], "now": now,
+           "timeline": _timeline(pairs, records, now)}
+    zone = item.current_zone
+    if zone is not None:
+        ctx["loss"] = exposure.data_loss_window(item, {zone.pk}, now)
+    return render(request, "backups/asset.html", ctx)
+
+
+def _timeline(pairs, records, now) -> dict:
+    """An SVG timeline: one lane per policy, one mark per record of the last TIMELINE_DAYS days. Positions are
+    SVG attributes, not inline styles, which the CSP forbids."""
+    start = now - timedelta(days=TIMELINE_DAYS)
+    lanes = {p.policy_id: i for i, p in enumerate(pairs)}
+    span = (now - start).total_seconds()
+    marks = [
+        {"x": round((r.started_at - start).total_seconds() / span * TIMELINE_WIDTH, 1),
+         "y": 20 + 30 * lanes[r.policy_id],
+         "outcome": r.outcome, "viable": r.viable, "title": f"{r.policy} · {r.outcome} · {r.started_at:%Y-%m-%d %H:%M}"}
+        for r in records if r.started_at >= start and r.policy_id in lanes
+    ]
+    ticks = [{"x": round(i / TIMELINE_DAYS * TIMELINE_WIDTH, 1), "label": (start + timedelta(days=i)).date()}
+             for i in range(0, TIMELINE_DAYS + 1, 7)]
+    labels = [{"y": 24 + 30 * i, "name": p.policy.name} for i, p in enumerate(pairs)]
+    return {"marks": marks, "ticks": ticks, "labels": labels, "height": 40 + 30 * max(len(pairs), 1),
+            "width": TIMELINE_WIDTH}
+
+
+@roles(*ALL_STAFF)
+def policy_list(request: HttpRequest) -> HttpResponse:
+    policies = BackupPolicy.objects.select_related("target_region__provider").annotate(
+        n_assets=Count("pairs"), n_bad=Count("pairs", filter=Q(pairs__overall=Overall.BAD))
+    )
+    return render(request, "backups/policy_list.html", {"policies": policies})
+
+
+@roles(*ALL_STAFF)
+def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    policy = get_object_or_404(BackupPolicy.objects.select_related("target_region__provider"), pk=pk)
+    now = clock.now()
+    pairs = policy.pairs.select_related("asset", "customer").order_by("-overall", "next_deadline")[:200]
+    ctx = {"policy": policy, "pairs": pairs, "next_runs": policy.runs_after(now, 3), "now": now,
+           "sources": policy.sources.select_related("account"), "tokens": policy.tokens.filter(revoked_at=None)}
+    return render(request, "backups/policy_detail.html", ctx)
+
+
+@roles(Role.OPS)
+def policy_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    policy = get_object_or_404(BackupPolicy, pk=pk) if pk else BackupPolicy()
+    fields = ["name", "kind", "schedule", "time_zone", "grace", "rpo_objective", "retention", "location_rule",
+              "target_region_id", "verify_within", "active"]
+    before = audit.snapshot(policy, fields) if pk else {}
+    form = PolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            saved = form.save()
+            # Any rule may change every pair's status: recompute them at the next sweep.
+            saved.pairs.update(dirty=True)
+            b, a = audit.changes(before, audit.snapshot(saved, fields))
+            audit.record(request.user, "backups.policy_updated" if pk else "backups.policy_created", saved, b, a)
+        messages.success(request, f"Policy {saved} saved.")
+        return redirect("backups:policy", pk=saved.pk)
+    preview = _preview(policy.schedule, policy.time_zone) if pk else None
+    return render(request, "backups/policy_form.html", {"form": form, "policy": policy, "preview": preview})
+
+
+def _preview(schedule: str, tz: str) -> dict:
+    from django.core.exceptions import ValidationError
+
+    from backups.models import validate_cron, validate_time_zone
+
+    try:
+        validate_cron(schedule)
+        validate_time_zone(tz)
+    except ValidationError as exc:
+        return {"error": exc.messages[0]}
+    return {"runs": status.next_runs(schedule, tz, clock.now(), 3)}
+
+
+@roles(Role.OPS)
+def cron_preview(request: HttpRequest) -> HttpResponse:
+    """htmx: the next three runs of the schedule being typed, shown in the user's display zone."""
+    preview = _preview(" ".join(request.GET.get("schedule", "").split()), request.GET.get("time_zone") or "UTC")
+    return render(request, "backups/_cron_preview.html", {"preview": preview})
+
+
+@require_POST
+@roles(Role.OPS)
+def request_verification(request: HttpRequest, pk: int) -> HttpResponse:
+    from backups import jobs
+
+    record = get_object_or_404(BackupRecord, pk=pk)
+    test = jobs.request_restore_test(record, requested_by=request.user)
+    if test.state == RestoreTestState.QUEUED:
+        messages.success(request, f"Restore test #{test.pk} queued.")
+    return redirect("backups:asset", pk=record.asset_id)
+
+
+def _period(request: HttpRequest) -> int:
+    days = request.GET.get("days", "30")
+    return int(days) if days.isdigit() and int(days) in compliance_report.PERIODS else 30
+
+
+@roles(Role.MANAGER, Role.OPS)
+def compliance(request: HttpRequest) -> HttpResponse:
+    report = compliance_report.report(_period(request), clock.now())
+    template = "backups/compliance_print.html" if request.GET.get("print") else "backups/compliance.html"
+    return render(request, template, {"report": report, "periods": compliance_report.PERIODS})
+
+
+@roles(Role.MANAGER, Role.OPS)
+def compliance_csv(request: HttpRequest) -> HttpResponse:
+    report = compliance_report.report(_period(request), clock.now())
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="backup-compliance-{report.days}d.csv"'
+    out = csv.writer(response)
+    out.writerow(["section", "name", "observed_hours", "compliant_hours", "percent_compliant"])
+    for section, lines in (("policy", report.policies), ("customer", report.customers)):
+        for line in lines:
+            out.writerow([section, _cell(line.name), round(line.observed_seconds / 3600, 2),
+                          round(line.compliant_seconds / 3600, 2), line.percent if line.percent is not None else ""])
+    out.writerow([])
+    out.writerow(["violation_at", "asset", "policy", "customer", "dimension", "from", "to"])
+    for v in report.violations:
+        out.writerow([v.at.isoformat(), _cell(v.pair.asset.name), _cell(v.pair.policy.name),
+                      _cell(v.pair.customer.name if v.pair.customer else ""), v.dimension, v.before, v.after])
+    return response
+
+
+def _cell(text: str) -> str:
+    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@roles(*ALL_STAFF)
+def exposure_page(request: HttpRequest) -> HttpResponse:
+    now = clock.now()
+    rows = exposure.region_exposure(now)
+    scope = request.GET.get("scope") if request.GET.get("scope") in ("zone", "region") else "zone"
+    rows = [r for r in rows if r.scope == scope]
+    return render(request, "backups/exposure.html", {"rows": rows[:500], "total": len(rows), "scope": scope,
+                                                     "now": now})
+
+
+@roles(Role.OPS)
+def tokens(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST or None)
+    raw = None
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            token, raw = form.issue(request.user)
+            audit.record(request.user, "backups.token_issued", token,
+                         after={"name": token.name, "prefix": token.prefix, "policy": token.policy_id,
+                                "account": token.account_id})
+        form = TokenForm()
+    listing = IngestToken.objects.select_related("policy", "account", "created_by").order_by("revoked_at", "name")
+    response = render(request, "backups/tokens.html", {"form": form, "tokens": listing, "raw": raw})
+    response["Cache-Control"] = "no-store"  # the raw token is on this page once
+    return response
+
+
+@require_POST
+@roles(Role.OPS)
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    now = clock.now()
+    token = get_object_or_404(IngestToken, pk=pk)
+    if IngestToken.objects.filter(pk=pk, revoked_at__isnull=True).update(revoked_at=now):
+        audit.record(request.user, "backups.token_revoked", token, before={"revoked_at": None},
+                     after={"revoked_at": now})
+        messages.success(request, f"Token {token} revoked.")
+    return redirect("backups:tokens")
+
+
+@roles(*ALL_STAFF)
+def unmatched(request: HttpRequest) -> HttpResponse:
+    objects = UnmatchedObject.objects.select_related("source").order_by("-last_seen_at")[:500]
+    return render(request, "backups/unmatched.html", {"objects": objects})

@@ -1,0 +1,173 @@
+"""Every staff page's server time, and the weight of what each page loads (issue 7):
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/dr_ui_bench BENCH_ONLY=pages python -m bench
+
+- pages_p95_ms: each GET page an admin can open (every URL without parameters, plus one detail page of each
+  kind with a real id), rendered 20 times in-process with Django's test client; the value is the slowest
+  page's p95. Downloads (CSV, PDF, exports) are left out, as the issue says.
+- page_assets_kb: the most any page loads in scripts and stylesheets (the files its <script src> and
+  <link rel=stylesheet> name, read from the static directories), target ≤ 200 KB.
+
+Data: the backups benchmark's data set (5,000 servers, 50,000 customer databases, 2,000,000 backup records;
+`bench.backups_bench.seed`, reused when already seeded), plus one open incident on the first zone with its
+servers and a scenario run, so the incident, run and notice pages have something real to show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import time
+from pathlib import Path
+
+from bench.backups_bench import _setup_django, seed
+
+RUNS = int(os.environ.get("BENCH_PAGES_RUNS", "20"))
+TARGET_MS, TARGET_KB = 150, 200
+SKIP = ("/admin/", "/api/", "/static/", "/logout/", "/healthz", "/status/feed")
+DOWNLOADS = (".csv", ".pdf", ".zip", ".atom")
+
+
+def _admin_client():
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from drportal.accounts.roles import grant
+
+    user, created = User.objects.get_or_create(username="bench-admin")
+    if created:
+        grant(user, "admin")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _incident():
+    """One open incident with a run, made once (found again by title on later runs)."""
+    from drportal.incidents import services
+    from drportal.incidents.models import Incident
+    from drportal.inventory.models import Server, Zone
+
+    found = Incident.objects.filter(title="bench: zone offline").first()
+    if found:
+        return found
+    from django.contrib.auth.models import User
+
+    actor = User.objects.get(username="bench-admin")
+    zone = Zone.objects.order_by("id").first()
+    incident = services.declare(actor, title="bench: zone offline", severity="sev1",
+                                disaster_class="datacenter_offline", public_summary="Service interruption",
+                                impacted={"zones": [zone], "servers": list(Server.objects.filter(zone=zone)[:20])})
+    from scenarios import engine, loader
+
+    scenario = loader.library().get("jivosoft-datacenter-offline")
+    if scenario is not None:
+        engine.start_run(incident, scenario, actor)
+    return incident
+
+
+def page_urls() -> list[str]:
+    from django.urls import reverse
+    from django.urls.exceptions import NoReverseMatch
+
+    from drportal.inventory.models import Asset, Customer, Server
+    from tests.accounts.test_role_matrix import ALL_URLS
+
+    urls = []
+    for name, pattern in ALL_URLS:
+        if getattr(pattern.pattern, "converters", {}) or pattern.pattern.regex.groupindex:
+            continue
+        try:
+            urls.append(reverse(name))
+        except NoReverseMatch:
+            continue
+    incident = _incident()
+    details = {
+        "incidents:detail": incident.pk,
+        "inventory:server": Server.objects.order_by("id").values_list("pk", flat=True).first(),
+        "inventory:customer": Customer.objects.order_by("id").values_list("pk", flat=True).first(),
+        "backups:asset": Asset.objects.filter(backup_pairs__isnull=False).order_by("id")
+        .values_list("pk", flat=True).first(),
+    }
+    for name, pk in details.items():
+        if pk is not None:
+            try:
+                urls.append(reverse(name, args=[pk]))
+            except NoReverseMatch:
+                pass
+    run = getattr(incident, "scenario_run", None)
+    if run is not None:
+        urls.append(reverse("scenarios:run", args=[run.pk]))
+        urls.append(reverse("scenarios:run-live", args=[run.pk]))
+    urls.append(reverse("scenarios:detail", args=["jivosoft-datacenter-offline"]))
+    return [u for u in dict.fromkeys(urls) if not u.startswith(SKIP) and not u.endswith(DOWNLOADS)]
+
+
+def asset_kb(html: str) -> float:
+    """Kilobytes of the scripts and stylesheets a page names, read from the static files on disk."""
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    names = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    names += re.findall(r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html)
+    names += re.findall(r'<link[^>]+href="([^"]+)"[^>]+rel="stylesheet"', html)
+    total = 0
+    for url in set(names):
+        if not url.startswith(settings.STATIC_URL):
+            continue
+        found = finders.find(url.removeprefix(settings.STATIC_URL).split("?")[0])
+        if found:
+            total += Path(found).stat().st_size
+    return total / 1024
+
+
+def measure(client, urls: list[str]) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    for url in urls:
+        first = client.get(url)
+        if first.status_code != 200:
+            results[url] = {"status": first.status_code}
+            continue
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        html = first.content.decode(errors="replace") if first["Content-Type"].startswith("text/html") else ""
+        results[url] = {"status": 200, "p95_ms": statistics.quantiles(times, n=20)[18] if RUNS > 1 else times[0],
+                        "assets_kb": asset_kb(html) if html else 0.0}
+        print(f"  {results[url]['p95_ms']:8.1f} ms  {url}", flush=True)
+    return results
+
+
+def run() -> list[dict]:
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    info = seed()
+    client = _admin_client()
+    results = measure(client, page_urls())
+    timed = {u: r for u, r in results.items() if r.get("status") == 200}
+    slowest = max(timed, key=lambda u: timed[u]["p95_ms"])
+    heaviest = max(timed, key=lambda u: timed[u]["assets_kb"])
+    print("slowest first:")
+    for url, r in sorted(timed.items(), key=lambda item: -item[1]["p95_ms"])[:15]:
+        print(f"  {r['p95_ms']:8.1f} ms  {r['assets_kb']:6.1f} KB  {url}")
+    for url, r in results.items():
+        if r.get("status") != 200:
+            print(f"  status {r['status']}: {url}")
+    p95, kb = timed[slowest]["p95_ms"], timed[heaviest]["assets_kb"]
+    note = f"{len(timed)} pages; slowest {slowest}" + (" (data set seeded now)" if info.get("seeded") else "")
+    return [
+        {"name": "pages_p95_ms", "value": round(p95, 1), "unit": "ms", "target": f"<= {TARGET_MS}",
+         "met": p95 <= TARGET_MS, "note": note},
+        {"name": "page_assets_kb", "value": round(kb, 1), "unit": "KB", "target": f"<= {TARGET_KB}",
+         "met": kb <= TARGET_KB, "note": f"heaviest {heaviest}"},
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

@@ -1,0 +1,183 @@
+"""restore_database: RDS point-in-time / snapshot restore; for a database on a server, its data volume
+moved to the replacement when it can be detached and attached, else the most recent viable backup in
+cloud storage (from the backups app's records) downloaded and loaded by the configured restore command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from libcloud.compute.types import StorageVolumeState
+
+from drportal.audit import log as audit
+from drportal.cloud.actions.base import Outcome, StepContext, register
+from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param, server_from
+from drportal.cloud.adapters import compute, rds_recovery, retry
+from drportal.cloud.adapters.errors import AdapterError
+
+NAME = "restore_database"
+
+
+def restore_target(source: str, key: str) -> str:
+    """A stable RDS identifier for this step: the same key always restores into the same instance."""
+    suffix = "r" + hashlib.sha1(key.encode()).hexdigest()[:8]  # noqa: S324 - a name, not security  # nosec B324
+    return f"{source[: 62 - len(suffix)]}-{suffix}"
+
+
+class RestoreDatabase:
+    name = NAME
+    title = "Restore a database (RDS point in time or snapshot, or the failed server's data volume)"
+
+    def _mode(self, ctx: StepContext) -> str:
+        from drportal.inventory.choices import AssetKind
+        from drportal.inventory.models import Asset
+
+        if param(ctx, "instance"):
+            return "rds"
+        if param(ctx, "mode") in ("point_in_time", "snapshot") and not param(ctx, "asset"):
+            # A scenario that only says "point in time": the inventory's managed database, if there is one.
+            names = list(Asset.objects.filter(kind=AssetKind.MANAGED_DATABASE).exclude(external_id="")
+                         .values_list("name", flat=True)[:2])
+            if len(names) != 1:
+                raise bad_input("params.asset", "name the managed database to restore")
+            ctx.params["asset"] = names[0]
+            return "rds"
+        if param(ctx, "server") and not param(ctx, "asset") and not param(ctx, "volume"):
+            # "Recover the databases of {server}": its one database asset, from cloud storage.
+            names = list(Asset.objects.filter(kind=AssetKind.DATABASE, server__name=param(ctx, "server"))
+                         .values_list("name", flat=True)[:2])
+            if len(names) != 1:
+                raise bad_input("params.asset", f"name the database of {param(ctx, 'server')} to restore")
+            ctx.params["asset"] = names[0]
+        if param(ctx, "asset"):
+            kind = Asset.objects.filter(name=param(ctx, "asset")).values_list("kind", flat=True).first()
+            if kind is None:
+                raise bad_input("params.asset", f"no asset {param(ctx, 'asset')!r}")
+            if kind == AssetKind.MANAGED_DATABASE:
+                return "rds"
+            if not param(ctx, "volume"):
+                return "storage"
+        if param(ctx, "volume"):
+            return "volume"
+        raise bad_input("params.instance", "give an RDS instance (or asset), or a volume with a server")
+
+    def _rds(self, ctx: StepContext):
+        from drportal.inventory.models import Asset
+
+        asset = None
+        source = param(ctx, "instance")
+        if param(ctx, "asset"):
+            asset = Asset.objects.select_related("account").filter(name=param(ctx, "asset")).first()
+            if asset is None:
+                raise bad_input("params.asset", f"no asset {param(ctx, 'asset')!r}")
+            # After a restore the asset points at the new instance; the same step must still restore from
+            # the original source, or a retry would restore the restored copy.
+            if not source and asset.metadata.get("restored_by") == ctx.idempotency_key:
+                source = asset.metadata.get("restored_from")
+            source = source or asset.external_id
+        account = account_named(ctx, "params.account", param(ctx, "account"), getattr(asset, "account", None))
+        restore_time = param(ctx, "restore_time")
+        if restore_time:
+            try:
+                restore_time = datetime.fromisoformat(restore_time)
+            except ValueError:
+                raise bad_input("params.restore_time", f"{restore_time!r} is not an ISO 8601 time") from None
+        target = param(ctx, "target") or restore_target(source, ctx.idempotency_key)
+        return account, asset, source, target, restore_time
+
+    def plan(self, ctx: StepContext) -> list[str]:
+        if self._mode(ctx) == "storage":
+            from drportal.cloud.actions.storage_restore import plan as storage_plan
+
+            return storage_plan(ctx)
+        if self._mode(ctx) == "volume":
+            server = server_from(ctx)
+            return [f"Detach volume {param(ctx, 'volume')} and attach it to {server.name} ({server.provider_node_id})."]
+        _, _, source, target, when = self._rds(ctx)
+        snapshot = param(ctx, "snapshot") or ("latest" if param(ctx, "mode") == "snapshot" else None)
+        how = (f"snapshot {snapshot}" if snapshot else f"point in time {when.isoformat()}" if when
+               else "the latest restorable time")
+        return [f"Restore RDS {source} from {how} into a new instance {target}; wait until it is available."]
+
+    def execute(self, ctx: StepContext) -> Outcome:
+        mode = self._mode(ctx)
+        if mode == "storage" or ctx.state.get("from_storage"):
+            from drportal.cloud.actions.storage_restore import execute as storage_execute
+
+            return storage_execute(ctx)
+        return self._volume(ctx) if mode == "volume" else self._rds_restore(ctx)
+
+    def _rds_restore(self, ctx: StepContext) -> Outcome:
+        account, asset, source, target, when = self._rds(ctx)
+        check_timeout(ctx, 7200, f"RDS instance {target}")
+        db = rds_recovery.describe(account, target)
+        if db is None:
+            snapshot = param(ctx, "snapshot") or ("latest" if param(ctx, "mode") == "snapshot" else None)
+            if snapshot:
+                if snapshot == "latest":
+                    found = rds_recovery.latest_snapshot(account, source)
+                    if found is None:
+                        raise AdapterError(f"RDS {source} has no available snapshot", permanent=True,
+                                           code="NoSnapshot")
+                    snapshot = found["DBSnapshotIdentifier"]
+                db = rds_recovery.restore_from_snapshot(account, snapshot, target, param(ctx, "instance_class"))
+            else:
+                db = rds_recovery.restore_to_point_in_time(account, source, target, when, param(ctx, "instance_class"))
+            audit.record(actor(NAME, ctx), "rds.restore_started", asset, None,
+                         {"source": source, "target": target, "snapshot": snapshot or None,
+                          "restore_time": when.isoformat() if when else "latest"})
+            ctx.say(f"restore of {source} into {target} started")
+        status = db.get("DBInstanceStatus", "")
+        if status != "available":
+            return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 30)),
+                           output={"target": target, "status": status})
+        endpoint = (db.get("Endpoint") or {}).get("Address", "")
+        if asset is not None and asset.external_id != target:
+            before = audit.snapshot(asset, ["external_id"])
+            asset.external_id = target
+            asset.metadata = {**asset.metadata, "restored_from": source, "restored_by": ctx.idempotency_key}
+            asset.save(update_fields=["external_id", "metadata"])
+            audit.record(actor(NAME, ctx), "asset.restored", asset, before, {"external_id": target})
+        ctx.say(f"{target} is available at {endpoint}")
+        return Outcome(done=True, output={"target": target, "source": source, "endpoint": endpoint})
+
+    def _volume(self, ctx: StepContext) -> Outcome:
+        server = server_from(ctx)
+        account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
+        driver = compute.driver_for(account, region=param(ctx, "region"))
+        provider = compute.provider_name(account)
+        volume_id = param(ctx, "volume")
+        volume = next((v for v in retry.call(driver.list_volumes, provider=provider) if v.id == volume_id), None)
+        if volume is None:
+            if param(ctx, "asset") and param(ctx, "restore_command"):
+                ctx.say(f"volume {volume_id} is gone; restoring from cloud storage instead")
+                ctx.state["from_storage"] = True
+                from drportal.cloud.actions.storage_restore import execute as storage_execute
+
+                return storage_execute(ctx)
+            ctx.say(f"volume {volume_id} is gone; restore from cloud storage instead")
+            return Outcome(done=True, handover="restore_from_cloud_storage",
+                           output={"reason": f"volume {volume_id} does not exist at {provider}"})
+        attached_to = compute.volume_node(volume)
+        if attached_to == server.provider_node_id:
+            return Outcome(done=True, output={"volume": volume_id, "node_id": attached_to, "moved": False})
+        if attached_to or volume.state == StorageVolumeState.INUSE:
+            compute.detach_volume(driver, volume, attached_to, provider)
+            audit.record(actor(NAME, ctx), "volume.detached", server, {"volume": volume_id, "node": attached_to}, None)
+            refreshed = next(v for v in retry.call(driver.list_volumes, provider=provider) if v.id == volume_id)
+            if refreshed.state not in (StorageVolumeState.AVAILABLE,):
+                check_timeout(ctx, 1800, f"volume {volume_id} to detach")
+                return Outcome(done=False, poll_after=5, output={"volume": volume_id, "state": str(refreshed.state)})
+            volume = refreshed
+        node = compute.get_node(driver, server.provider_node_id, provider)
+        if node is None:
+            raise bad_input("params.server", f"{server.name} has no running replacement node")
+        retry.call(driver.attach_volume, node, volume, param(ctx, "device", "/dev/xvdf"), provider=provider)
+        audit.record(actor(NAME, ctx), "volume.attached", server, None, {"volume": volume_id, "node": node.id})
+        ctx.say(f"volume {volume_id} attached to {node.id}")
+        return Outcome(done=True, output={"volume": volume_id, "node_id": node.id, "moved": True,
+                                          "from": attached_to})
+
+
+action = register(RestoreDatabase())

@@ -1,0 +1,118 @@
+"""run_deployment: re-provision stateless servers from code by running the configured deployment
+(a command or a webhook) and following it to success or failure without holding a worker."""
+
+from __future__ import annotations
+
+import shlex
+from urllib.parse import urljoin
+
+from drportal.audit import log as audit
+from drportal.cloud.actions.base import Outcome, StepContext, register
+from drportal.cloud.actions.common import actor, bad_input, check_timeout, param
+from drportal.cloud.adapters import deploy, webhook
+from drportal.cloud.adapters.errors import AdapterError
+from drportal.cloud.models import Deployment
+from drportal.lib import clock
+
+NAME = "run_deployment"
+
+
+class RunDeployment:
+    name = NAME
+    title = "Run the deployment that rebuilds stateless servers from code"
+
+    def _spec(self, ctx: StepContext) -> tuple[str, str, list[str]]:
+        command, url = param(ctx, "command"), param(ctx, "webhook")
+        if not command and not url and param(ctx, "server"):
+            # "Re-provision {server} from code": the deployment its inventory entry names.
+            from drportal.inventory.models import Server
+
+            meta = (Server.objects.filter(name=param(ctx, "server")).values_list("metadata", flat=True).first()
+                    or {})
+            command, url = meta.get("deploy_command"), meta.get("deploy_webhook")
+            if not command and not url:
+                raise bad_input("params.command", f"give a command or webhook, or set metadata.deploy_command "
+                                                  f"of {param(ctx, 'server')}")
+        if bool(command) == bool(url):
+            raise bad_input("params.command", "give either a command or a webhook URL")
+        if url:
+            if not str(url).startswith(("http://", "https://")):
+                raise bad_input("params.webhook", f"{url!r} is not an http(s) URL")
+            return "webhook", str(url), []
+        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        if not argv:
+            raise bad_input("params.command", "is empty")
+        # A command from the inventory may name the server and the target region it rebuilds.
+        argv = [a.replace("{server}", str(param(ctx, "server", ""))).replace("{region}", str(param(ctx, "region", "")))
+                for a in argv]
+        return "command", shlex.join(argv), argv
+
+    def plan(self, ctx: StepContext) -> list[str]:
+        kind, target, _ = self._spec(ctx)
+        return [f"Run the deployment {kind} {target} and follow it until it succeeds or fails."]
+
+    def execute(self, ctx: StepContext) -> Outcome:
+        kind, target, argv = self._spec(ctx)
+        row, _ = Deployment.objects.get_or_create(
+            idempotency_key=ctx.idempotency_key, defaults={"kind": kind, "target": target, "created_at": clock.now()})
+        # The claim: only the caller that moves the row from pending to running starts the deployment.
+        claimed = Deployment.objects.filter(pk=row.pk, state=Deployment.State.PENDING).update(
+            state=Deployment.State.RUNNING, started_at=clock.now())
+        row.refresh_from_db()
+        if claimed:
+            audit.record(actor(NAME, ctx), "deployment.started", row, {"state": "pending"}, {"state": "running"})
+            if kind == "command":
+                row.pid = deploy.start(row.pk, argv, param(ctx, "cwd"))
+                row.save(update_fields=["pid"])
+            else:
+                self._trigger(ctx, row)
+        elif kind == "webhook" and not row.status_url and row.state == Deployment.State.RUNNING:
+            # We claimed it earlier but died before the receiver answered: the Idempotency-Key makes a
+            # repeat of the trigger safe.
+            self._trigger(ctx, row)
+        return self._follow(ctx, row)
+
+    def _trigger(self, ctx: StepContext, row: Deployment) -> None:
+        body = webhook.trigger(row.target, ctx.idempotency_key,
+                               {"idempotency_key": ctx.idempotency_key, "incident": ctx.incident_id,
+                                "params": param(ctx, "payload", {})})
+        status_url = body.get("status_url") or ""
+        row.status_url = urljoin(row.target, status_url) if status_url else ""
+        row.save(update_fields=["status_url"])
+        if not status_url:
+            self._finish(ctx, row, body.get("status", "succeeded"), 0, str(body.get("output", "")))
+
+    def _follow(self, ctx: StepContext, row: Deployment) -> Outcome:
+        if row.state == Deployment.State.RUNNING:
+            if row.kind == "command":
+                code, output = deploy.result(row.pk)
+                if code is None and not deploy.alive(row.pid):
+                    code, output = deploy.result(row.pk)  # it may have finished between the two reads
+                    if code is None:
+                        code, output = -1, output + "\n[the deployment process vanished without an exit code]"
+                if code is not None:
+                    self._finish(ctx, row, "succeeded" if code == 0 else "failed", code, output)
+            elif row.status_url:
+                body = webhook.status(row.status_url)
+                if body.get("status") in ("succeeded", "failed"):
+                    self._finish(ctx, row, body["status"], 0 if body["status"] == "succeeded" else 1,
+                                 str(body.get("output", "")))
+        output = {"deployment": row.pk, "kind": row.kind, "state": row.state, "output": row.output[-2000:]}
+        if row.state == Deployment.State.SUCCEEDED:
+            return Outcome(done=True, output=output)
+        if row.state == Deployment.State.FAILED:
+            raise AdapterError(f"deployment failed (exit {row.exit_code}): {row.output[-500:]}", permanent=True,
+                               provider="deployment", code="DeploymentFailed")
+        check_timeout(ctx, 3600, "the deployment")
+        return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 5)), output=output)
+
+    def _finish(self, ctx: StepContext, row: Deployment, state: str, code: int, output: str) -> None:
+        updated = Deployment.objects.filter(pk=row.pk, state=Deployment.State.RUNNING).update(
+            state=state, exit_code=code, output=output, finished_at=clock.now())
+        row.refresh_from_db()
+        if updated:
+            audit.record(actor(NAME, ctx), "deployment.finished", row, {"state": "running"},
+                         {"state": state, "exit_code": code})
+
+
+action = register(RunDeployment())

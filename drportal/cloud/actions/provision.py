@@ -1,0 +1,134 @@
+"""provision_from_image: a replacement for a failed server from its most recent viable system image."""
+
+from __future__ import annotations
+
+from drportal.audit import log as audit
+from drportal.cloud.actions.base import Outcome, StepContext, register
+from drportal.cloud.actions.common import account_named, actor, check_timeout, param, server_from, started_at
+from drportal.cloud.adapters import compute
+from drportal.inventory.choices import ServerStatus
+
+NAME = "provision_from_image"
+SERVER_FIELDS = ["provider_node_id", "image", "public_ips", "private_ips", "status", "zone_id"]
+
+
+class ProvisionFromImage:
+    name = NAME
+    title = "Provision a replacement server from its most recent viable image"
+
+    def _setup(self, ctx: StepContext):
+        server = server_from(ctx)
+        account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
+        region = param(ctx, "region")
+        if region:
+            region = str(region).rpartition("/")[2]  # "rackspace/mci" (an inventory region) or "mci"
+        driver = compute.driver_for(account, region=region)
+        return server, account, driver, compute.provider_name(account)
+
+    def _location(self, ctx: StepContext, account, driver, provider):
+        """params.zone, else a zone of params.region as the inventory knows it (the scenario names a region,
+        the provider places nodes in zones / data centers), else the provider's default."""
+        from drportal.inventory.models import Zone
+
+        if param(ctx, "zone"):
+            return compute.find_location(driver, param(ctx, "zone"), provider)
+        region = str(param(ctx, "region") or "")
+        if not region:
+            return None
+        provider_slug, _, slug = region.rpartition("/")
+        zones = Zone.objects.filter(region__slug=slug, region__provider=account.provider)
+        if provider_slug:
+            zones = zones.filter(region__provider__slug=provider_slug)
+        locations = compute.retry.call(driver.list_locations, provider=provider)
+        offered = {loc.id for loc in locations} | {loc.name for loc in locations}
+        for zone in zones.order_by("slug"):
+            if zone.slug in offered:
+                return compute.find_location(driver, zone.slug, provider)
+        return None  # the driver itself is already in that region (EC2, Rackspace): its default placement
+
+    def plan(self, ctx: StepContext) -> list[str]:
+        server, account, driver, provider = self._setup(ctx)
+        existing = compute.find_node_by_key(driver, ctx.idempotency_key, provider)
+        if existing:
+            return [f"Node {existing.name} ({existing.id}) already exists for this step; wait until it runs."]
+        image_id = param(ctx, "image")
+        image = compute.get_image(driver, image_id, provider) if image_id else compute.latest_viable_image(
+            driver, server.name, provider)
+        where = param(ctx, "zone") or param(ctx, "region") or "the provider's default location"
+        return [f"Create node {param(ctx, 'name', server.name)} on {account} from image {image.name} ({image.id}), "
+                f"size {param(ctx, 'size', server.size)}, in {where}.",
+                "Poll until it is running, then record its node id and addresses on the server."]
+
+    def execute(self, ctx: StepContext) -> Outcome:
+        server, account, driver, provider = self._setup(ctx)
+        started_at(ctx)
+        node = None
+        if ctx.state.get("node_id"):
+            node = compute.get_node(driver, ctx.state["node_id"], provider)
+        if node is None:
+            # Look at the provider before creating: a previous attempt may have created the node and died
+            # before the engine saved ctx.state.
+            node = compute.find_node_by_key(driver, ctx.idempotency_key, provider)
+        if node is None:
+            node = self._create(ctx, server, account, driver, provider)
+        ctx.state["node_id"] = node.id
+        if node.state == compute.NodeState.ERROR:
+            raise compute.AdapterError(f"node {node.id} failed to boot", permanent=True, provider=provider,
+                                       code="NodeError")
+        if not compute.is_running(node) or not node.public_ips:
+            check_timeout(ctx, 3600, f"node {node.id} to run")
+            ctx.say(f"node {node.id} is {node.state}; checking again shortly")
+            return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 5)),
+                           output={"node_id": node.id, "state": str(node.state)})
+        return Outcome(done=True, output=self._record(ctx, server, node))
+
+    def _create(self, ctx: StepContext, server, account, driver, provider):
+        image_id = param(ctx, "image")
+        image = compute.get_image(driver, image_id, provider) if image_id else compute.latest_viable_image(
+            driver, server.name, provider)
+        size = compute.find_size(driver, param(ctx, "size", server.size) or "", provider)
+        location = self._location(ctx, account, driver, provider)
+        metadata = {str(k): str(v) for k, v in (server.metadata.get("node_metadata") or {}).items()}
+        node = compute.create_node(driver, name=param(ctx, "name", server.name), size=size, image=image,
+                                   location=location, key=ctx.idempotency_key, server_name=server.name,
+                                   metadata=metadata, provider=provider)
+        ctx.state["image"] = image.id
+        ctx.say(f"created node {node.id} from image {image.name} ({image.id})")
+        if ctx.drill:
+            # A drill leaves the production inventory alone: the new node lives in the simulated cloud only.
+            audit.record(actor(NAME, ctx), "cloud.node_created", None, None, {"node_id": node.id, "image": image.id},
+                         note=f"drill for {server.name}")
+            return node
+        before = audit.snapshot(server, ["status"])
+        server.status = ServerStatus.PROVISIONING
+        server.save(update_fields=["status"])
+        audit.record(actor(NAME, ctx), "cloud.node_created", server, before,
+                     {"status": server.status, "node_id": node.id, "image": image.id},
+                     note=f"incident {ctx.incident_id}" if ctx.incident_id else "")
+        return node
+
+    def _record(self, ctx: StepContext, server, node) -> dict:
+        output = {"node_id": node.id, "public_ips": list(node.public_ips), "private_ips": list(node.private_ips),
+                  "image": ctx.state.get("image", server.image)}
+        if ctx.drill:
+            ctx.say(f"drill: node {node.id} is running at {', '.join(node.public_ips)}")
+            return {**output, "previous": {"node_id": server.provider_node_id, "public_ips": list(server.public_ips)}}
+        if server.provider_node_id == node.id and server.status == ServerStatus.ACTIVE:
+            return {**output, "previous": ctx.state.get("previous", {})}
+        before = audit.snapshot(server, SERVER_FIELDS)
+        previous = {"node_id": server.provider_node_id, "public_ips": list(server.public_ips),
+                    "private_ips": list(server.private_ips), "image": server.image}
+        ctx.state.setdefault("previous", previous)
+        server.metadata = {**server.metadata, "previous_node": ctx.state["previous"]}
+        server.provider_node_id = node.id
+        server.public_ips = [ip for ip in node.public_ips if ip]
+        server.private_ips = [ip for ip in node.private_ips if ip]
+        server.image = output["image"] or server.image
+        server.status = ServerStatus.ACTIVE
+        server.save()
+        audit.record(actor(NAME, ctx), "server.replaced", server, before, audit.snapshot(server, SERVER_FIELDS))
+        ctx.say(f"node {node.id} is running at {', '.join(server.public_ips)}")
+        return {**output, "previous": ctx.state["previous"]}
+
+
+action = register(ProvisionFromImage())

@@ -1,0 +1,30 @@
+"""boto3 clients for a provider account (RDS, ELB, EC2 elastic IPs).
+
+Credentials come from ProviderAccount.credentials() at the moment of use and are never logged.
+`options.endpoint_url` points at a moto server in tests and drills; real AWS leaves it unset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# botocore's own retries are off: drportal.cloud.adapters.retry is the single place that retries, so a
+# throttled call is not silently retried 3 x 4 times and tests can count attempts.
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+
+
+def client(account, service: str, region: str | None = None) -> Any:
+    creds = account.credentials()
+    options = account.options or {}
+    return boto3.client(
+        service,
+        region_name=region or options.get("region") or "us-east-1",
+        endpoint_url=options.get("endpoint_url") or None,
+        aws_access_key_id=creds.get("key") or creds.get("access_key_id"),
+        aws_secret_access_key=creds.get("secret") or creds.get("secret_access_key"),
+        aws_session_token=creds.get("token") or None,
+        config=NO_RETRIES,
+    )

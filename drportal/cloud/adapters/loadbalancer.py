@@ -1,0 +1,44 @@
+"""Load balancer members through boto3 ELBv2 (target groups of instances)."""
+
+from __future__ import annotations
+
+from drportal.cloud.adapters import aws, retry
+from drportal.cloud.adapters.errors import AdapterError
+
+
+def _provider(account) -> str:
+    return f"elbv2:{account.name}"
+
+
+def members(account, target_group_arn: str) -> dict[str, str]:
+    """instance id → health state ("healthy", "unhealthy", "initial", "unused", "draining")."""
+    elb = aws.client(account, "elbv2")
+    found = retry.call(elb.describe_target_health, TargetGroupArn=target_group_arn, provider=_provider(account))
+    return {d["Target"]["Id"]: d.get("TargetHealth", {}).get("State", "") for d in found["TargetHealthDescriptions"]}
+
+
+def attach(account, target_group_arn: str, instance_ids: list[str]) -> None:
+    if instance_ids:
+        elb = aws.client(account, "elbv2")
+        retry.call(elb.register_targets, TargetGroupArn=target_group_arn,
+                   Targets=[{"Id": i} for i in instance_ids], provider=_provider(account))
+
+
+def detach(account, target_group_arn: str, instance_ids: list[str]) -> None:
+    if instance_ids:
+        elb = aws.client(account, "elbv2")
+        retry.call(elb.deregister_targets, TargetGroupArn=target_group_arn,
+                   Targets=[{"Id": i} for i in instance_ids], provider=_provider(account))
+
+
+def target_group_arn(account, name: str) -> str:
+    """The ARN of a target group named in the inventory (ELBv2 calls need the ARN)."""
+    elb = aws.client(account, "elbv2")
+    try:
+        found = retry.call(elb.describe_target_groups, Names=[name], provider=_provider(account))
+    except AdapterError as exc:
+        if exc.code == "TargetGroupNotFound":
+            raise AdapterError(f"target group {name} does not exist", permanent=True, provider=_provider(account),
+                               code="TargetGroupNotFound") from exc
+        raise
+    return found["TargetGroups"][0]["TargetGroupArn"]

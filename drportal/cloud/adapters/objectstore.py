@@ -1,0 +1,68 @@
+"""libcloud storage (Rackspace Cloud Files, the local driver for drills and tests): listing and fetching.
+Account.driver names the libcloud provider ("cloudfiles", "local"); options carry `region` for Cloud Files
+and `path` for the local driver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from drportal.cloud.adapters.errors import AdapterError
+
+
+def driver(account) -> Any:
+    from libcloud.storage.providers import get_driver
+    from libcloud.storage.types import Provider
+
+    if account.driver == "local":
+        # The local driver stores containers as directories under `path`; it needs `fasteners` installed.
+        return get_driver(Provider.LOCAL)(account.options["path"])
+    creds = account.credentials()
+    cls = get_driver(getattr(Provider, account.driver.upper(), account.driver))
+    return cls(creds.get("key", ""), creds.get("secret", ""), region=account.options.get("region", "dfw"))
+
+
+def _wrap(exc: Exception) -> AdapterError:
+    from libcloud.common.types import InvalidCredsError, LibcloudError
+    from libcloud.storage.types import ContainerDoesNotExistError, ObjectDoesNotExistError
+
+    if isinstance(exc, ContainerDoesNotExistError | ObjectDoesNotExistError | InvalidCredsError):
+        return AdapterError(str(exc) or type(exc).__name__, permanent=True, provider="libcloud-storage")
+    if isinstance(exc, LibcloudError | OSError):
+        return AdapterError(str(exc), permanent=False, provider="libcloud-storage")
+    raise exc
+
+
+def list_objects(account, container: str, prefix: str = "") -> Iterator[dict]:
+    """{key, size, md5, last_modified (aware)}. The local driver reports the modification time as an epoch
+    float in extra["modify_time"]; Cloud Files as a string in extra["last_modified"]."""
+    try:
+        box = driver(account).get_container(container)
+        for obj in box.list_objects(prefix=prefix or None):
+            yield {"key": obj.name, "size": obj.size, "md5": obj.hash or "", "last_modified": _modified(obj)}
+    except Exception as exc:
+        raise _wrap(exc) from exc
+
+
+def _modified(obj) -> datetime | None:
+    extra = obj.extra or {}
+    if "modify_time" in extra:
+        return datetime.fromtimestamp(float(extra["modify_time"]), tz=UTC)
+    text = extra.get("last_modified")
+    if text:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return None
+
+
+def download(account, container: str, key: str, path: str) -> None:
+    try:
+        obj = driver(account).get_object(container, key)
+        obj.download(path, overwrite_existing=True)
+    except Exception as exc:
+        raise _wrap(exc) from exc

@@ -1,0 +1,85 @@
+"""RDS recovery through boto3: Multi-AZ status and restores (point in time, or from a snapshot).
+
+The listing of instances and snapshots for backup freshness lives in rds.py (backups app); this module
+only holds what the recovery actions need, so the two can change independently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from drportal.cloud.adapters import aws, retry
+from drportal.cloud.adapters.errors import AdapterError
+
+
+def _provider(account) -> str:
+    return f"rds:{account.name}"
+
+
+def describe(account, instance_id: str) -> dict[str, Any] | None:
+    rds = aws.client(account, "rds")
+    try:
+        found = retry.call(rds.describe_db_instances, DBInstanceIdentifier=instance_id, provider=_provider(account))
+    except AdapterError as exc:
+        if exc.code == "DBInstanceNotFound":
+            return None
+        raise
+    return found["DBInstances"][0]
+
+
+def list_instances(account) -> list[dict[str, Any]]:
+    rds = aws.client(account, "rds")
+    out: list[dict[str, Any]] = []
+    marker = None
+    while True:
+        kwargs = {"Marker": marker} if marker else {}
+        page = retry.call(rds.describe_db_instances, provider=_provider(account), **kwargs)
+        out.extend(page["DBInstances"])
+        marker = page.get("Marker")
+        if not marker:
+            return out
+
+
+def multi_az_status(account, instance_id: str) -> dict[str, Any]:
+    """What verify_failover needs: is it Multi-AZ, available, and where does the primary run now."""
+    db = describe(account, instance_id)
+    if db is None:
+        raise AdapterError(f"RDS instance {instance_id} does not exist", permanent=True,
+                           provider=_provider(account), code="DBInstanceNotFound")
+    return {
+        "instance": instance_id,
+        "multi_az": bool(db.get("MultiAZ")),
+        "status": db.get("DBInstanceStatus", ""),
+        "zone": db.get("AvailabilityZone", ""),
+        "secondary_zone": db.get("SecondaryAvailabilityZone", ""),
+        "endpoint": (db.get("Endpoint") or {}).get("Address", ""),
+    }
+
+
+def restore_to_point_in_time(account, source: str, target: str, restore_time: datetime | None = None,
+                             instance_class: str | None = None) -> dict[str, Any]:
+    rds = aws.client(account, "rds")
+    kwargs: dict[str, Any] = {"SourceDBInstanceIdentifier": source, "TargetDBInstanceIdentifier": target}
+    if restore_time is None:
+        kwargs["UseLatestRestorableTime"] = True
+    else:
+        kwargs["RestoreTime"] = restore_time
+    if instance_class:
+        kwargs["DBInstanceClass"] = instance_class
+    return retry.call(rds.restore_db_instance_to_point_in_time, provider=_provider(account), **kwargs)["DBInstance"]
+
+
+def latest_snapshot(account, source: str) -> dict[str, Any] | None:
+    rds = aws.client(account, "rds")
+    snaps = retry.call(rds.describe_db_snapshots, DBInstanceIdentifier=source, provider=_provider(account))
+    usable = [s for s in snaps["DBSnapshots"] if s.get("Status") == "available"]
+    return max(usable, key=lambda s: s.get("SnapshotCreateTime") or datetime.min, default=None)
+
+
+def restore_from_snapshot(account, snapshot_id: str, target: str, instance_class: str | None = None) -> dict:
+    rds = aws.client(account, "rds")
+    kwargs: dict[str, Any] = {"DBInstanceIdentifier": target, "DBSnapshotIdentifier": snapshot_id}
+    if instance_class:
+        kwargs["DBInstanceClass"] = instance_class
+    return retry.call(rds.restore_db_instance_from_db_snapshot, provider=_provider(account), **kwargs)["DBInstance"]

@@ -1,0 +1,223 @@
+"""What the dashboard shows: "are we safe right now?" at a glance, then the detail.
+
+Each feature app contributes panels through a function named in PANELS; each returns a list of
+{"template": ..., "data": ...} and must run a fixed number of queries. The summary tiles and the history
+charts read the feature apps' models directly when the app is installed, and are left out when it is not,
+so the dashboard works whichever feature branches have landed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.apps import apps
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from drportal.incidents.models import Incident
+from drportal.lib import clock
+
+PANELS = [
+    "backups.panels.dashboard_panels",
+    "scenarios.panels.dashboard_panels",
+    "notifications.panels.dashboard_panels",
+]
+OPEN = ["declared", "responding"]
+HISTORY_DAYS = 30
+
+
+@dataclass
+class Tile:
+    """One answer on the dashboard's first row: a number, what it counts, and whether it is bad."""
+
+    label: str
+    value: int | str
+    bad: bool
+    url: str = ""
+    detail: str = ""
+
+
+def feature_panels(request: HttpRequest, now: datetime) -> list[dict]:
+    panels: list[dict] = []
+    for dotted in PANELS:
+        try:
+            provider = import_string(dotted)
+        except ImportError:
+            continue  # that app has no dashboard panels (yet)
+        panels.extend(provider(request, now))
+    return panels
+
+
+def backup_counts() -> dict[str, int] | None:
+    """One query: the pairs in each bad state the dashboard names."""
+    if not apps.is_installed("backups"):
+        return None
+    from backups.models import PolicyAssetStatus
+
+    return PolicyAssetStatus.objects.aggregate(
+        rpo_breached=Count("id", filter=Q(rpo_status="breached")),
+        late=Count("id", filter=Q(freshness="late")),
+        failed=Count("id", filter=Q(freshness="failed")),
+        co_located=Count("id", filter=Q(offsite="co_located")),
+    )
+
+
+READINESS_CACHE_KEY = "front:dashboard:readiness"
+READINESS_TTL_S = 60
+
+
+def scenario_facts(now: datetime) -> dict | None:
+    """Readiness of the whole library, summarised, and the last drill (1 query).
+
+    Assessing every scenario loads every server and image location (seconds on 5,000 servers), and its
+    answer moves with inventory, drills and mitigations, not with each page view: so it is computed at most
+    once a minute per process and kept in the cache as plain data, with the time it was assessed."""
+    if not apps.is_installed("scenarios"):
+        return None
+    try:
+        from scenarios.models import Drill
+    except ImportError:
+        return None
+    summary = cache.get(READINESS_CACHE_KEY)
+    if summary is None:
+        summary = assess_library(now)
+        cache.set(READINESS_CACHE_KEY, summary, READINESS_TTL_S)
+    return {**summary, "last_drill": Drill.objects.select_related("run").order_by("-started_at").first()}
+
+
+def assess_library(now: datetime) -> dict:
+    from scenarios import loader, readiness
+
+    lib = loader.library()
+    rows = []
+    for r in readiness.assess_all(list(lib.scenarios.values()), now):
+        failing = {c.name for c in r.checks if not c.ok}
+        rows.append({"scenario": {"id": r.scenario.id, "title": r.scenario.title}, "ready": r.ready,
+                     "reasons": r.reasons, "past_review": "Plan reviewed" in failing,
+                     "not_drilled": "Drilled" in failing})
+    return {
+        "rows": rows,
+        "errors": len(lib.errors),
+        "assessed_at": now,
+        "not_ready": [r for r in rows if not r["ready"]],
+        "past_review": [r for r in rows if r["past_review"]],
+        "not_drilled": [r for r in rows if r["not_drilled"]],
+    }
+
+
+def compliance_history(today: date, days: int = HISTORY_DAYS) -> list[tuple[date, float | None]]:
+    """Percent of observed time compliant per day, from the backups rollup table (one query)."""
+    if not apps.is_installed("backups"):
+        return []
+    from backups.models import DailyRollup
+
+    start = today - timedelta(days=days - 1)
+    sums = {
+        row["day"]: row
+        for row in DailyRollup.objects.filter(day__gte=start, day__lte=today)
+        .values("day").annotate(obs=Sum("observed_seconds"), ok=Sum("compliant_seconds"))
+    }
+    out: list[tuple[date, float | None]] = []
+    for i in range(days):
+        day = start + timedelta(days=i)
+        row = sums.get(day)
+        out.append((day, 100.0 * row["ok"] / row["obs"] if row and row["obs"] else None))
+    return out
+
+
+def incident_history(today: date, days: int = HISTORY_DAYS) -> list[tuple[date, int]]:
+    """Incidents declared per day in the user's zone (one query)."""
+    start = today - timedelta(days=days - 1)
+    tz = timezone.get_current_timezone()
+    since = datetime.combine(start, datetime.min.time(), tzinfo=tz)  # a range the declared_at index can use
+    counts = {
+        row["day"]: row["n"]
+        for row in Incident.objects.filter(declared_at__gte=since)
+        .annotate(day=TruncDate("declared_at", tzinfo=tz)).values("day").annotate(n=Count("id"))
+    }
+    return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+def line_chart(series: list[tuple[date, float | None]], width: int = 300, height: int = 80,
+               top: float = 100.0) -> dict:
+    """SVG polyline coordinates for a 0..top series; days without data break the line into segments."""
+    if not series:
+        return {"segments": [], "width": width, "height": height, "latest": None}
+    step = width / max(len(series) - 1, 1)
+    segments: list[str] = []
+    current: list[str] = []
+    for i, (_, value) in enumerate(series):
+        if value is None:
+            if current:
+                segments.append(" ".join(current))
+            current = []
+            continue
+        y = height - (min(max(value, 0.0), top) / top) * (height - 4) - 2
+        current.append(f"{i * step:.1f},{y:.1f}")
+    if current:
+        segments.append(" ".join(current))
+    known = [(d, v) for d, v in series if v is not None]
+    return {"segments": segments, "width": width, "height": height,
+            "latest": known[-1] if known else None, "first": series[0][0], "last": series[-1][0]}
+
+
+def bar_chart(series: list[tuple[date, int]], width: int = 300, height: int = 80) -> dict:
+    most = max((n for _, n in series), default=0)
+    slot = width / max(len(series), 1)
+    bars = []
+    for i, (day, n) in enumerate(series):
+        h = 0 if not most else max((n / most) * (height - 4), 2 if n else 0)
+        bars.append({"x": f"{i * slot + 1:.1f}", "y": f"{height - h:.1f}", "w": f"{max(slot - 2, 1):.1f}",
+                     "h": f"{h:.1f}", "day": day, "n": n})
+    return {"bars": bars, "width": width, "height": height, "total": sum(n for _, n in series),
+            "first": series[0][0] if series else None, "last": series[-1][0] if series else None}
+
+
+def tiles(open_count: int, backups: dict | None, scenarios: dict | None) -> list[Tile]:
+    from django.urls import reverse
+
+    out = [Tile("Open incidents", open_count, open_count > 0, reverse("incidents:list"))]
+    if backups is not None:
+        index = reverse("backups:index")
+        out += [
+            Tile("RPO breaches", backups["rpo_breached"], backups["rpo_breached"] > 0, f"{index}?status=breached"),
+            Tile("Late or failed backups", backups["late"] + backups["failed"],
+                 backups["late"] + backups["failed"] > 0, f"{index}?status=late",
+                 f"{backups['late']} late, {backups['failed']} failed"),
+            Tile("Co-located backups", backups["co_located"], backups["co_located"] > 0,
+                 f"{index}?status=co_located"),
+        ]
+    if scenarios is not None:
+        index = reverse("scenarios:index")
+        out += [
+            Tile("Plans not ready", len(scenarios["not_ready"]), bool(scenarios["not_ready"]), index),
+            Tile("Past review or not drilled",
+                 len({r["scenario"]["id"] for r in scenarios["past_review"] + scenarios["not_drilled"]}),
+                 bool(scenarios["past_review"] or scenarios["not_drilled"]), index,
+                 f"{len(scenarios['past_review'])} past review, {len(scenarios['not_drilled'])} not drilled"),
+        ]
+    return out
+
+
+def dashboard_context(request: HttpRequest) -> dict:
+    now = clock.now()
+    today = timezone.localdate(now)
+    open_incidents = list(Incident.objects.filter(status__in=OPEN).order_by("-declared_at")[:20])
+    backups = backup_counts()
+    scenarios = scenario_facts(now)
+    summary = tiles(len(open_incidents), backups, scenarios)
+    return {
+        "now": now,
+        "open_incidents": open_incidents,
+        "tiles": summary,
+        "safe": not any(t.bad for t in summary),
+        "scenarios": scenarios,
+        "compliance_chart": line_chart(compliance_history(today)) if backups is not None else None,
+        "incident_chart": bar_chart(incident_history(today)),
+        "panels": feature_panels(request, now),
+    }

@@ -1,0 +1,5 @@
+from django.contrib import admin
+
+from drportal.incidents.models import Incident
+
+admin.site.register(Incident)

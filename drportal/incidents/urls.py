@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from drportal.incidents import views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("", views.incident_list, name="list"),
+    path("declare/", views.declare, name="declare"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/transition/", views.transition, name="transition"),
+]

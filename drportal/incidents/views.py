@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from drportal.accounts.access import ALL_STAFF, Role, roles
+from drportal.incidents import services
+from drportal.incidents.choices import IncidentStatus
+from drportal.incidents.forms import DeclareForm
+from drportal.incidents.models import Incident
+
+
+@roles(*ALL_STAFF)
+def incident_list(request: HttpRequest) -> HttpResponse:
+    incidents = Incident.objects.select_related("declared_by").order_by("-declared_at")[:200]
+    return render(request, "incidents/list.html", {"incidents": incidents})
+
+
+@roles(Role.OPS)
+def declare(request: HttpRequest) -> HttpResponse:
+    form = DeclareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("impacted_")}
+        incident = services.declare(request.user, impacted=form.impacted(), **data)
+        messages.success(request, f"Incident #{incident.pk} declared.")
+        return redirect("incidents:detail", pk=incident.pk)
+    return render(request, "incidents/declare.html", {"form": form})
+
+
+@roles(*ALL_STAFF)
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident.objects.select_related("declared_by", "commander"), pk=pk)
+    ctx = {
+        "incident": incident,
+        "servers": incident.impacted_servers.select_related("zone__region"),
+        "zones": incident.impacted_zones.select_related("region"),
+        "regions": incident.impacted_regions.all(),
+        "offices": incident.impacted_offices.all(),
+        "services": incident.impacted_services.all(),
+        "next_states": [s for s in IncidentStatus if s in _next(incident)],
+    }
+    return render(request, "incidents/detail.html", ctx)
+
+
+def _next(incident: Incident) -> tuple[str, ...]:
+    from drportal.incidents.choices import TRANSITIONS
+
+    return TRANSITIONS.get(incident.status, ())
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def transition(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.transition(request.user, pk, request.POST.get("to", ""))
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    return redirect("incidents:detail", pk=pk)

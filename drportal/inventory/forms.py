@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django import forms
+
+
+class ImportForm(forms.Form):
+    document = forms.FileField(help_text="An inventory YAML document (see docs/inventory.md).")
+
+    def clean_document(self):
+        doc = self.cleaned_data["document"]
+        if doc.size > 5 * 1024 * 1024:
+            raise forms.ValidationError("The document is larger than 5 MB.")
+        return doc

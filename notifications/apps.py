@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+
+    def ready(self) -> None:
+        from drportal.incidents.services import incident_declared
+
+        incident_declared.connect(_page_on_declare, dispatch_uid="notifications.page_on_declare")
+        try:
+            from backups.scheduler import register_task
+        except ImportError:
+            return
+        # Picks up sends whose job died with its worker (see jobs.resume_pending).
+        register_task("notifications.resume", "* * * * *", "notifications.jobs.resume_pending")
+
+
+def _page_on_declare(sender, incident_id: int, **kwargs) -> None:
+    from notifications.api import on_incident_declared
+
+    on_incident_declared(incident_id)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drportal.cloud.adapters.errors import AdapterError
+
+REFUSED = "refused"
+# The receiver answered "not now" (SMTP 4xx, HTTP 429/5xx): failed, a person may retry.
+TEMPORARY = "temporary"
+UNAVAILABLE = "unavailable"
+IN_DOUBT = "in_doubt"
+
+
+@dataclass(frozen=True)
+class Message:
+    delivery_id: int
+    address: str
+    subject: str
+    text: str
+    html: str = ""
+
+
+class ChannelAdapter:
+    """open() once per batch, send() per message, close() at the end."""
+
+    name = "channel"
+    channel = ""
+
+    def open(self) -> None:
+        pass
+
+    def send(self, message: Message) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def error(self, message: str, code: str) -> AdapterError:
+        return AdapterError(message, permanent=code == REFUSED, provider=self.name, code=code)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django import forms
+
+from drportal.inventory.models import Customer
+from notifications import templating
+from notifications.choices import Channel, NoticeKind, WorkLocation
+from notifications.models import Notice, NoticeTemplate
+
+VARIABLES_HELP = "Variables: " + templating.help_text()
+
+
+class NoticeTemplateForm(forms.ModelForm):
+    class Meta:
+        model = NoticeTemplate
+        fields = ["name", "kind", "subject", "body_text", "body_html"]
+        widgets = {"body_text": forms.Textarea(attrs={"rows": 10}), "body_html": forms.Textarea(attrs={"rows": 6})}
+
+
+class NewNoticeForm(forms.Form):
+    kind = forms.ChoiceField(choices=NoticeKind.choices)
+    template = forms.ModelChoiceField(NoticeTemplate.objects.all(), required=False,
+                                      help_text="Empty: the default template of this kind.")
+    timeline = forms.CharField(required=False, max_length=500)
+
+    def clean(self):
+        data = super().clean()
+        template = data.get("template")
+        if template is not None and template.kind != data.get("kind"):
+            self.add_error("template", f"this template is for {template.get_kind_display()!r} notices")
+        return data
+
+
+class NoticeForm(forms.ModelForm):
+    channels = forms.MultipleChoiceField(
+        choices=[(Channel.EMAIL, "Email"), (Channel.SMS, "SMS")], widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Notice
+        fields = ["subject", "body_text", "body_html", "timeline", "channels"]
+        widgets = {"body_text": forms.Textarea(attrs={"rows": 12}), "body_html": forms.Textarea(attrs={"rows": 6}),
+                   "timeline": forms.TextInput()}
+
+
+class RecipientForm(forms.Form):
+    customer = forms.ModelChoiceField(Customer.objects.all(), to_field_name="slug")
+    action = forms.ChoiceField(choices=[("add", "add"), ("remove", "remove")])
+
+
+class StatusUpdateForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+                           help_text="Public: shown on the status page. No server names or internal details.")
+
+
+class CheckInForm(forms.Form):
+    location = forms.ChoiceField(choices=WorkLocation.choices, widget=forms.RadioSelect,
+                                 label="Where are you working from?")
+    location_note = forms.CharField(required=False, max_length=200, label="Where exactly (for 'other')")
+    has_power = forms.TypedChoiceField(choices=[("yes", "Yes"), ("no", "No")], coerce=lambda v: v == "yes",
+                                       widget=forms.RadioSelect, label="Do you have power there?")
+    has_internet = forms.TypedChoiceField(choices=[("yes", "Yes"), ("no", "No")], coerce=lambda v: v == "yes",
+                                          widget=forms.RadioSelect, label="Do you have Internet there?")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("location") == WorkLocation.OTHER and not data.get("location_note"):
+            self.add_error("location_note", "say where, when you choose 'other'")
+        return data
+
+
+class ExportRequestForm(forms.Form):
+    customer = forms.ModelChoiceField(Customer.objects.all(), to_field_name="slug")

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from notifications import templating
+from notifications.choices import AudienceSource, Channel, DeliveryState, ExportState, NoticeKind, WorkLocation
+
+
+class _TemplateText(models.Model):
+    """Subject and bodies in Django template syntax, restricted to templating.VARIABLES."""
+
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField(help_text="Plain text; variables: see the list under the form.")
+    body_html = models.TextField(blank=True, help_text="Optional HTML; made from the text when empty.")
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors: dict = {}
+        for field in ("subject", "body_text", "body_html"):
+            try:
+                templating.validate(getattr(self, field), field)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+
+class NoticeTemplate(_TemplateText):
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
+    name = models.CharField(max_length=100, unique=True)
+    # The one a new notice of this kind starts from.
+    is_default = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind"], condition=Q(is_default=True), name="one_default_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notice(_TemplateText):
+    """One message to the customers hit by an incident, copied from a template and editable per incident."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="notices")
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
+    template = models.ForeignKey(NoticeTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    timeline = models.TextField(blank=True, help_text="The expected timeline, e.g. 'restored by 14:00 CST'.")
+    channels = ArrayField(
+        models.CharField(max_length=10, choices=[(Channel.EMAIL, "Email"), (Channel.SMS, "SMS")]),
+        default=list,
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    # Set once deliveries are queued: the text is frozen into each Delivery from then on.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for incident #{self.incident_id}"
+
+
+class NoticeRecipient(models.Model):
+    """The audience: computed from the incident, then edited by support (an exclusion survives a recompute)."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="recipients")
+    customer = models.ForeignKey("inventory.Customer", on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=10, choices=AudienceSource.choices)
+    excluded = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["customer__name"]
+        constraints = [models.UniqueConstraint(fields=["notice", "customer"], name="recipient_once")]
+
+    def __str__(self) -> str:
+        return f"{self.customer} on {self.notice}"
+
+
+class StaffPage(models.Model):
+    """A message to staff (notify_staff, key-personnel paging, check-in links). dedupe_key makes a repeated
+    call a no-op."""
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    role = models.CharField(max_length=40, blank=True)
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.PROTECT, related_name="staff_pages"
+    )
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Delivery(models.Model):
+    """One message to one address on one channel: written before it leaves, claimed with a conditional
+    update (queued -> sending), marked sent once the receiver accepted it. The unique constraints are what
+    make queuing twice impossible."""
+
+    notice = models.ForeignKey(Notice, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
+    page = models.ForeignKey(StaffPage, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
+    customer = models.ForeignKey(
+        "inventory.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=500)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.QUEUED)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # The advisory-lock key of the run that claimed it: a later run that can take the lock knows the
+    # claiming worker's database session is gone (the worker died).
+    claim_key = models.BigIntegerField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notice", "channel", "address"], condition=Q(notice__isnull=False), name="delivery_once_notice"
+            ),
+            models.UniqueConstraint(
+                fields=["page", "channel", "address"], condition=Q(page__isnull=False), name="delivery_once_page"
+            ),
+            models.CheckConstraint(
+                condition=Q(notice__isnull=False) ^ Q(page__isnull=False), name="delivery_notice_xor_page"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["notice", "state"]),
+            models.Index(fields=["page", "state"]),
+            models.Index(
+                fields=["state"], condition=Q(state__in=["sending", "in_doubt", "failed"]), name="delivery_attention"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.address} ({self.state})"
+
+
+class WebhookTarget(models.Model):
+    """A Slack-compatible incoming webhook for a staff role (the ops channel). The URL is a secret."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    role = models.CharField(max_length=40, blank=True, help_text="Empty: every staff message.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StatusUpdate(models.Model):
+    """A public entry on the status page's timeline. Only this text (and services' public names) is public."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="status_updates")
+    posted_at = models.DateTimeField()
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["-posted_at"]
+        indexes = [models.Index(fields=["incident", "-posted_at"])]
+
+    def __str__(self) -> str:
+        return f"update on #{self.incident_id} at {self.posted_at:%Y-%m-%d %H:%M}"
+
+
+class CheckIn(models.Model):
+    """An employee's answer to the check-in link of an office incident."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="checkins")
+    person = models.ForeignKey("inventory.Person", on_delete=models.CASCADE, related_name="checkins")
+    location = models.CharField(max_length=20, choices=WorkLocation.choices)
+    location_note = models.CharField(max_length=200, blank=True)
+    has_power = models.BooleanField()
+    has_internet = models.BooleanField()
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["person__name"]
+        constraints = [models.UniqueConstraint(fields=["incident", "person"], name="checkin_once")]
+
+    def __str__(self) -> str:
+        return f"{self.person} for #{self.incident_id}"
+
+    @property
+    def can_work(self) -> bool:
+        return self.has_power and self.has_internet
+
+
+class CustomerExport(models.Model):
+    customer = models.ForeignKey("inventory.Customer", on_delete=models.PROTECT, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=ExportState.choices, default=ExportState.REQUESTED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the archive is: a path under MEDIA_ROOT, or an S3 object.
+    path = models.CharField(max_length=500, blank=True)
+    s3_bucket = models.CharField(max_length=200, blank=True)
+    s3_key = models.CharField(max_length=500, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    downloads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"export of {self.customer} #{self.pk}"

@@ -1,0 +1,114 @@
+"""What the public status page may say about an incident. Only three sources are public: the incident's
+public_summary, the public names of affected services, and StatusUpdate texts. Titles, internal summaries,
+server names, addresses and DNS names never reach these dictionaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Prefetch, QuerySet
+
+from drportal.incidents.choices import IncidentStatus, Severity
+from drportal.incidents.models import Incident
+from drportal.inventory.models import Asset, Server, Service
+from notifications import audience
+from notifications.models import StatusUpdate
+
+PAST_DAYS = 90
+
+
+@dataclass
+class PublicUpdate:
+    at: datetime
+    body: str
+
+
+@dataclass
+class PublicIncident:
+    pk: int
+    headline: str
+    status: str
+    status_label: str
+    started_at: datetime
+    resolved_at: datetime | None
+    services: list[str]
+    updates: list[PublicUpdate]
+
+    @property
+    def is_current(self) -> bool:
+        return self.resolved_at is None
+
+
+def visible() -> QuerySet[Incident]:
+    # Drills and internal-only incidents (offices, staff) are not the customers' business.
+    return Incident.objects.filter(is_drill=False).exclude(severity=Severity.SEV3)
+
+
+def current_and_past(now: datetime) -> tuple[list[PublicIncident], list[PublicIncident]]:
+    open_states = [IncidentStatus.DECLARED, IncidentStatus.RESPONDING]
+    current = visible().filter(status__in=open_states).order_by("-declared_at")
+    past = (
+        visible().exclude(status__in=open_states).filter(declared_at__gte=now - timedelta(days=PAST_DAYS))
+        .order_by("-declared_at")[:50]
+    )
+    current, past = list(_with_updates(current)), list(_with_updates(past))
+    services = public_services(current + past)
+    return [to_public(i, services[i.pk]) for i in current], [to_public(i, services[i.pk]) for i in past]
+
+
+def _with_updates(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+    return qs.prefetch_related(
+        Prefetch("status_updates", queryset=StatusUpdate.objects.order_by("-posted_at")),
+        "impacted_zones", "impacted_regions__zones", "impacted_servers", "impacted_assets", "impacted_services",
+    )
+
+
+def public_services(incidents: list[Incident]) -> dict[int, list[str]]:
+    """Public names of the services each incident touches, with a fixed number of queries for any number of
+    incidents (the same rules as audience.affected_services, applied in Python to prefetched rows)."""
+    catalogue = list(
+        Service.objects.exclude(public_name="").prefetch_related(
+            Prefetch("servers", queryset=Server.objects.only("id", "zone_id")),
+            Prefetch("assets", queryset=Asset.objects.only("id", "server_id", "zone_id")),
+        )
+    )
+    out: dict[int, list[str]] = {}
+    for incident in incidents:
+        zones = {z.pk for z in incident.impacted_zones.all()}
+        zones |= {z.pk for r in incident.impacted_regions.all() for z in r.zones.all()}
+        crashed = {s.pk for s in incident.impacted_servers.all()}
+        if incident.disaster_class not in audience.SERVER_ONLY_CLASSES:
+            zones |= {s.zone_id for s in incident.impacted_servers.all()}
+        assets = {a.pk for a in incident.impacted_assets.all()}
+        direct = {s.pk for s in incident.impacted_services.all()}
+        names = set()
+        for service in catalogue:
+            hit = service.pk in direct or any(
+                s.pk in crashed or s.zone_id in zones for s in service.servers.all()
+            ) or any(
+                a.pk in assets or a.server_id in crashed or (a.server_id is None and a.zone_id in zones)
+                for a in service.assets.all()
+            )
+            if hit:
+                names.add(service.public_name)
+        out[incident.pk] = sorted(names)
+    return out
+
+
+def to_public(incident: Incident, services: list[str] | None = None) -> PublicIncident:
+    resolved = incident.recovered_at or incident.closed_at
+    if incident.status in (IncidentStatus.DECLARED, IncidentStatus.RESPONDING):
+        resolved = None
+    label = {IncidentStatus.DECLARED: "Investigating", IncidentStatus.RESPONDING: "Recovering"}.get(
+        incident.status, "Resolved")
+    return PublicIncident(
+        pk=incident.pk,
+        headline=(incident.public_summary.strip().splitlines() or ["Service disruption"])[0],
+        status=incident.status,
+        status_label=label,
+        started_at=incident.declared_at,
+        resolved_at=resolved,
+        services=public_services([incident])[incident.pk] if services is None else services,
+        updates=[PublicUpdate(u.posted_at, u.body) for u in incident.status_updates.all()],
+    )

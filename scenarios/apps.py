@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class ScenariosConfig(AppConfig):
+    name = "scenarios"
+
+    def ready(self) -> None:
+        # The simulated action must be in the registry in every process (web, workers, tests).
+        from scenarios import simulated  # noqa: F401
+
+        try:
+            from backups.scheduler import register_task
+        except ImportError:
+            return
+        # The reconciler every minute (dead workers, jobs a restarted Redis lost, waits whose poller is gone);
+        # `manage.py scenarios_reconcile --loop 15` runs it more often where that matters.
+        register_task("scenarios.reconcile", "* * * * *", "scenarios.jobs.reconcile")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class RunState(models.TextChoices):
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    FAILED = "failed", "Failed (resumable)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    ABORTED = "aborted", "Aborted"
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StepKind(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    DECISION = "decision", "Decision"
+    WAIT = "wait", "Wait"
+    APPROVAL = "approval", "Approval"
+    AUTOMATED = "automated", "Automated"
+    NOTIFY = "notify", "Notify"
+
+
+# A step in one of these is finished; steps after it may go on.
+DONE_STATES = (StepState.SUCCEEDED, StepState.SKIPPED)
+TERMINAL_STATES = (StepState.SUCCEEDED, StepState.SKIPPED, StepState.CANCELLED)
+# Kinds a job performs; the others wait for a person (or a timer, for wait steps).
+JOB_KINDS = (StepKind.AUTOMATED, StepKind.NOTIFY)
+PERSON_KINDS = (StepKind.MANUAL, StepKind.DECISION, StepKind.APPROVAL)
+
+
+class MitigationKind(models.TextChoices):
+    COWORKING = "coworking", "Co-working membership"
+    INSURANCE = "insurance", "Insurance policy"
+    CREDIT_LINE = "credit_line", "Credit line"
+    EQUIPMENT = "equipment", "Laptops and home Internet"
+    PHONE_FORWARDING = "phone_forwarding", "Phone forwarding"
+    OFFSITE_CODE = "offsite_code", "Off-site code repository"
+    OFFSITE_RECORDS = "offsite_records", "Off-site records backup"
+    OTHER = "other", "Other"
+
+
+class MitigationStatus(models.TextChoices):
+    OK = "ok", "OK"
+    DUE = "due", "Renewal due soon"
+    UNCHECKED = "unchecked", "Not checked recently"
+    EXPIRED = "expired", "Expired"

@@ -1,0 +1,522 @@
+"""The runbook engine: runs, step runs and every transition between their states.
+
+Rules that keep it correct with many workers, people clicking and processes dying:
+- Any transaction that changes more than one row locks the Run row first (select_for_update), so the
+  run's rows are never locked in two orders (no deadlocks between a finishing job and an abort).
+- A single row changes state with a conditional update (`filter(pk=.., state=..).update(..)`): 1 row
+  means this caller won, 0 means someone else already did it.
+- A worker claims a step (ready → running) with a conditional update and a lease; its results are
+  written only while it still holds that claim (same state and attempt number), so a worker the
+  reconciler gave up on cannot overwrite the work of the one that replaced it.
+- Side effects happen after a durable row says what is about to be done; RQ jobs carry ids only and
+  are enqueued in transaction.on_commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+
+from drportal.accounts.access import Role, has_role
+from drportal.audit import log as audit
+from drportal.incidents.models import Incident
+from drportal.lib import clock
+from scenarios.choices import DONE_STATES, JOB_KINDS, TERMINAL_STATES, RunState, StepKind, StepState
+from scenarios.loader import Scenario
+from scenarios.models import Run, StepRun
+
+ACTIVE_RUN_STATES = (RunState.RUNNING, RunState.FAILED)
+
+
+class EngineError(ValidationError):
+    """A person asked for something the run's state does not allow; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------------- start
+
+
+def idempotency_key(run_id: int, step_id: str, item: str) -> str:
+    digest = hashlib.sha256(f"{step_id}\x00{item}".encode()).hexdigest()[:24]
+    return f"r{run_id}-{digest}"
+
+
+class _Safe(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def bind(value: Any, names: dict[str, Any]) -> Any:
+    """Fill {placeholders} in parameter strings from the incident; an exact "{servers}" keeps its type."""
+    if isinstance(value, str):
+        if value.startswith("{") and value.endswith("}") and value[1:-1] in names:
+            return names[value[1:-1]]
+        return value.format_map(_Safe(names))
+    if isinstance(value, list):
+        return [bind(v, names) for v in value]
+    if isinstance(value, dict):
+        return {k: bind(v, names) for k, v in value.items()}
+    return value
+
+
+def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
+    servers = list(incident.impacted_servers.select_related("zone__region").order_by("name"))
+    return {
+        "incident_id": incident.pk,
+        "incident_title": incident.title,
+        "servers": [s.name for s in servers],
+        "zones": [str(z) for z in incident.impacted_zones.all()],
+        "target_region": scenario.data.get("target_region", ""),
+        "rto_minutes": scenario.rto_minutes,
+        "rpo_minutes": scenario.rpo_minutes,
+    }
+
+
+def _items(step: dict, bindings: dict) -> list[str]:
+    if step.get("for_each") == "server":
+        return list(bindings["servers"]) or [""]
+    return [""]
+
+
+def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = False) -> tuple[Run, bool]:
+    """Start `scenario` for `incident`, or return the run that already exists. (run, created)."""
+    if not incident.is_open and not drill:
+        raise EngineError(f"incident #{incident.pk} is {incident.status}; a run needs an open incident")
+    existing = Run.objects.filter(incident=incident).first()
+    if existing:
+        return existing, False
+    bindings = incident_bindings(incident, scenario)
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(
+                incident=incident, scenario_id=scenario.id, scenario_title=scenario.title, digest=scenario.digest,
+                spec=scenario.data, bindings=bindings, drill=drill or incident.is_drill, started_by=actor,
+                started_at=now,
+            )
+            rows = []
+            for position, step in enumerate(scenario.steps):
+                for item in _items(step, bindings):
+                    names = {**bindings, "server": item, "item": item}
+                    params = bind(step.get("params", {}), names)
+                    if step["kind"] == StepKind.AUTOMATED and item:
+                        params.setdefault("server", item)
+                    rows.append(StepRun(
+                        run=run, step_id=step["id"], item=item, position=position, kind=step["kind"],
+                        title=bind(step["title"], names), params=params,
+                        max_attempts=step.get("max_attempts", 5),
+                        idempotency_key=idempotency_key(run.pk, step["id"], item),
+                    ))
+            StepRun.objects.bulk_create(rows)
+            audit.record(actor, "scenario_run.started", run, after={
+                "scenario": scenario.id, "digest": scenario.digest, "incident": incident.pk, "drill": run.drill,
+                "steps": len(rows)})
+            advance(run.pk, actor)
+    except IntegrityError:
+        # Someone else's Execute won the race on the unique incident: theirs is the run.
+        return Run.objects.get(incident=incident), False
+    return run, True
+
+
+# -------------------------------------------------------------------------------------------- advance
+
+
+def _lock_run(run_id: int) -> Run:
+    return Run.objects.select_for_update().get(pk=run_id)
+
+
+def advance(run_id: int, actor="engine") -> Run:
+    """Move pending steps whose predecessors are done to ready (or skip them when their branch was not
+    taken), and finish the run when every step is. Call inside a transaction; it locks the run."""
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        if run.state not in ACTIVE_RUN_STATES:
+            return run
+        now = clock.now()
+        rows = list(run.steps.all())
+        by_step: dict[str, list[StepRun]] = {}
+        for row in rows:
+            by_step.setdefault(row.step_id, []).append(row)
+        specs = {s["id"]: s for s in run.spec["steps"]}
+        to_enqueue: list[int] = []
+        changed = True
+        while changed:
+            changed = False
+            for step_id, step_rows in by_step.items():
+                pending = [r for r in step_rows if r.state == StepState.PENDING]
+                if not pending:
+                    continue
+                verdict = _verdict(specs[step_id], by_step, specs)
+                if verdict is None:
+                    continue
+                for row in pending:
+                    if verdict != "ready":
+                        _skip(row, verdict, now, not_taken=True)
+                    else:
+                        _make_ready(run, row, specs[step_id], now, to_enqueue)
+                    changed = True
+        _settle(run, rows, now, actor)
+        if to_enqueue:
+            StepRun.objects.filter(pk__in=to_enqueue).update(state=StepState.READY, ready_at=now, enqueued_at=now)
+            transaction.on_commit(lambda: dispatch(to_enqueue))
+        return run
+
+
+def _verdict(spec: dict, by_step: dict[str, list[StepRun]], specs: dict[str, dict]) -> str | None:
+    """None while a predecessor is unfinished; "ready"; or the reason the step is skipped."""
+    deps = spec.get("after", [])
+    for dep in deps:
+        if any(r.state not in DONE_STATES for r in by_step[dep]):
+            return None
+    # A step several decisions lead to (e.g. "recover in Kansas City" after "longer than 8 hours?" or
+    # after "still down?") runs if any decision that was asked chose it.
+    asked: list[tuple[str, bool]] = []
+    for dep in deps:
+        dep_spec = specs[dep]
+        if dep_spec["kind"] == StepKind.DECISION and by_step[dep][0].state == StepState.SUCCEEDED:
+            gated = {o["value"] for o in dep_spec["options"] if spec["id"] in o["next"]}
+            if gated:
+                choice = by_step[dep][0].outputs.get("choice")
+                asked.append((f"{dep} was answered {choice!r}", choice in gated))
+    if asked and not any(chosen for _, chosen in asked):
+        return "branch not taken: " + "; ".join(why for why, _ in asked)
+    source = spec.get("on_handover_from")
+    if source and not any(r.outputs.get("handover") for r in by_step.get(source, [])):
+        return f"not needed: {source} completed without handing over"
+    if deps and all(all(r.outputs.get("not_taken") for r in by_step[d]) for d in deps):
+        return "branch not taken"
+    return "ready"
+
+
+def _skip(row: StepRun, reason: str, now: datetime, *, not_taken: bool = False) -> None:
+    row.state = StepState.SKIPPED
+    row.skip_reason = reason
+    row.finished_at = now
+    if not_taken:
+        row.outputs = {**row.outputs, "not_taken": True}
+    row.save(update_fields=["state", "skip_reason", "finished_at", "outputs"])
+
+
+def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: list[int]) -> None:
+    row.ready_at = now
+    fields = ["state", "ready_at"]
+    if spec.get("for_each") and not row.item:
+        _skip(row, f"no impacted {spec['for_each']} for this step", now)
+        return
+    if row.kind in JOB_KINDS:
+        row.state = StepState.READY
+        row.enqueued_at = now
+        fields.append("enqueued_at")
+        to_enqueue.append(row.pk)
+        return  # written in one UPDATE for all of them by advance()
+    elif row.kind == StepKind.WAIT:
+        row.state = StepState.WAITING
+        row.due_at = _next_wait_due(spec, row, now)
+        fields.append("due_at")
+        transaction.on_commit(wake)
+    else:
+        row.state = StepState.READY
+        if row.kind == StepKind.APPROVAL:
+            role = spec.get("approver_role", Role.MANAGER)
+            _notify_staff_later(role, f"Approval needed: {row.title}", spec.get("reason", ""), run, row)
+    row.save(update_fields=fields)
+
+
+def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
+    ends = row.ready_at + timedelta(minutes=spec["duration_minutes"]) if "duration_minutes" in spec else None
+    remind = spec.get("remind_every_minutes")
+    reminder = row.ready_at + timedelta(minutes=remind * (row.reminders_sent + 1)) if remind else None
+    candidates = [t for t in (ends, reminder) if t is not None]
+    return min(candidates) if candidates else None
+
+
+def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
+    states = {r.state for r in rows}
+    before = run.state
+    if states <= set(TERMINAL_STATES):
+        run.state = RunState.SUCCEEDED
+        run.finished_at = now
+    elif StepState.FAILED in states:
+        run.state = RunState.FAILED
+    else:
+        run.state = RunState.RUNNING
+    if run.state != before:
+        run.save(update_fields=["state", "finished_at"])
+        audit.record(actor, f"scenario_run.{run.state}", run, before={"state": before}, after={"state": run.state})
+        if run.state == RunState.SUCCEEDED:
+            _finish_drill(run)
+
+
+def _finish_drill(run: Run) -> None:
+    from scenarios.models import Drill
+
+    Drill.objects.filter(run=run, finished_at__isnull=True).update(finished_at=run.finished_at)
+
+
+def _notify_staff_later(role: str, subject: str, body: str, run: Run, row: StepRun) -> None:
+    link = reverse("scenarios:run", args=[run.pk])
+    key = f"{row.idempotency_key}:{subject[:40]}"
+
+    def send() -> None:
+        from notifications.api import notify_staff
+
+        notify_staff(role=role, subject=subject, body=body, link=link, dedupe_key=key)
+
+    transaction.on_commit(send)
+
+
+# -------------------------------------------------------------------------------------------- dispatch
+
+
+def dispatch(step_ids: list[int]) -> None:
+    """Enqueue jobs for ready steps, in batches: one job per server would cost a worker fork each."""
+    from scenarios import jobs
+
+    jobs.enqueue_steps(step_ids)
+
+
+def wake() -> None:
+    from scenarios import jobs
+
+    jobs.wake_poller()
+
+
+# --------------------------------------------------------------------------------- people's actions
+
+
+def _open_row(step_run_id: int) -> tuple[Run, StepRun]:
+    row = StepRun.objects.select_related("run").get(pk=step_run_id)
+    run = _lock_run(row.run_id)
+    row.refresh_from_db()
+    if row.state == StepState.SUCCEEDED or (row.state == StepState.SKIPPED and row.actor_id):
+        raise _already(row)
+    if run.state == RunState.ABORTED or run.state == RunState.SUCCEEDED:
+        raise EngineError(f"the run is {run.state}; nothing more can change")
+    return run, row
+
+
+def _already(row: StepRun) -> EngineError:
+    who = row.actor.username if row.actor_id else (row.actor_label or "someone")
+    when = row.finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if row.finished_at else ""
+    return EngineError(f"step “{row.title}” is already {row.state}" + (f" (by {who} at {when})" if when else ""))
+
+
+def _finish_by_person(row: StepRun, actor, expected: tuple[str, ...], **fields) -> None:
+    now = clock.now()
+    changed = StepRun.objects.filter(pk=row.pk, state__in=expected).update(
+        actor=actor, actor_label=actor.username, finished_at=now, started_at=row.started_at or now, **fields)
+    if changed != 1:
+        row.refresh_from_db()
+        raise _already(row)
+
+
+def complete_step(step_run_id: int, actor, *, notes: str = "", evidence: str = "") -> StepRun:
+    with transaction.atomic():
+        run, row = _open_row(step_run_id)
+        spec = row.spec
+        handover = row.kind == StepKind.NOTIFY and row.outputs.get("handover")
+        if row.kind != StepKind.MANUAL and not handover:
+            raise EngineError(f"step “{row.title}” is a {row.kind} step and is not completed by hand")
+        if row.state != (StepState.WAITING if handover else StepState.READY):
+            raise _already(row) if row.state in TERMINAL_STATES else EngineError(
+                f"step “{row.title}” is {row.state}, not ready")
+        required = spec.get("requires", "nothing")
+        if required == "notes" and not notes.strip():
+            raise EngineError({"notes": "this step needs notes saying what was done"})
+        if required == "evidence" and not evidence.strip():
+            raise EngineError({"evidence": "this step needs evidence (a link, ticket or reference)"})
+        _finish_by_person(row, actor, (row.state,), state=StepState.SUCCEEDED, notes=notes, evidence=evidence)
+        audit.record(actor, "scenario_step.completed", row, before={"state": row.state},
+                     after={"state": StepState.SUCCEEDED, "notes": notes, "evidence": evidence})
+        advance(run.pk, actor)
+    row.refresh_from_db()
+    return row
+
+
+def decide(step_run_id: int, actor, choice: str, *, notes: str = "") -> StepRun:
+    with transaction.atomic():
+        run, row = _open_row(step_run_id)
+        if row.kind != StepKind.DECISION:
+            raise EngineError(f"step “{row.title}” is not a decision")
+        options = {o["value"]: o for o in row.spec["options"]}
+        if choice not in options:
+            raise EngineError({"choice": f"choose one of: {', '.join(options)}"})
+        if row.state != StepState.READY:
+            raise _already(row) if row.state in TERMINAL_STATES else EngineError(f"step “{row.title}” is not ready")
+        _finish_by_person(row, actor, (StepState.READY,), state=StepState.SUCCEEDED, notes=notes,
+                          outputs={"choice": choice, "label": options[choice]["label"]})
+        audit.record(actor, "scenario_step.decided", row, before={"state": row.state},
+                     after={"state": StepState.SUCCEEDED, "choice": choice})
+        advance(run.pk, actor)
+    row.refresh_from_db()
+    return row
+
+
+def approve(step_run_id: int, actor, *, approved: bool, notes: str = "") -> StepRun:
+    with transaction.atomic():
+        run, row = _open_row(step_run_id)
+        if row.kind != StepKind.APPROVAL:
+            raise EngineError(f"step “{row.title}” is not an approval")
+        role = row.spec.get("approver_role", Role.MANAGER)
+        if not has_role(actor, role):
+            raise EngineError(f"only a {role} can approve “{row.title}”")
+        if row.state != StepState.READY:
+            raise _already(row) if row.state in TERMINAL_STATES else EngineError(f"step “{row.title}” is not ready")
+        if not approved and not notes.strip():
+            raise EngineError({"notes": "say why the step is refused"})
+        state = StepState.SUCCEEDED if approved else StepState.FAILED
+        _finish_by_person(row, actor, (StepState.READY,), state=state, notes=notes,
+                          outputs={"approved": approved}, error="" if approved else f"refused: {notes}")
+        audit.record(actor, "scenario_step.approved" if approved else "scenario_step.refused", row,
+                     before={"state": row.state}, after={"state": state, "notes": notes})
+        advance(run.pk, actor)
+    row.refresh_from_db()
+    return row
+
+
+def end_wait(step_run_id: int, actor, *, notes: str) -> StepRun:
+    """A person says the wait's condition is met (or its time no longer matters)."""
+    with transaction.atomic():
+        run, row = _open_row(step_run_id)
+        if row.kind != StepKind.WAIT:
+            raise EngineError(f"step “{row.title}” is not a wait")
+        if not notes.strip():
+            raise EngineError({"notes": "say why the wait is over"})
+        _finish_by_person(row, actor, (StepState.WAITING,), state=StepState.SUCCEEDED, notes=notes, due_at=None,
+                          outputs={"ended": "by hand"})
+        audit.record(actor, "scenario_step.wait_ended", row, before={"state": row.state},
+                     after={"state": StepState.SUCCEEDED, "notes": notes})
+        advance(run.pk, actor)
+    row.refresh_from_db()
+    return row
+
+
+def retry_step(step_run_id: int, actor) -> StepRun:
+    with transaction.atomic():
+        run, row = _open_row(step_run_id)
+        if row.state != StepState.FAILED:
+            raise EngineError(f"only a failed step can be retried; “{row.title}” is {row.state}")
+        now = clock.now()
+        new_state = StepState.READY
+        fields: dict[str, Any] = {"state": new_state, "error": "", "finished_at": None, "ready_at": now,
+                                  "due_at": None, "enqueued_at": now, "actor": None, "actor_label": ""}
+        if row.kind not in JOB_KINDS:
+            fields.pop("enqueued_at")
+        if row.attempts >= row.max_attempts:
+            fields["max_attempts"] = row.attempts + row.spec.get("max_attempts", 5)
+        StepRun.objects.filter(pk=row.pk, state=StepState.FAILED).update(**fields)
+        if run.state == RunState.FAILED:
+            Run.objects.filter(pk=run.pk).update(state=RunState.RUNNING)
+        audit.record(actor, "scenario_step.retried", row, before={"state": StepState.FAILED, "error": row.error},
+                     after={"state": new_state})
+        if row.kind in JOB_KINDS:
+            transaction.on_commit(lambda: dispatch([row.pk]))
+        advance(run.pk, actor)
+    row.refresh_from_db()
+    return row
+
+
+def skip_step(step_run_id: int, actor, *, reason: str) -> StepRun:
+    if not reason.strip():
+        raise EngineError({"reason": "a skipped step needs a reason"})
+    with transaction.atomic():
+        run, row = _open_row(step_run_id)
+        allowed = (StepState.PENDING, StepState.READY, StepState.WAITING, StepState.FAILED)
+        if row.state not in allowed:
+            raise EngineError(f"step “{row.title}” is {row.state} and cannot be skipped")
+        _finish_by_person(row, actor, allowed, state=StepState.SKIPPED, skip_reason=reason, due_at=None)
+        audit.record(actor, "scenario_step.skipped", row, before={"state": row.state},
+                     after={"state": StepState.SKIPPED, "reason": reason})
+        advance(run.pk, actor)
+    row.refresh_from_db()
+    return row
+
+
+def pause(run_id: int, actor) -> Run:
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        if run.state not in ACTIVE_RUN_STATES:
+            raise EngineError(f"the run is {run.state} and cannot be paused")
+        before = run.state
+        run.state = RunState.PAUSED
+        run.save(update_fields=["state"])
+        audit.record(actor, "scenario_run.paused", run, before={"state": before}, after={"state": run.state})
+    return run
+
+
+def resume(run_id: int, actor) -> Run:
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        if run.state != RunState.PAUSED:
+            raise EngineError(f"the run is {run.state}, not paused")
+        run.state = RunState.RUNNING
+        run.save(update_fields=["state"])
+        audit.record(actor, "scenario_run.resumed", run, before={"state": RunState.PAUSED}, after={"state": run.state})
+        now = clock.now()
+        # Steps that became ready while paused were not claimed: hand them to the workers again.
+        ready = list(run.steps.filter(state=StepState.READY, kind__in=JOB_KINDS).values_list("pk", flat=True))
+        run.steps.filter(pk__in=ready).update(enqueued_at=now)
+        if ready:
+            transaction.on_commit(lambda: dispatch(ready))
+        transaction.on_commit(wake)
+        advance(run.pk, actor)
+    run.refresh_from_db()
+    return run
+
+
+def abort(run_id: int, actor, *, reason: str) -> Run:
+    if not reason.strip():
+        raise EngineError({"reason": "say why the run is aborted"})
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        if run.state in (RunState.ABORTED, RunState.SUCCEEDED):
+            raise EngineError(f"the run is already {run.state}")
+        before = run.state
+        now = clock.now()
+        open_states = (StepState.PENDING, StepState.READY, StepState.RUNNING, StepState.WAITING, StepState.FAILED)
+        cancelled = run.steps.filter(state__in=open_states).update(
+            state=StepState.CANCELLED, finished_at=now, due_at=None, skip_reason=reason)
+        run.state = RunState.ABORTED
+        run.finished_at = now
+        run.note = reason
+        run.save(update_fields=["state", "finished_at", "note"])
+        audit.record(actor, "scenario_run.aborted", run, before={"state": before},
+                     after={"state": run.state, "reason": reason, "cancelled_steps": cancelled})
+    return run
+
+
+# ------------------------------------------------------------------------------------ derived status
+
+
+def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
+    """What the run page shows at the top, derived from the rows and `now`."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    elapsed = run.elapsed(now)
+    rto = timedelta(minutes=run.rto_minutes)
+    return {
+        "counts": counts,
+        "total": len(rows),
+        "done": sum(counts.get(s, 0) for s in TERMINAL_STATES),
+        "elapsed": elapsed,
+        "rto": rto,
+        "rto_breached": elapsed > rto,
+        "rto_left": rto - elapsed,
+        "failed": [r for r in rows if r.state == StepState.FAILED],
+        "on_people": [r for r in rows if r.state == StepState.READY and r.kind not in JOB_KINDS],
+    }
+
+
+def due_waiting(now: datetime):
+    return StepRun.objects.filter(state=StepState.WAITING, due_at__lte=now).filter(
+        Q(run__state__in=ACTIVE_RUN_STATES))
+
+
+def bump_reminder(row: StepRun) -> None:
+    StepRun.objects.filter(pk=row.pk).update(reminders_sent=F("reminders_sent") + 1)

@@ -1,0 +1,485 @@
+"""RQ jobs of the engine. Every job carries ids only and is safe to run twice.
+
+- run_steps(ids): claim ready steps (select_for_update skip locked, then a lease), perform them, write
+  the results while still holding the claim, advance the run.
+- poll_due(): the poller. Long actions return Outcome(done=False, poll_after=s) and release their worker;
+  the step waits with a `due_at`. One poller at a time (a Redis lock) sleeps exactly until the earliest
+  due step, or until woken by a new, earlier deadline (BLPOP on a wake key), so a 2-second poll is
+  served at 2 s, not at the next tick of a 1-second scheduler. When nothing is due within HOLD seconds
+  it frees its worker; far deadlines (an 8-hour wait) are picked up by a poller scheduled for then, and
+  by the reconciler in any case.
+- reconcile(): requeue steps whose worker died (lapsed lease), re-enqueue ready steps whose job was
+  lost (Redis restarted), serve due steps if the poller is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from rq import Worker, get_current_job
+
+from drportal.audit import log as audit
+from drportal.cloud.actions.base import REGISTRY, Outcome, StepContext
+from drportal.cloud.adapters.errors import AdapterError
+from drportal.lib import clock
+from scenarios import engine, hooks
+from scenarios.choices import JOB_KINDS, StepKind, StepState
+from scenarios.models import StepRun
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "high"
+POLLER_LOCK = "drportal:scenarios:poller"
+WAKE_KEY = "drportal:scenarios:wake"
+
+
+def _setting(name: str, default: float) -> float:
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name, default)
+    return float(value)
+
+
+def lease_seconds() -> float:
+    return _setting("SCENARIOS_LEASE_SECONDS", 60)
+
+
+def hold_seconds() -> float:
+    return _setting("SCENARIOS_POLL_HOLD_SECONDS", 5)
+
+
+def max_batch() -> int:
+    return int(_setting("SCENARIOS_MAX_BATCH", 50))
+
+
+def coalesce_seconds() -> float:
+    return _setting("SCENARIOS_POLL_COALESCE_SECONDS", 0.1)
+
+
+def stale_ready_seconds() -> float:
+    return _setting("SCENARIOS_STALE_READY_SECONDS", 60)
+
+
+def backoff(attempt: int) -> float:
+    base = _setting("SCENARIOS_BACKOFF_BASE", 2)
+    return min(base ** attempt, 600)
+
+
+def _redis():
+    return django_rq.get_connection(QUEUE)
+
+
+def _queue():
+    return django_rq.get_queue(QUEUE)
+
+
+def _label(what: str) -> str:
+    job = get_current_job()
+    return f"job:{what}#{job.id[:8]}" if job else f"job:{what}"
+
+
+# ------------------------------------------------------------------------------------------ enqueue
+
+
+def enqueue_steps(step_ids: list[int]) -> None:
+    """One job per batch: a job per server would cost a worker fork each. Batches are split evenly over
+    the workers listening now, so a fan-out of 100 keeps every worker busy once, not one worker 10 times."""
+    ids = sorted(step_ids)
+    queue = _queue()
+    workers = max(1, Worker.count(connection=queue.connection, queue=queue))
+    size = max(1, min(max_batch(), math.ceil(len(ids) / workers)))
+    for i in range(0, len(ids), size):
+        queue.enqueue(run_steps, ids[i:i + size], job_timeout=int(lease_seconds() * 10), result_ttl=300)
+
+
+# ------------------------------------------------------------------------------------------ run_steps
+
+
+@dataclass
+class Result:
+    row: StepRun
+    attempt: int
+    state: str
+    log: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    action_state: dict[str, Any] = field(default_factory=dict)
+    due_in: float | None = None
+    # When the action answered: the poll is due `due_in` after that, not after the batch is written.
+    at: datetime = field(default_factory=clock.now)
+    error: str = ""
+
+
+def run_steps(step_ids: list[int]) -> int:
+    """Claim and perform the given steps; returns how many this job performed."""
+    label = _label("run_steps")
+    rows = claim(step_ids, label)
+    if not rows:
+        return 0
+    beat = Heartbeat([(r.pk, r.attempts) for r in rows])
+    beat.start()
+    try:
+        results = [perform(row) for row in rows]
+    finally:
+        beat.stop()
+    apply_results(results, label)
+    return len(results)
+
+
+def claim(step_ids: list[int], label: str) -> list[StepRun]:
+    now = clock.now()
+    with transaction.atomic():
+        ids = list(
+            StepRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=step_ids, state=StepState.READY, kind__in=JOB_KINDS, run__state__in=engine.ACTIVE_RUN_STATES)
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return []
+        StepRun.objects.filter(pk__in=ids, state=StepState.READY).update(
+            state=StepState.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce(F("started_at"), now),
+            lease_until=now + timedelta(seconds=lease_seconds()), actor_label=label, due_at=None,
+        )
+    return list(StepRun.objects.filter(pk__in=ids).select_related("run"))
+
+
+class Heartbeat:
+    """Renews the leases of the claimed steps while the job works, so only a dead worker's lapse."""
+
+    def __init__(self, claims: list[tuple[int, int]]):
+        self.claims = claims
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        lease = lease_seconds()
+        try:
+            while not self.stopped.wait(lease / 3):
+                until = clock.now() + timedelta(seconds=lease)
+                for pk, attempt in self.claims:
+                    StepRun.objects.filter(pk=pk, state=StepState.RUNNING, attempts=attempt).update(lease_until=until)
+        finally:
+            connection.close()
+
+
+def perform(row: StepRun) -> Result:
+    stamp = clock.now().strftime("%H:%M:%S")
+    if row.kind == StepKind.NOTIFY:
+        return _perform_notify(row, stamp)
+    spec = row.spec
+    drill = row.run.drill
+    name = "simulated" if drill else spec["action"]
+    params = dict(row.params)
+    if drill:
+        # Drills never touch production: every automated step runs on the simulated cloud.
+        params.setdefault("as_action", spec["action"])
+        params.setdefault("duration", params.get("drill_duration", 0))
+    action = REGISTRY.get(name)
+    if action is None:
+        return Result(row, row.attempts, StepState.FAILED, [f"{stamp} action {name!r} is not installed"],
+                      error=f"action {name!r} is not installed; install it, or do the step by hand and skip it")
+    ctx = StepContext(idempotency_key=row.idempotency_key, params=params, state=dict(row.action_state),
+                      incident_id=row.run.incident_id, drill=drill)
+    try:
+        outcome: Outcome = action.execute(ctx)
+    except AdapterError as exc:
+        lines = [f"{stamp} {line}" for line in ctx.log] + [f"{stamp} attempt {row.attempts}: {exc}"]
+        if exc.permanent or row.attempts >= row.max_attempts:
+            return Result(row, row.attempts, StepState.FAILED, lines, action_state=ctx.state, error=str(exc))
+        delay = backoff(row.attempts)
+        lines.append(f"{stamp} retrying in {delay:g} s")
+        return Result(row, row.attempts, StepState.WAITING, lines, action_state=ctx.state, due_in=delay, error=str(exc))
+    except Exception as exc:
+        logger.exception("action %s failed on step run %s", name, row.pk)
+        return Result(row, row.attempts, StepState.FAILED, [f"{stamp} internal error: {exc!r}"],
+                      action_state=ctx.state, error=f"internal error in {name}: {exc!r}")
+    lines = [f"{stamp} {line}" for line in ctx.log]
+    if outcome.done:
+        outputs = dict(outcome.output)
+        if outcome.handover:
+            outputs["handover"] = outcome.handover
+            lines.append(f"{stamp} handed over to {outcome.handover}")
+        return Result(row, row.attempts, StepState.SUCCEEDED, lines, outputs, ctx.state)
+    return Result(row, row.attempts, StepState.WAITING, lines, dict(outcome.output), ctx.state,
+                  due_in=max(outcome.poll_after, 0.0))
+
+
+def _perform_notify(row: StepRun, stamp: str) -> Result:
+    spec = row.spec
+    names = {**row.run.bindings, "server": row.item}
+    subject = engine.bind(spec["subject"], names)
+    body = engine.bind(spec["body"], names)
+    link = reverse("scenarios:run", args=[row.run_id])
+    if spec["audience"] == "staff":
+        from notifications.api import notify_staff
+
+        role = spec.get("role", "ops")
+        notify_staff(role=role, subject=subject, body=body, link=link, dedupe_key=row.idempotency_key)
+        return Result(row, row.attempts, StepState.SUCCEEDED, [f"{stamp} staff notice sent to {role}: {subject}"],
+                      {"subject": subject, "role": role})
+    sent = hooks.send_customer_notice(row, subject=subject, body=body)
+    if sent is None:
+        # No customer-notice channel installed: the step waits for a person to send it and complete it.
+        return Result(row, row.attempts, StepState.WAITING,
+                      [f"{stamp} no customer-notice channel installed: send it by hand, then complete the step"],
+                      {"handover": "send by hand", "subject": subject, "body": body})
+    return Result(row, row.attempts, StepState.SUCCEEDED, [f"{stamp} customer notice queued: {subject}"],
+                  {"subject": subject, **sent})
+
+
+def apply_results(results: list[Result], label: str) -> None:
+    """Write results while still holding each claim (same state, same attempt): if the reconciler gave
+    the step to another worker meanwhile, this one's late result is dropped. Rows are locked, then written
+    with one UPDATE and audited with one INSERT per batch: a fan-out of 100 is 4 queries, not 200."""
+    by_run: dict[int, list[Result]] = {}
+    for result in results:
+        by_run.setdefault(result.row.run_id, []).append(result)
+    soon = False
+    for run_id, run_results in by_run.items():
+        with transaction.atomic():
+            engine._lock_run(run_id)
+            now = clock.now()
+            held = dict(StepRun.objects.select_for_update().filter(
+                pk__in=[r.row.pk for r in run_results], state=StepState.RUNNING).values_list("pk", "attempts"))
+            mine = []
+            for res in run_results:
+                if held.get(res.row.pk) != res.attempt:
+                    logger.warning("step run %s: result of attempt %s dropped (claim lost)", res.row.pk, res.attempt)
+                    continue
+                row = res.row
+                row.state = res.state
+                row.log = row.log + res.log
+                row.action_state = res.action_state
+                row.outputs = {**row.outputs, **res.outputs}
+                row.error = res.error
+                row.lease_until = None
+                row.finished_at = now if res.state in (StepState.SUCCEEDED, StepState.FAILED) else None
+                row.due_at = res.at + timedelta(seconds=res.due_in) if res.due_in is not None else None
+                soon = soon or (res.due_in is not None and res.due_in <= hold_seconds())
+                mine.append(res)
+            _write_rows([res.row for res in mine])
+            _audit_many(label, now, [
+                (res.row, f"scenario_step.{res.state}", {"state": StepState.RUNNING},
+                 {"state": res.state, "attempt": res.attempt, "error": res.error, "outputs": res.outputs})
+                for res in mine if res.state in (StepState.SUCCEEDED, StepState.FAILED) or res.error])
+            for res in mine:
+                if res.state == StepState.FAILED:
+                    engine._notify_staff_later("ops", f"Step failed: {res.row.title}", res.error, res.row.run, res.row)
+            engine.advance(run_id, label)
+    if soon:
+        wake_poller()
+
+
+def _write_rows(rows: list[StepRun]) -> None:
+    """One parameterised UPDATE sent for all rows at once (psycopg pipelines executemany); Django's
+    bulk_update builds CASE expressions whose compilation alone took longer than the writes."""
+    if not rows:
+        return
+    sql = ("UPDATE scenarios_steprun SET state = %s, log = %s::jsonb, action_state = %s::jsonb, "
+           "outputs = %s::jsonb, error = %s, lease_until = NULL, finished_at = %s, due_at = %s WHERE id = %s")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [
+            (r.state, json.dumps(r.log), json.dumps(r.action_state, cls=DjangoJSONEncoder),
+             json.dumps(r.outputs, cls=DjangoJSONEncoder), r.error, r.finished_at, r.due_at, r.pk)
+            for r in rows])
+
+
+def _audit_many(label: str, now: datetime, entries: list[tuple]) -> None:
+    """audit.record for a batch, in one INSERT (same fields as audit.record writes)."""
+    from drportal.audit.models import AuditEvent
+
+    AuditEvent.objects.bulk_create([
+        AuditEvent(at=now, actor=None, actor_label=label[:200], action=action, object_type=obj._meta.label_lower,
+                   object_id=str(obj.pk), object_repr=str(obj)[:300], before=audit._jsonable(before),
+                   after=audit._jsonable(after))
+        for obj, action, before, after in entries
+    ])
+
+
+# --------------------------------------------------------------------------------------------- poller
+
+
+def wake_poller() -> None:
+    conn = _redis()
+    conn.lpush(WAKE_KEY, "1")
+    conn.ltrim(WAKE_KEY, 0, 0)
+    if conn.set(POLLER_LOCK, "queued", nx=True, ex=int(hold_seconds() + 60)):
+        _queue().enqueue(poll_due, job_timeout=int(hold_seconds() * 20 + 600), result_ttl=60)
+
+
+def next_due_at() -> datetime | None:
+    row = (StepRun.objects.filter(state=StepState.WAITING, due_at__isnull=False,
+                                  run__state__in=engine.ACTIVE_RUN_STATES)
+           .order_by("due_at").values_list("due_at", flat=True).first())
+    return row
+
+
+def poll_due() -> int:
+    """Serve due steps until nothing is due within HOLD seconds. Returns how many it served."""
+    conn = _redis()
+    label = _label("poll_due")
+    try:
+        return _poll_loop(conn, label)
+    except BaseException:
+        # A crashed poller must not block the next one until its lock expires.
+        conn.delete(POLLER_LOCK)
+        raise
+
+
+def _poll_loop(conn, label: str) -> int:
+    served = 0
+    ttl = int(hold_seconds() + 60)
+    while True:
+        conn.set(POLLER_LOCK, "running", ex=ttl)
+        served += process_due(clock.now(), label, keep=max_batch())
+        wait = _seconds_until(next_due_at())
+        if wait is None or wait > hold_seconds():
+            conn.delete(POLLER_LOCK)
+            # A deadline may have been added between the query and the delete: look once more.
+            nxt = next_due_at()
+            wait = _seconds_until(nxt)
+            if wait is not None and wait <= hold_seconds() and conn.set(POLLER_LOCK, "running", nx=True, ex=ttl):
+                continue
+            if nxt is not None:
+                _queue_at(nxt)
+            return served
+        if wait > 0:
+            # Sleep a little past the earliest deadline so steps due a few milliseconds apart (a fan-out
+            # submitted in one batch) are served in one round, not in dozens of tiny ones.
+            conn.blpop([WAKE_KEY], timeout=max(wait + coalesce_seconds(), 0.001))
+
+
+def _seconds_until(when: datetime | None) -> float | None:
+    return None if when is None else (when - clock.now()).total_seconds()
+
+
+def _queue_at(when: datetime) -> None:
+    # Far deadlines: rq's scheduler (workers run --with-scheduler) starts a poller a little early; its
+    # 1-second tick does not matter against a wait of more than HOLD seconds. The reconciler is the backstop.
+    try:
+        at = when - timedelta(seconds=hold_seconds() / 2)
+        # One scheduled poller per second of deadline; never the id of a job that may be running now.
+        _queue().enqueue_at(at, poll_due, job_id=f"drportal-scenarios-poller-{int(at.timestamp())}")
+    except Exception:  # a scheduling failure must not fail the poll that already happened
+        logger.exception("could not schedule the next poller")
+
+
+def process_due(now: datetime, label: str, *, keep: int = 0) -> int:
+    """Release due steps: job steps go back to the workers, waits end or remind. With keep=N the caller
+    (the poller, already a running job) performs up to N of the due job steps itself, saving a worker
+    hop at the moment latency matters."""
+    kept: list[int] = []
+    with transaction.atomic():
+        rows = list(engine.due_waiting(now).select_for_update(skip_locked=True, of=("self",))
+                    .order_by("due_at")[:1000])
+        job_ids = [r.pk for r in rows if r.kind in JOB_KINDS]
+        if job_ids:
+            StepRun.objects.filter(pk__in=job_ids, state=StepState.WAITING).update(
+                state=StepState.READY, due_at=None, enqueued_at=now)
+            if keep:
+                workers = max(1, Worker.count(queue=_queue()))
+                kept = job_ids[:min(keep, math.ceil(len(job_ids) / (workers)))]
+            rest = job_ids[len(kept):]
+            if rest:
+                transaction.on_commit(lambda: enqueue_steps(rest))
+    if kept:
+        run_steps(kept)
+    for row in rows:
+        if row.kind == StepKind.WAIT:
+            _serve_wait(row.pk, now, label)
+    return len(rows)
+
+
+def _serve_wait(step_run_id: int, now: datetime, label: str) -> None:
+    with transaction.atomic():
+        row = StepRun.objects.select_related("run").get(pk=step_run_id)
+        engine._lock_run(row.run_id)
+        row.refresh_from_db()
+        if row.state != StepState.WAITING or row.due_at is None or row.due_at > now:
+            return
+        spec = row.spec
+        ends = row.ready_at + timedelta(minutes=spec["duration_minutes"]) if "duration_minutes" in spec else None
+        if ends is not None and now >= ends:
+            StepRun.objects.filter(pk=row.pk, state=StepState.WAITING).update(
+                state=StepState.SUCCEEDED, finished_at=now, due_at=None, actor_label=label,
+                outputs={**row.outputs, "ended": "time"},
+                log=[*row.log, f"{now:%H:%M:%S} waited {spec['duration_minutes']:g} min"])
+            audit.record(label, "scenario_step.wait_over", row, before={"state": StepState.WAITING},
+                         after={"state": StepState.SUCCEEDED})
+            engine.advance(row.run_id, label)
+            return
+        number = row.reminders_sent + 1
+        role = spec.get("remind_role", "ops")
+        engine._notify_staff_later(role, f"Reminder {number}: {row.title}", spec.get("condition", ""), row.run, row)
+        row.reminders_sent = number
+        row.due_at = engine._next_wait_due(spec, row, now)
+        StepRun.objects.filter(pk=row.pk).update(
+            reminders_sent=number, due_at=row.due_at,
+            log=[*row.log, f"{now:%H:%M:%S} reminder {number} sent to {role}"])
+        audit.record(label, "scenario_step.reminded", row, after={"reminder": number, "role": role})
+
+
+# ------------------------------------------------------------------------------------------ reconcile
+
+
+def reconcile(now: datetime | None = None) -> dict[str, int]:
+    """Repair what dead workers and a restarted Redis left behind. Safe to run any time, any number of times."""
+    now = now or clock.now()
+    label = "job:reconcile"
+    requeued: list[int] = []
+    failed = 0
+    with transaction.atomic():
+        lapsed = list(StepRun.objects.select_for_update(skip_locked=True, of=("self",))
+                      .filter(state=StepState.RUNNING, lease_until__lt=now).select_related("run"))
+        for row in lapsed:
+            line = f"{now:%H:%M:%S} worker lost (lease lapsed at {row.lease_until:%H:%M:%S}); "
+            if row.attempts >= row.max_attempts:
+                StepRun.objects.filter(pk=row.pk, state=StepState.RUNNING, attempts=row.attempts).update(
+                    state=StepState.FAILED, finished_at=now, lease_until=None, actor_label=label,
+                    error=f"worker lost on attempt {row.attempts} of {row.max_attempts}",
+                    log=[*row.log, line + "no attempts left"])
+                failed += 1
+                audit.record(label, "scenario_step.failed", row, before={"state": StepState.RUNNING},
+                             after={"state": StepState.FAILED, "reason": "worker lost"})
+                continue
+            StepRun.objects.filter(pk=row.pk, state=StepState.RUNNING, attempts=row.attempts).update(
+                state=StepState.READY, lease_until=None, enqueued_at=now, actor_label=label,
+                log=[*row.log, line + "requeued"])
+            requeued.append(row.pk)
+            audit.record(label, "scenario_step.requeued", row, before={"state": StepState.RUNNING},
+                         after={"state": StepState.READY, "reason": "worker lost"})
+        stale = list(StepRun.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            state=StepState.READY, kind__in=JOB_KINDS, run__state__in=engine.ACTIVE_RUN_STATES,
+            enqueued_at__lt=now - timedelta(seconds=stale_ready_seconds())).values_list("pk", flat=True))
+        if stale:
+            StepRun.objects.filter(pk__in=stale).update(enqueued_at=now)
+        again = requeued + stale
+        if again:
+            transaction.on_commit(lambda: enqueue_steps(again))
+    for run_id in {r.run_id for r in lapsed if r.pk not in requeued}:
+        engine.advance(run_id, label)
+    served = process_due(now, label)
+    wait = _seconds_until(next_due_at())
+    if wait is not None and wait <= hold_seconds():
+        wake_poller()
+    return {"requeued": len(requeued), "failed": failed, "reenqueued": len(stale), "served": served}

@@ -1,0 +1,299 @@
+"""Scenario files: YAML under scenarios/library/, checked against docs/scenario.schema.json and then for
+the things a schema cannot say (step references, cycles, duplicate keys).
+
+Every error names the file, the line and the reason. A file with errors is left out of the library (it
+cannot be run), and the rest of the app keeps working: the errors are shown, not raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from django.conf import settings
+
+LIBRARY_DIR = Path(__file__).resolve().parent / "library"
+SCHEMA_PATH = Path(settings.BASE_DIR) / "docs" / "scenario.schema.json"
+
+# The recovery actions promised by the recovery-actions issue. A scenario may name them before they are
+# installed; the step then fails with a clear message at run time and readiness says "not installed".
+CATALOGUE_ACTIONS = frozenset({
+    "provision_from_image", "run_deployment", "restore_database", "transfer_ip", "dns_cutover",
+    "verify_dns_propagation", "rotate_load_balancer", "verify_failover", "reconfigure_offsite", "simulated",
+})
+
+
+@dataclass(frozen=True)
+class ScenarioError:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class Scenario:
+    id: str
+    path: str
+    data: dict[str, Any]
+    digest: str
+    warnings: list[ScenarioError] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.data["title"]
+
+    @property
+    def disaster_class(self) -> str:
+        return self.data["disaster_class"]
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return self.data["steps"]
+
+    @property
+    def rto_minutes(self) -> int:
+        return self.data["objectives"]["rto_minutes"]
+
+    @property
+    def rpo_minutes(self) -> int:
+        return self.data["objectives"]["rpo_minutes"]
+
+    @property
+    def last_reviewed(self) -> date:
+        return date.fromisoformat(self.data["last_reviewed"])
+
+    def step(self, step_id: str) -> dict[str, Any]:
+        return next(s for s in self.steps if s["id"] == step_id)
+
+
+@dataclass
+class Library:
+    scenarios: dict[str, Scenario]
+    errors: list[ScenarioError]
+
+    def get(self, scenario_id: str) -> Scenario | None:
+        return self.scenarios.get(scenario_id)
+
+    def errors_for(self, path: str) -> list[ScenarioError]:
+        return [e for e in self.errors if e.file == path]
+
+
+class _Located:
+    """The parsed document plus the line of every JSON path in it (1-based)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple, int] = {}
+        self.errors: list[tuple[int, str]] = []
+
+    def build(self, node: yaml.Node, loader: yaml.SafeLoader, path: tuple = ()) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(loader.construct_object(key_node))
+                if key in out:
+                    # PyYAML keeps the last value silently; a duplicated step field is almost always a mistake.
+                    self.errors.append((key_node.start_mark.line + 1, f"duplicate key {key!r}"))
+                out[key] = self.build(value_node, loader, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, loader, (*path, i)) for i, v in enumerate(node.value)]
+        value = loader.construct_object(node)
+        # Dates stay strings, so the document is plain JSON (the schema and Run.spec both need that).
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return value
+
+    def line(self, path) -> int:
+        path = tuple(path)
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse(text: str, name: str, registry: frozenset[str] | None = None) -> tuple[Scenario | None, list[ScenarioError]]:
+    """Parse one scenario document. Returns (scenario or None, errors)."""
+    errors: list[ScenarioError] = []
+    located = _Located()
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = located.build(node, loader) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [ScenarioError(name, line, f"YAML syntax: {problem}")]
+    errors += [ScenarioError(name, line, reason) for line, reason in located.errors]
+    if not isinstance(data, dict):
+        return None, [*errors, ScenarioError(name, 1, "a scenario is a mapping with id, title, steps, ...")]
+
+    validator = jsonschema.Draft202012Validator(_schema(), format_checker=jsonschema.FormatChecker())
+    for err in sorted(validator.iter_errors(data), key=lambda e: located.line(e.absolute_path)):
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        errors.append(ScenarioError(name, located.line(err.absolute_path), f"{where}: {_reason(err)}"))
+    if errors:
+        return None, errors
+
+    warnings: list[ScenarioError] = []
+    errors += _check_graph(data, located, name, registry, warnings)
+    if errors:
+        return None, errors
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return Scenario(id=data["id"], path=name, data=data, digest=digest, warnings=warnings), []
+
+
+def _reason(err: jsonschema.ValidationError) -> str:
+    # The kind-specific branches live in if/then; jsonschema reports the innermost reason, which is the
+    # useful one ("'instructions' is a required property"), so keep it and trim long reprs.
+    message = err.message
+    return message if len(message) < 300 else message[:297] + "..."
+
+
+def _check_graph(
+    data: dict, located: _Located, name: str, registry: frozenset[str] | None, warnings: list[ScenarioError]
+) -> list[ScenarioError]:
+    errors: list[ScenarioError] = []
+    steps = data["steps"]
+    index: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        if step["id"] in index:
+            errors.append(ScenarioError(name, located.line(("steps", i, "id")), f"duplicate step id {step['id']!r}"))
+        index.setdefault(step["id"], i)
+
+    for i, step in enumerate(steps):
+        for j, dep in enumerate(step.get("after", [])):
+            if dep not in index:
+                errors.append(ScenarioError(name, located.line(("steps", i, "after", j)),
+                                            f"step {step['id']!r} waits for unknown step {dep!r}"))
+            elif dep == step["id"]:
+                errors.append(ScenarioError(name, located.line(("steps", i, "after", j)),
+                                            f"step {step['id']!r} waits for itself"))
+        if step["kind"] == "decision":
+            for k, option in enumerate(step["options"]):
+                for m, target in enumerate(option["next"]):
+                    where = located.line(("steps", i, "options", k, "next", m))
+                    if target not in index:
+                        errors.append(ScenarioError(name, where, f"option {option['value']!r} of {step['id']!r} "
+                                                                 f"leads to unknown step {target!r}"))
+                    elif step["id"] not in steps[index[target]].get("after", []):
+                        errors.append(ScenarioError(name, where, f"step {target!r} follows decision {step['id']!r} "
+                                                                 f"and must list it in 'after'"))
+        source = step.get("on_handover_from")
+        if source and source not in step.get("after", []):
+            errors.append(ScenarioError(name, located.line(("steps", i, "on_handover_from")),
+                                        f"step {step['id']!r} must list {source!r} in 'after' to follow its handover"))
+        if step["kind"] == "automated":
+            action = step["action"]
+            installed = registry if registry is not None else frozenset()
+            if action not in installed and action not in CATALOGUE_ACTIONS:
+                errors.append(ScenarioError(name, located.line(("steps", i, "action")),
+                                            f"unknown action {action!r}"))
+            elif action not in installed and registry is not None:
+                warnings.append(ScenarioError(name, located.line(("steps", i, "action")),
+                                              f"action {action!r} is not installed yet; the step fails until it is"))
+    if errors:
+        return errors
+
+    cycle = _find_cycle({s["id"]: s.get("after", []) for s in steps})
+    if cycle:
+        errors.append(ScenarioError(name, located.line(("steps", index[cycle[0]])),
+                                    "steps wait for each other in a cycle: " + " -> ".join(cycle)))
+    return errors
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    colour: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        colour[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if colour.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep not in colour:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        colour[node] = 2
+        return None
+
+    for node in graph:
+        if node not in colour:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def installed_actions() -> frozenset[str]:
+    import scenarios.simulated  # noqa: F401  (registers the simulated action)
+    from drportal.cloud.actions.base import REGISTRY
+
+    return frozenset(REGISTRY)
+
+
+def load_dir(directory: Path | None = None) -> Library:
+    directory = directory or LIBRARY_DIR
+    registry = installed_actions()
+    scenarios: dict[str, Scenario] = {}
+    errors: list[ScenarioError] = []
+    seen_at: dict[str, str] = {}
+    for path in sorted(directory.glob("*.y*ml")):
+        name = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(ScenarioError(name, 1, f"cannot read: {exc}"))
+            continue
+        scenario, found = parse(text, name, registry)
+        errors += found
+        if scenario is None:
+            continue
+        if scenario.id in seen_at:
+            errors.append(ScenarioError(name, 1,
+                                        f"scenario id {scenario.id!r} is already used by {seen_at[scenario.id]}"))
+            continue
+        seen_at[scenario.id] = name
+        scenarios[scenario.id] = scenario
+    return Library(scenarios=scenarios, errors=errors)
+
+
+_cache: dict[str, Any] = {}
+
+
+def library(directory: Path | None = None) -> Library:
+    """The library, re-read only when a file changed (by name, size and mtime)."""
+    directory = directory or Path(getattr(settings, "SCENARIOS_DIR", LIBRARY_DIR))
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.y*ml")))
+    key = str(directory)
+    if _cache.get(key, (None,))[0] != stamp:
+        _cache[key] = (stamp, load_dir(directory))
+    return _cache[key][1]

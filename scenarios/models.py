@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+
+from scenarios.choices import MitigationKind, MitigationStatus, RunState, StepKind, StepState
+
+
+class Run(models.Model):
+    """One execution of a scenario for one incident. The unique incident is what makes two Execute
+    clicks start one run: the second insert fails in PostgreSQL, whatever the timing."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT, related_name="scenario_run")
+    scenario_id = models.CharField(max_length=80, db_index=True)
+    scenario_title = models.CharField(max_length=200)
+    digest = models.CharField(max_length=16)
+    # The scenario as it was when the run started: editing the file later never changes a running plan.
+    spec = models.JSONField()
+    bindings = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=RunState.choices, default=RunState.RUNNING)
+    drill = models.BooleanField(default=False)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["scenario_id", "-started_at"]), models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} of {self.scenario_id}"
+
+    @property
+    def rto_minutes(self) -> int:
+        return self.spec["objectives"]["rto_minutes"]
+
+    def elapsed(self, now: datetime) -> timedelta:
+        return (self.finished_at or now) - self.started_at
+
+    def rto_left(self, now: datetime) -> timedelta:
+        return timedelta(minutes=self.rto_minutes) - self.elapsed(now)
+
+
+class StepRun(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    step_id = models.CharField(max_length=80)
+    # For steps that fan out (for_each: server), the item this row is for; "" otherwise.
+    item = models.CharField(max_length=200, blank=True, default="")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=20, choices=StepKind.choices)
+    title = models.CharField(max_length=300)
+    state = models.CharField(max_length=20, choices=StepState.choices, default=StepState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=5)
+    # Stable across retries and workers: actions use it in provider-side names and tokens.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    params = models.JSONField(default=dict, blank=True)
+    action_state = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    log = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    # Who or what is on it: the person who completed it, or the worker holding it.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    evidence = models.TextField(blank=True)
+    skip_reason = models.TextField(blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # The next moment something is due: a poll of a long action, a retry after backoff, the end of a wait
+    # or its next reminder. Indexed because the poller and the reconciler sort by it.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # A worker holds a running step until lease_until and renews it while working; a lapsed lease means
+    # the worker died, and the reconciler requeues the step.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "position", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step_id", "item"], name="steprun_unique_step_item"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "due_at"]),
+            models.Index(fields=["state", "lease_until"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id}{'[' + self.item + ']' if self.item else ''} of run #{self.run_id}"
+
+    @property
+    def spec(self) -> dict:
+        return next(s for s in self.run.spec["steps"] if s["id"] == self.step_id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (StepState.READY, StepState.WAITING, StepState.RUNNING, StepState.FAILED,
+                              StepState.PENDING)
+
+    def elapsed(self, now: datetime) -> timedelta | None:
+        if not self.started_at and not self.ready_at:
+            return None
+        return (self.finished_at or now) - (self.started_at or self.ready_at)
+
+
+class Drill(models.Model):
+    """A rehearsal: a run in drill mode (simulated cloud only) and what it measured."""
+
+    scenario_id = models.CharField(max_length=80, db_index=True)
+    run = models.OneToOneField(Run, on_delete=models.PROTECT, related_name="drill_record")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rto_objective_minutes = models.PositiveIntegerField()
+    rpo_objective_minutes = models.PositiveIntegerField()
+    # The newest data the recovery would have had (the backups app's latest restorable point, when known).
+    recovery_point = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["scenario_id", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"drill of {self.scenario_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def measured_rto(self) -> timedelta | None:
+        return self.finished_at - self.started_at if self.finished_at else None
+
+    @property
+    def rto_met(self) -> bool | None:
+        rto = self.measured_rto
+        return None if rto is None else rto <= timedelta(minutes=self.rto_objective_minutes)
+
+    @property
+    def data_loss(self) -> timedelta | None:
+        return self.started_at - self.recovery_point if self.recovery_point else None
+
+
+class Mitigation(models.Model):
+    """A standing measure the plan counts on (co-working memberships, insurance, credit line, ...)."""
+
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=MitigationKind.choices, default=MitigationKind.OTHER)
+    owner = models.CharField(max_length=200)
+    renews_on = models.DateField(null=True, blank=True, db_index=True)
+    last_checked_on = models.DateField(null=True, blank=True)
+    check_every_days = models.PositiveIntegerField(default=90)
+    quote = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["renews_on", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def status(self, today: date) -> str:
+        if self.renews_on and self.renews_on < today:
+            return MitigationStatus.EXPIRED
+        if not self.last_checked_on or self.last_checked_on + timedelta(days=self.check_every_days) < today:
+            return MitigationStatus.UNCHECKED
+        if self.renews_on and self.renews_on <= today + timedelta(days=30):
+            return MitigationStatus.DUE
+        return MitigationStatus.OK
+
+
+class Review(models.Model):
+    """The post-incident review the seed asks for: cause, the changes re-created, what to do next."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT, related_name="review")
+    cause = models.TextField()
+    changes_recreated = models.TextField(blank=True, help_text="What changed since the last image and was re-created")
+    prevention = models.TextField(blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"review of incident #{self.incident_id}"
+
+
+class FollowUp(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="follow_ups")
+    text = models.CharField(max_length=500)
+    owner = models.CharField(max_length=200)
+    due_on = models.DateField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+
+    def __str__(self) -> str:
+        return self.text

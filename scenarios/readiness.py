@@ -1,0 +1,241 @@
+"""Could a scenario run now? And which scenario fits an incident? Plain functions of raw facts and `now`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from drportal.cloud.actions.base import REGISTRY
+from drportal.incidents.models import Incident
+from drportal.inventory.models import ExternalContact, Server
+from scenarios import hooks
+from scenarios.choices import MitigationStatus
+from scenarios.loader import Scenario
+from scenarios.models import Drill, Mitigation
+
+DNS_DRIVERS = ("powerdns", "route53", "rackspace", "rackspacedns", "simulated")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    blocking: bool = True
+
+
+@dataclass
+class Readiness:
+    scenario: Scenario
+    checks: list[Check] = field(default_factory=list)
+    exposure: list[dict[str, Any]] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.checks if c.blocking)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if c.blocking and not c.ok]
+
+
+def scope_servers(scenario: Scenario, servers: list[Server] | None = None) -> list[Server]:
+    """The servers the scenario would act on: by provider and role in its `match` block. Pass the loaded
+    servers to filter in memory (list pages assess every scenario with one query)."""
+    match = scenario.data.get("match", {})
+    if servers is None:
+        servers = list(Server.objects.select_related("zone__region__provider", "account"))
+    providers, roles = match.get("providers"), match.get("server_roles")
+    return [s for s in servers
+            if (not providers or s.zone.region.provider.slug in providers) and (not roles or s.role in roles)]
+
+
+@dataclass
+class Facts:
+    """What assessing every scenario needs, loaded once: 6 queries for the whole library."""
+
+    servers: list[Server]
+    mitigations: dict[str, Mitigation]
+    last_drills: dict[str, datetime]
+    has_support_contact: bool
+    customers_without_contact: list[str]
+    images: dict[int, set[str]] | None
+
+    @classmethod
+    def load(cls, now: datetime) -> Facts:
+        return cls(
+            servers=list(Server.objects.select_related("zone__region__provider", "account")),
+            mitigations={m.slug: m for m in Mitigation.objects.all()},
+            last_drills=last_drills(),
+            has_support_contact=ExternalContact.objects.filter(kind="provider_support").exists(),
+            customers_without_contact=customers_without_contact(),
+            images=hooks.image_locations(now),
+        )
+
+
+def customers_without_contact() -> list[str]:
+    """Active customers nobody could send an outage notice to."""
+    from django.db.models import Count, Q
+
+    from drportal.inventory.models import Customer
+
+    return list(Customer.objects.filter(status="active").annotate(
+        reachable=Count("contacts", filter=Q(contacts__purpose="outage") & ~Q(contacts__email=""))
+    ).filter(reachable=0).order_by("name").values_list("name", flat=True))
+
+
+def assess_all(scenarios: list[Scenario], now: datetime) -> list[Readiness]:
+    facts = Facts.load(now)
+    return [assess(s, now, facts=facts, exposure=None) for s in scenarios]
+
+
+def _uses(scenario: Scenario, *actions: str) -> bool:
+    return any(s.get("action") in actions for s in scenario.steps if s["kind"] == "automated")
+
+
+def lost_zones(scenario: Scenario, servers: list[Server]) -> set[int]:
+    """The zones the disaster takes out: the servers' zones, or their whole regions for region-wide classes."""
+    from drportal.inventory.models import Zone
+
+    zones = {s.zone_id for s in servers}
+    if scenario.disaster_class in ("datacenter_offline", "all_datacenters_lost") and servers:
+        regions = {s.zone.region_id for s in servers}
+        zones |= set(Zone.objects.filter(region_id__in=regions).values_list("pk", flat=True))
+    return zones
+
+
+def review_due(scenario: Scenario, today: date) -> date:
+    return scenario.last_reviewed + timedelta(days=scenario.data.get("review_every_days", 365))
+
+
+def drill_due(scenario: Scenario, last_drill: datetime | None) -> date | None:
+    """None when never drilled (overdue at once)."""
+    if last_drill is None:
+        return None
+    return last_drill.date() + timedelta(days=scenario.data.get("drill_every_days", 365))
+
+
+def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigation] | None = None,
+           last_drill: datetime | None = None, exposure: list | bool | None = False,
+           facts: Facts | None = None) -> Readiness:
+    today = now.date()
+    result = Readiness(scenario)
+    checks = result.checks
+
+    missing = sorted({s["action"] for s in scenario.steps if s["kind"] == "automated"} - set(REGISTRY))
+    checks.append(Check("Actions installed", not missing,
+                        "all installed" if not missing else "not installed: " + ", ".join(missing)))
+
+    needs_servers = any(s.get("for_each") == "server" for s in scenario.steps)
+    if facts is not None:
+        mitigations = facts.mitigations
+        last_drill = facts.last_drills.get(scenario.id)
+    servers = scope_servers(scenario, facts.servers if facts else None) if needs_servers else []
+    if needs_servers:
+        checks.append(Check("Servers in scope", bool(servers), f"{len(servers)} server(s)" if servers
+                            else "no server matches the scenario's providers and roles"))
+    if _uses(scenario, "provision_from_image") and servers:
+        region = scenario.data.get("target_region", "")
+        locations = facts.images if facts else hooks.image_locations(now)
+        imaged = None if locations is None else hooks.servers_with_image(locations, region)
+        if imaged is None:
+            lacking = [s.name for s in servers if not s.image]
+            detail = "every server has a recorded image (its copies are not catalogued)"
+        else:
+            lacking = [s.name for s in servers if s.pk not in imaged]
+            detail = f"a viable system image of every server{' in ' + region if region else ''}"
+        checks.append(Check(f"Image per server{' in ' + region if region else ''}", not lacking,
+                            detail if not lacking else "no viable image: " + ", ".join(lacking[:10])))
+    if servers:
+        accounts = {s.account for s in servers if s.account_id}
+        no_creds = sorted(a.name for a in accounts if not a.credentials())
+        unbound = [s.name for s in servers if not s.account_id]
+        ok = not no_creds and not unbound
+        detail = "present for every account (not tested against the provider)" if ok else "; ".join(
+            filter(None, [("no credentials: " + ", ".join(no_creds)) if no_creds else "",
+                          ("no account: " + ", ".join(unbound[:5])) if unbound else ""]))
+        checks.append(Check("Credentials", ok, detail))
+    if _uses(scenario, "dns_cutover") and servers:
+        nameless = [s.name for s in servers if not s.dns_names]
+        checks.append(Check("DNS names", not nameless, "every server has DNS names (zones not queried live)"
+                            if not nameless else "no DNS names: " + ", ".join(nameless)))
+    providers = scenario.data.get("match", {}).get("providers", [])
+    if providers and any(s["kind"] == "manual" for s in scenario.steps):
+        support = facts.has_support_contact if facts else (
+            ExternalContact.objects.filter(kind="provider_support").exists())
+        checks.append(Check("Provider support contact", support,
+                            "present" if support else "no provider support contact in the inventory"))
+    if any(s["kind"] == "notify" and s.get("audience") == "customers" for s in scenario.steps):
+        lacking = facts.customers_without_contact if facts else customers_without_contact()
+        checks.append(Check("Customer contacts", not lacking, "every active customer has an outage contact"
+                            if not lacking else "no outage contact: " + ", ".join(lacking[:10])))
+    wanted = scenario.data.get("mitigations", [])
+    if wanted:
+        known = mitigations if mitigations is not None else {m.slug: m for m in Mitigation.objects.all()}
+        bad = []
+        for slug in wanted:
+            item = known.get(slug)
+            if item is None:
+                bad.append(f"{slug} (not in the register)")
+            elif item.status(today) in (MitigationStatus.EXPIRED, MitigationStatus.UNCHECKED):
+                bad.append(f"{item.title} ({item.status(today)})")
+        checks.append(Check("Standing mitigations", not bad, "all current" if not bad else "; ".join(bad)))
+
+    due = review_due(scenario, today)
+    checks.append(Check("Plan reviewed", due >= today, f"next review by {due}" if due >= today
+                        else f"review overdue since {due}", blocking=False))
+    drill_by = drill_due(scenario, last_drill)
+    checks.append(Check("Drilled", drill_by is not None and drill_by >= today,
+                        "never drilled" if drill_by is None else (f"next drill by {drill_by}" if drill_by >= today
+                                                                  else f"drill overdue since {drill_by}"),
+                        blocking=False))
+    if exposure is False:
+        zones = lost_zones(scenario, servers if needs_servers else scope_servers(scenario))
+        exposure = hooks.customer_exposure(zones, now) if zones else []
+    result.exposure = exposure
+    return result
+
+
+def last_drills() -> dict[str, datetime]:
+    out: dict[str, datetime] = {}
+    for scenario_id, started in Drill.objects.filter(finished_at__isnull=False).order_by(
+            "scenario_id", "-started_at").values_list("scenario_id", "started_at"):
+        out.setdefault(scenario_id, started)
+    return out
+
+
+def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenario, list[str]]]:
+    """Scenarios for the incident's disaster class, best first, each with why it fits."""
+    servers = list(incident.impacted_servers.select_related("zone__region__provider"))
+    impacted = {name for name in ("servers", "zones", "regions", "offices", "services", "assets")
+                if getattr(incident, f"impacted_{name}").exists()}
+    ranked = []
+    for scenario in scenarios:
+        if scenario.disaster_class != incident.disaster_class:
+            continue
+        match = scenario.data.get("match", {})
+        score, why = 1, [f"disaster class {incident.get_disaster_class_display().lower()}"]
+        providers = {s.zone.region.provider.slug for s in servers}
+        if providers and match.get("providers"):
+            if providers <= set(match["providers"]):
+                score += 2
+                why.append("provider " + ", ".join(sorted(providers)))
+            else:
+                score -= 2
+        roles = {s.role for s in servers}
+        if roles and match.get("server_roles"):
+            if roles & set(match["server_roles"]):
+                score += 1
+                why.append("server role " + ", ".join(sorted(roles & set(match["server_roles"]))))
+            else:
+                score -= 1
+        if impacted & set(match.get("impacts", [])):
+            score += 1
+            why.append("impacted " + ", ".join(sorted(impacted & set(match["impacts"]))))
+        count = len(servers)
+        if count and (count < match.get("min_servers", 0) or count > match.get("max_servers", 10**6)):
+            score -= 2
+        ranked.append((score, scenario, why))
+    ranked.sort(key=lambda t: (-t[0], t[1].id))
+    return [(scenario, why) for _, scenario, why in ranked]

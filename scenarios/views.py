@@ -1,0 +1,294 @@
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
+from drportal.audit import log as audit
+from drportal.incidents.models import Incident
+from drportal.lib import clock
+from scenarios import drills, engine, hooks, loader, readiness
+from scenarios.choices import JOB_KINDS
+from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
+from scenarios.models import Drill, Mitigation, Review, Run, StepRun
+
+
+def _scenario(scenario_id: str) -> loader.Scenario:
+    scenario = loader.library().get(scenario_id)
+    if scenario is None:
+        raise Http404("no valid scenario with that id")
+    return scenario
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+@roles(*ALL_STAFF)
+def index(request: HttpRequest) -> HttpResponse:
+    lib = loader.library()
+    rows = readiness.assess_all(list(lib.scenarios.values()), clock.now())
+    return render(request, "scenarios/index.html", {"library": lib, "rows": rows})
+
+
+@roles(*ALL_STAFF)
+def detail(request: HttpRequest, scenario_id: str) -> HttpResponse:
+    scenario = _scenario(scenario_id)
+    now = clock.now()
+    drilled = readiness.last_drills()
+    ctx = {
+        "scenario": scenario,
+        "readiness": readiness.assess(scenario, now, last_drill=drilled.get(scenario.id)),
+        "drills": Drill.objects.filter(scenario_id=scenario.id).select_related("run")[:20],
+        "runs": Run.objects.filter(scenario_id=scenario.id, drill=False).select_related("incident")[:20],
+    }
+    return render(request, "scenarios/detail.html", ctx)
+
+
+@require_POST
+@roles(Role.OPS)
+def execute(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=incident_id)
+    scenario_id = request.POST.get("scenario", "")
+    scenario = loader.library().get(scenario_id)
+    if scenario is None:
+        messages.error(request, f"scenario: {scenario_id or '(none)'} is not a valid scenario; see the scenarios page")
+        return redirect("incidents:detail", pk=incident.pk)
+    try:
+        run, created = engine.start_run(incident, scenario, request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("incidents:detail", pk=incident.pk)
+    if created:
+        messages.success(request, f"Started “{scenario.title}”.")
+    else:
+        messages.info(request, f"A run was already started for this incident by {run.started_by}; here it is.")
+    return redirect("scenarios:run", pk=run.pk)
+
+
+def _run_context(run: Run) -> dict:
+    rows = list(run.steps.select_related("actor").order_by("position", "item"))
+    now = clock.now()
+    for row in rows:
+        row.elapsed_now = row.elapsed(now)
+    return {"run": run, "rows": rows, "summary": engine.run_summary(run, rows, now), "now": now,
+            "job_kinds": JOB_KINDS}
+
+
+@roles(*ALL_STAFF)
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
+    ctx = _run_context(run)
+    ctx["loss"] = _loss_so_far(run.incident, ctx["now"])
+    return render(request, "scenarios/run.html", ctx)
+
+
+def _loss_so_far(incident: Incident, now) -> list[dict] | None:
+    """The data-loss window of the customers hit, from the backups app: what a restore now would lose."""
+    from drportal.inventory.models import Customer, Zone
+
+    zones = set(incident.impacted_zones.values_list("pk", flat=True))
+    zones |= set(incident.impacted_servers.values_list("zone_id", flat=True))
+    zones |= set(Zone.objects.filter(region__in=incident.impacted_regions.all()).values_list("pk", flat=True))
+    if not zones:
+        return []
+    services = incident.impacted_services.all()
+    customers = Customer.objects.filter(services__in=services).distinct() if services.exists() else None
+    return hooks.customer_exposure(zones, now, customers)
+
+
+@roles(*ALL_STAFF)
+def run_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The part of the run page htmx polls: 3 queries (run, steps with their actors, nothing else)."""
+    run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
+    return render(request, "scenarios/_run_live.html", _run_context(run))
+
+
+@roles(*ALL_STAFF)
+def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_object_or_404(StepRun.objects.select_related("run__incident", "actor"), pk=pk)
+    return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run,
+                                                   "now": clock.now()})
+
+
+STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip"}
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
+    if op not in STEP_OPS:
+        raise Http404("unknown operation")
+    if op not in ("approve", "refuse") and not has_role(request.user, Role.OPS):
+        raise PermissionDenied("only ops run steps")
+    row = get_object_or_404(StepRun, pk=pk)
+    post = request.POST
+    try:
+        if op == "complete":
+            engine.complete_step(pk, request.user, notes=post.get("notes", ""), evidence=post.get("evidence", ""))
+        elif op == "decide":
+            engine.decide(pk, request.user, post.get("choice", ""), notes=post.get("notes", ""))
+        elif op in ("approve", "refuse"):
+            engine.approve(pk, request.user, approved=op == "approve", notes=post.get("notes", ""))
+        elif op == "end-wait":
+            engine.end_wait(pk, request.user, notes=post.get("notes", ""))
+        elif op == "retry":
+            engine.retry_step(pk, request.user)
+        elif op == "skip":
+            engine.skip_step(pk, request.user, reason=post.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("scenarios:step", pk=pk)
+    messages.success(request, f"“{row.title}”: {op.replace('-', ' ')} done.")
+    return redirect("scenarios:run", pk=row.run_id)
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def run_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
+    get_object_or_404(Run, pk=pk)
+    try:
+        if op == "pause":
+            engine.pause(pk, request.user)
+        elif op == "resume":
+            engine.resume(pk, request.user)
+        elif op == "abort":
+            engine.abort(pk, request.user, reason=request.POST.get("reason", ""))
+        else:
+            raise Http404("unknown operation")
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("scenarios:run", pk=pk)
+
+
+@roles(*ALL_STAFF)
+def mitigations(request: HttpRequest) -> HttpResponse:
+    today = clock.now().date()
+    items = list(Mitigation.objects.all())
+    can_edit = has_role(request.user, Role.OPS, Role.MANAGER)
+    form = MitigationForm(request.POST or None) if can_edit else None
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("only ops and managers edit the register")
+        if form.is_valid():
+            item = form.save()
+            audit.record(request.user, "mitigation.created", item, after=form.cleaned_data)
+            messages.success(request, f"Added “{item.title}”.")
+            return redirect("scenarios:mitigations")
+    rows = [(m, m.status(today)) for m in items]
+    return render(request, "scenarios/mitigations.html", {"rows": rows, "form": form})
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def mitigation_checked(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Mitigation, pk=pk)
+    before = audit.snapshot(item, ["last_checked_on"])
+    item.last_checked_on = clock.now().date()
+    item.save(update_fields=["last_checked_on"])
+    after = audit.snapshot(item, ["last_checked_on"])
+    audit.record(request.user, "mitigation.checked", item, before=before, after=after)
+    messages.success(request, f"“{item.title}” marked checked today.")
+    return redirect("scenarios:mitigations")
+
+
+@roles(*ALL_STAFF)
+def drill_report(request: HttpRequest) -> HttpResponse:
+    lib = loader.library()
+    drilled = readiness.last_drills()
+    today = clock.now().date()
+    overdue = []
+    for scenario in lib.scenarios.values():
+        due = readiness.drill_due(scenario, drilled.get(scenario.id))
+        if due is None or due < today:
+            overdue.append((scenario, due))
+    drills_qs = Drill.objects.select_related("run").order_by("-started_at")[:500]
+    return render(request, "scenarios/drills.html", {"drills": drills_qs, "overdue": overdue,
+                                                     "titles": {s.id: s.title for s in lib.scenarios.values()}})
+
+
+@roles(Role.OPS, Role.MANAGER)
+def drill_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="drills.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["scenario", "started_at", "finished_at", "measured_rto_seconds", "rto_objective_minutes",
+                     "rto_met", "recovery_point", "rpo_objective_minutes", "run_state", "run"])
+    for drill in Drill.objects.select_related("run").order_by("-started_at"):
+        rto = drill.measured_rto
+        writer.writerow([
+            drill.scenario_id, drill.started_at.isoformat(), drill.finished_at.isoformat() if drill.finished_at else "",
+            int(rto.total_seconds()) if rto else "", drill.rto_objective_minutes,
+            "" if drill.rto_met is None else ("yes" if drill.rto_met else "no"),
+            drill.recovery_point.isoformat() if drill.recovery_point else "not available",
+            drill.rpo_objective_minutes, drill.run.state, drill.run_id,
+        ])
+    return response
+
+
+@require_POST
+@roles(Role.OPS)
+def drill_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
+    scenario = _scenario(scenario_id)
+    drill = drills.start_drill(scenario, request.user)
+    messages.success(request, f"Drill of “{scenario.title}” started on the simulated cloud.")
+    return redirect("scenarios:run", pk=drill.run_id)
+
+
+@roles(*ALL_STAFF)
+def plan(request: HttpRequest) -> HttpResponse:
+    lib = loader.library()
+    today = clock.now().date()
+    items = {m.slug: m for m in Mitigation.objects.all()}
+    entries = []
+    for scenario in sorted(lib.scenarios.values(), key=lambda s: (s.data.get("organisation", ""), s.id)):
+        due = readiness.review_due(scenario, today)
+        entries.append({"scenario": scenario, "review_due": due, "review_overdue": due < today,
+                        "mitigations": [(slug, items.get(slug)) for slug in scenario.data.get("mitigations", [])]})
+    return render(request, "scenarios/plan.html", {"entries": entries, "errors": lib.errors, "today": today,
+                                                   "mitigations": [(m, m.status(today)) for m in items.values()]})
+
+
+@roles(Role.OPS, Role.MANAGER)
+def review(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=incident_id)
+    existing = Review.objects.filter(incident=incident).first()
+    form = ReviewForm(request.POST or None, instance=existing)
+    follow_ups = FollowUpFormSet(request.POST or None, instance=existing or Review(incident=incident))
+    if request.method == "POST" and form.is_valid() and follow_ups.is_valid():
+        from django.db import transaction
+
+        with transaction.atomic():
+            item = form.save(commit=False)
+            item.incident = incident
+            item.author = request.user
+            item.updated_at = clock.now()
+            item.save()
+            follow_ups.instance = item
+            follow_ups.save()
+            audit.record(request.user, "review.saved", item, after={
+                "cause": item.cause, "changes_recreated": item.changes_recreated,
+                "follow_ups": [f"{f.text} ({f.owner}, {f.due_on})" for f in item.follow_ups.all()]})
+        messages.success(request, "Review saved.")
+        return redirect("scenarios:review", incident_id=incident.pk)
+    return render(request, "scenarios/review.html", {"incident": incident, "form": form, "follow_ups": follow_ups,
+                                                     "review": existing})
+
+
+def panel_context(incident: Incident, user) -> dict:
+    """For the incident page's panel (see templatetags/scenario_tags.py)."""
+    run = Run.objects.filter(incident=incident).first()
+    lib = loader.library()
+    proposals = [] if run else readiness.propose(incident, list(lib.scenarios.values()))
+    return {"incident": incident, "run": run, "proposals": proposals,
+            "can_execute": has_role(user, Role.OPS) and incident.is_open,
+            "has_review": Review.objects.filter(incident=incident).exists()}
+
+

@@ -1,0 +1,90 @@
+"""Each customer's data-loss window, from real backup records (the backups app's exposure functions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from backups.models import BackupPolicy, BackupRecord, PolicyAssetStatus
+from drportal.inventory.models import Asset
+from notifications import losswindow, notices
+from notifications.choices import NoticeKind
+from tests.notifications.factories import crash
+
+NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+
+
+def record(policy, asset, age: timedelta, *, region, zone=None, container="", key="dump.sql.gz"):
+    at = NOW - age
+    return BackupRecord.objects.create(
+        policy=policy, asset=asset, started_at=at, completed_at=at + timedelta(minutes=5), outcome="succeeded",
+        size_bytes=1000, sha256="a" * 64, provider="rackspace", region=region, zone=zone, container=container,
+        key=key, recovery_point=at, viable=True,
+    )
+
+
+@pytest.fixture
+def backed_up(world):
+    """The Jivosoft set-up: daily dumps to Cloud Files in Dallas, weekly copies in Kansas City, and a local
+    dump on the database server's own disk."""
+    daily = BackupPolicy.objects.create(name="daily dumps", kind="database_dump", schedule="0 3 * * *",
+                                        rpo_objective=timedelta(days=1))
+    weekly = BackupPolicy.objects.create(name="weekly KC copy", kind="file_copy", schedule="0 4 * * 0",
+                                         rpo_objective=timedelta(days=7))
+    acme_db = Asset.objects.get(name="acme-db")
+    for policy in (daily, weekly):
+        PolicyAssetStatus.objects.create(policy=policy, asset=acme_db)
+    record(daily, acme_db, timedelta(hours=1), region=world.dfw, zone=world.dfw1, container=world.db1.name)
+    record(daily, acme_db, timedelta(hours=12), region=world.dfw, container="cloudfiles-dfw")
+    record(weekly, acme_db, timedelta(days=3), region=world.ord, container="cloudfiles-mci")
+    return acme_db
+
+
+def loss_for(incident, customer):
+    return losswindow.window(customer, losswindow.Scope(incident), NOW)
+
+
+def test_losing_dallas_leaves_only_the_weekly_kansas_city_copy(world, backed_up):
+    incident = crash(world, disaster_class="datacenter_offline", impacted={"regions": [world.dfw]})
+    loss = loss_for(incident, world.customers["acme"])
+    [row] = loss.rows
+    assert (row.asset, row.recovery_point, row.seconds_lost) == ("acme-db", NOW - timedelta(days=3), 3 * 86400)
+    assert "cloudfiles-mci" in row.location
+    assert loss.known
+    assert "up to 3 days 0 h of recent data" in loss.summary
+
+
+def test_a_crashed_server_loses_the_dumps_on_its_own_disk_but_not_cloud_files(world, backed_up):
+    incident = crash(world, world.db1)
+    [row] = loss_for(incident, world.customers["acme"]).rows
+    assert row.recovery_point == NOW - timedelta(hours=12)
+    assert "cloudfiles-dfw" in row.location
+    assert "off db1.dfw.jivo.internal" in row.explanation
+
+
+def test_an_affected_database_without_any_backup_policy_is_listed_as_unrecoverable(world, backed_up):
+    incident = crash(world, disaster_class="datacenter_offline", impacted={"regions": [world.dfw]})
+    loss = loss_for(incident, world.customers["globex"])
+    assert [(r.asset, r.known, r.explanation) for r in loss.rows] == [
+        ("globex-db", False, "no backup policy protects it")]
+    assert not loss.known
+    assert "no viable backup survives" in loss.summary
+
+
+def test_a_customer_whose_data_is_untouched_is_told_so(world, backed_up):
+    incident = crash(world, world.app1, disaster_class="app_server_lost")
+    assert loss_for(incident, world.customers["hooli"]).summary == "None of your data is affected."
+
+
+def test_the_data_loss_notice_states_each_customers_own_window(world, backed_up):
+    with time_machine.travel(NOW, tick=False):
+        incident = crash(world, disaster_class="datacenter_offline", impacted={"regions": [world.dfw]})
+        notice = notices.create_notice(world.users["sam"], incident, NoticeKind.DATA_LOSS)
+    acme = notices.preview(notice, world.customers["acme"], NOW).text
+    globex = notices.preview(notice, world.customers["globex"], NOW).text
+    assert "- acme-db: recoverable up to 2026-11-18" in acme
+    assert "about 3 days 0 h" in acme
+    assert "globex-db: no viable backup is known yet" in globex
+    assert "acme-db" not in globex

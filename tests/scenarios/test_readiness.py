@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.core.management import call_command
+
+from scenarios import loader, readiness
+from scenarios.models import Mitigation
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def lib() -> loader.Library:
+    return loader.load_dir()
+
+
+def test_a_crash_of_one_rackspace_server_proposes_the_server_crash_plan_first(make_servers, declare):
+    incident = declare(servers=make_servers(1, provider="rackspace"))
+    proposals = readiness.propose(incident, list(lib().scenarios.values()))
+    assert [s.id for s, _ in proposals] == ["jivosoft-server-crash"]
+    assert "provider rackspace" in proposals[0][1]
+
+
+def test_a_datacenter_outage_on_aws_prefers_nothing_from_rackspace(make_servers, declare):
+    incident = declare("all_datacenters_lost", servers=make_servers(3, provider="aws"))
+    assert [s.id for s, _ in readiness.propose(incident, list(lib().scenarios.values()))] == [
+        "cybernance-all-datacenters-lost"]
+
+
+def test_an_office_outage_proposes_only_office_plans(declare):
+    incident = declare("office_power_internet")
+    assert [s.id for s, _ in readiness.propose(incident, list(lib().scenarios.values()))] == [
+        "jivosoft-office-power-internet"]
+
+
+def test_readiness_lists_why_a_scenario_cannot_run(db, make_servers, monkeypatch):
+    from drportal.cloud.actions.base import REGISTRY
+
+    monkeypatch.delitem(REGISTRY, "dns_cutover", raising=False)
+    make_servers(2, provider="rackspace")
+    result = readiness.assess(lib().get("jivosoft-server-crash"), NOW, exposure=None)
+    assert not result.ready
+    reasons = " | ".join(result.reasons)
+    actions = next(c for c in result.checks if c.name == "Actions installed")
+    assert not actions.ok
+    assert "dns_cutover" in actions.detail.removeprefix("not installed: ").split(", ")
+    assert "Credentials: no account: web0, web1" in reasons
+    assert result.exposure is None
+
+
+def test_mitigations_expired_or_unchecked_block_readiness(db):
+    scenario = lib().get("jivosoft-office-destroyed")
+    call_command("load_mitigations")
+    marks = {m.slug: m for m in Mitigation.objects.all()}
+    result = readiness.assess(scenario, NOW, mitigations=marks, exposure=None)
+    assert not result.ready
+    assert "Casualty insurance policy (unchecked)" in " ".join(result.reasons)
+    Mitigation.objects.update(last_checked_on=NOW.date(), renews_on=NOW.date() + timedelta(days=100))
+    Mitigation.objects.filter(slug="credit-line").update(renews_on=date(2026, 1, 1))
+    marks = {m.slug: m for m in Mitigation.objects.all()}
+    result = readiness.assess(scenario, NOW, mitigations=marks, exposure=None)
+    assert result.reasons == ["Standing mitigations: Corporate credit line (expired)"]
+
+
+def test_review_and_drill_windows_are_flagged_but_do_not_block(db):
+    scenario = lib().get("jivosoft-office-power-internet")
+    result = readiness.assess(scenario, NOW, mitigations={}, exposure=None)
+    flags = {c.name: (c.ok, c.detail) for c in result.checks if not c.blocking}
+    assert flags["Plan reviewed"] == (False, "review overdue since 2019-08-15")
+    assert flags["Drilled"] == (False, "never drilled")
+    drilled = readiness.assess(scenario, NOW, mitigations={}, exposure=None, last_drill=NOW - timedelta(days=10))
+    assert {c.name: c.ok for c in drilled.checks}["Drilled"] is True
+
+
+def test_a_mitigation_status_follows_its_dates():
+    item = Mitigation(renews_on=date(2026, 12, 1), last_checked_on=date(2026, 11, 1), check_every_days=90)
+    assert item.status(date(2026, 11, 21)) == "due"
+    assert item.status(date(2026, 10, 1)) == "ok"
+    assert item.status(date(2026, 12, 2)) == "expired"
+    assert Mitigation(last_checked_on=None).status(date(2026, 1, 1)) == "unchecked"
+
+
+def test_customers_without_an_outage_contact_block_plans_that_notify_customers(db):
+    from drportal.inventory.models import Customer, CustomerContact
+
+    Customer.objects.create(slug="quiet", name="Quiet Co")
+    loud = Customer.objects.create(slug="loud", name="Loud Co")
+    CustomerContact.objects.create(customer=loud, purpose="outage", email="ops@loud.test")
+    result = readiness.assess(lib().get("jivosoft-server-crash"), NOW, exposure=None)
+    assert "Customer contacts: no outage contact: Quiet Co" in result.reasons
+
+
+def test_an_image_per_server_must_exist_in_the_target_region(db, make_servers):
+    from backups.models import BackupPolicy, BackupRecord
+    from drportal.inventory.models import Asset, Region
+
+    web0, web1 = make_servers(2, provider="rackspace")
+    mci = Region.objects.create(provider=web0.zone.region.provider, slug="mci", name="Kansas City")
+    policy = BackupPolicy.objects.create(name="weekly images", kind="system_image", schedule="0 2 * * 0",
+                                         rpo_objective=timedelta(days=7))
+    for server, region in ((web0, mci), (web1, web1.zone.region)):
+        asset = Asset.objects.create(name=f"{server.name}-image", kind="server", server=server)
+        BackupRecord.objects.create(policy=policy, asset=asset, started_at=NOW, outcome="succeeded",
+                                    recovery_point=NOW - timedelta(days=1), viable=True, region=region)
+    result = readiness.assess(lib().get("jivosoft-datacenter-offline"), NOW, exposure=None)
+    check = next(c for c in result.checks if c.name.startswith("Image per server"))
+    assert (check.name, check.ok, check.detail) == ("Image per server in rackspace/mci", False, "no viable image: web1")
