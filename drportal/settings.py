@@ -152,6 +152,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 
+# Seconds a cloud API (libcloud drivers) may take to answer one request before the call fails as a transient
+# error and is retried. libcloud's own default is 60 s, too long for a runbook step that retries.
+CLOUD_REQUEST_TIMEOUT = envint("CLOUD_REQUEST_TIMEOUT", 20)
+
 EMAIL_HOST = envstr("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = envint("EMAIL_PORT", 8025)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")

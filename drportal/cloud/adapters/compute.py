@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from django.conf import settings
 from libcloud.compute.base import Node, NodeDriver, NodeImage
 from libcloud.compute.drivers.ec2 import API_VERSION, EC2Connection, EC2NodeDriver, EC2Response
 from libcloud.compute.providers import get_driver
@@ -85,10 +86,13 @@ def _driver_for(account, region: str | None = None) -> NodeDriver:
     if kind in ("ec2", "aws"):
         if options.get("endpoint_url"):
             return MotoEC2NodeDriver(creds.get("key", ""), creds.get("secret", ""),
-                                     endpoint_url=options["endpoint_url"], region=region or "us-east-1")
-        return EC2NodeDriver(creds.get("key", ""), creds.get("secret", ""), region=region or "us-east-1")
+                                     endpoint_url=options["endpoint_url"], region=region or "us-east-1",
+                                     timeout=settings.CLOUD_REQUEST_TIMEOUT)
+        return EC2NodeDriver(creds.get("key", ""), creds.get("secret", ""), region=region or "us-east-1",
+                             timeout=settings.CLOUD_REQUEST_TIMEOUT)
     cls = get_driver(kind)
     kwargs: dict[str, Any] = {k: v for k, v in options.items() if k in ("host", "port", "secure", "ex_force_auth_url")}
+    kwargs["timeout"] = settings.CLOUD_REQUEST_TIMEOUT
     if region:
         kwargs["region"] = region
     return cls(creds.get("key", ""), creds.get("secret", ""), **kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from libcloud.dns.base import DNSDriver, Zone
 from libcloud.dns.drivers.powerdns import PowerDNSDriver
 from libcloud.dns.providers import get_driver
@@ -57,10 +58,10 @@ def driver_for(account) -> DNSDriver:
     if account.driver == "powerdns":
         return DrPowerDNSDriver(
             key=creds.get("key", ""), host=options.get("host", "127.0.0.1"), port=int(options.get("port", 8081)),
-            secure=bool(options.get("secure", False)), api_version="v1",
+            secure=bool(options.get("secure", False)), api_version="v1", timeout=settings.CLOUD_REQUEST_TIMEOUT,
         )
     cls = get_driver(account.driver)
-    return cls(creds.get("key", ""), creds.get("secret", ""))
+    return cls(creds.get("key", ""), creds.get("secret", ""), timeout=settings.CLOUD_REQUEST_TIMEOUT)
 
 
 def provider_name(account) -> str:

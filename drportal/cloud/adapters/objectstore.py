@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+
 from drportal.cloud.adapters.errors import AdapterError
 
 
@@ -20,7 +22,8 @@ def driver(account) -> Any:
         return get_driver(Provider.LOCAL)(account.options["path"])
     creds = account.credentials()
     cls = get_driver(getattr(Provider, account.driver.upper(), account.driver))
-    return cls(creds.get("key", ""), creds.get("secret", ""), region=account.options.get("region", "dfw"))
+    return cls(creds.get("key", ""), creds.get("secret", ""), region=account.options.get("region", "dfw"),
+               timeout=settings.CLOUD_REQUEST_TIMEOUT)
 
 
 def _wrap(exc: Exception) -> AdapterError:
