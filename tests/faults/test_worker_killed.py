@@ -107,12 +107,73 @@ def restore_database_case(request) -> Case:
                 lambda key: len(instances()) == 2, instances)
 
 
+def rotate_load_balancer_case(request) -> Case:
+    moto, zone, account = (request.getfixturevalue(n) for n in ("moto", "aws_location", "moto_account"))
+    vpc = ec2(moto).describe_vpcs()["Vpcs"][0]["VpcId"]
+    elb = boto3.client("elbv2", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="a",
+                       aws_secret_access_key="b")
+    arn = elb.create_target_group(Name="app", Protocol="HTTP", Port=80, VpcId=vpc,
+                                  TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    failed, healthy, replacement = launch(moto, "app1"), launch(moto, "app2"), launch(moto, "app1")
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": failed}, {"Id": healthy}])
+    make_server(zone, account, name="app1", provider_node_id=replacement,
+                metadata={"previous_node": {"node_id": failed}})
+
+    def members(key=None):
+        return sorted(d["Target"]["Id"] for d in elb.describe_target_health(TargetGroupArn=arn)
+                      ["TargetHealthDescriptions"])
+
+    return Case({"account": "aws-test", "target_group_arn": arn, "remove": ["app1"], "add": ["app1"]},
+                lambda key: members() == sorted([healthy, replacement]), members)
+
+
+def reconfigure_offsite_case(request) -> Case:
+    """Our own state is the provider here: the backup policy's target region."""
+    from datetime import timedelta
+
+    from backups.models import BackupPolicy
+    from drportal.inventory.models import Provider, Region
+
+    provider = Provider.objects.create(slug="rackspace", name="Rackspace", kind="rackspace")
+    regions = {slug: Region.objects.create(provider=provider, slug=slug, name=slug) for slug in ("dfw", "mci", "ord")}
+    policy = BackupPolicy.objects.create(name="weekly to Kansas City", kind="database_dump", schedule="0 3 * * 0",
+                                         rpo_objective=timedelta(days=7), location_rule="named_region",
+                                         target_region=regions["mci"])
+
+    def target(key=None):
+        return BackupPolicy.objects.filter(pk=policy.pk).values_list("target_region__slug", flat=True).get()
+
+    return Case({"region": "rackspace/mci", "failed_region": "rackspace/dfw"}, lambda key: target() == "ord", target)
+
+
+def run_deployment_case(request) -> Case:
+    """The deployment command appends a mark each time it runs: it must run once."""
+    import sys
+    import time
+
+    marker = request.getfixturevalue("tmp_path") / "deployed"
+    script = (f"import pathlib; p = pathlib.Path({str(marker)!r}); "
+              "p.write_text((p.read_text() if p.exists() else '') + 'x')")
+
+    def acted(key=None):
+        deadline = time.monotonic() + 20
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return marker.exists()
+
+    return Case({"command": [sys.executable, "-c", script]}, acted,
+                lambda key: marker.read_text() if marker.exists() else "")
+
+
 CASES = {
     "provision_from_image": provision_case,
     "transfer_ip": transfer_ip_case,
     "dns_cutover": dns_cutover_case,
     "verify_dns_propagation": verify_dns_case,
     "restore_database": restore_database_case,
+    "rotate_load_balancer": rotate_load_balancer_case,
+    "reconfigure_offsite": reconfigure_offsite_case,
+    "run_deployment": run_deployment_case,
 }
 
 
