@@ -149,13 +149,7 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
                             detail if not lacking else "no viable image: " + ", ".join(lacking[:10])))
     if servers:
         accounts = {s.account for s in servers if s.account_id}
-        no_creds = sorted(a.name for a in accounts if not a.credentials())
-        unbound = [s.name for s in servers if not s.account_id]
-        ok = not no_creds and not unbound
-        detail = "present for every account (not tested against the provider)" if ok else "; ".join(
-            filter(None, [("no credentials: " + ", ".join(no_creds)) if no_creds else "",
-                          ("no account: " + ", ".join(unbound[:5])) if unbound else ""]))
-        checks.append(Check("Credentials", ok, detail))
+        checks.append(credentials_check(accounts, [s.name for s in servers if not s.account_id], now))
     if _uses(scenario, "dns_cutover") and servers:
         nameless = [s.name for s in servers if not s.dns_names]
         checks.append(Check("DNS names", not nameless, "every server has DNS names (zones not queried live)"
@@ -239,3 +233,25 @@ def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenari
         ranked.append((score, scenario, why))
     ranked.sort(key=lambda t: (-t[0], t[1].id))
     return [(scenario, why) for _, scenario, why in ranked]
+
+
+# How old the last successful connection check of an account may be (the scheduler checks every 15 minutes).
+CONNECTION_FRESH = timedelta(hours=24)
+
+
+def credentials_check(accounts, unbound: list[str], now: datetime) -> Check:
+    """Do the credentials work? Read from each account's last check against the provider
+    (drportal.cloud.connection, run by the scheduler and by "Test connection"), never called from here."""
+    accounts = sorted(accounts, key=lambda a: a.name)
+    groups = {
+        "no account": unbound[:5],
+        "no credentials": [a.name for a in accounts if not a.credentials()],
+        "never checked": [a.name for a in accounts if a.connection_checked_at is None],
+        "refused": [f"{a.name} ({a.connection_message})" for a in accounts if a.connection_ok is False],
+        "not checked for a day": [a.name for a in accounts
+                                  if a.connection_ok and a.connection_checked_at < now - CONNECTION_FRESH],
+    }
+    problems = [f"{what}: {', '.join(names)}" for what, names in groups.items() if names]
+    if problems:
+        return Check("Credentials", False, "; ".join(problems))
+    return Check("Credentials", True, "every account answered the provider check within a day")

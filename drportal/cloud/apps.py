@@ -10,3 +10,8 @@ class CloudConfig(AppConfig):
         from drportal.cloud.actions import load_all
 
         load_all()
+
+        from backups.scheduler import register_task
+
+        # Readiness reads the stored answers; the scheduler keeps them fresh.
+        register_task("cloud.check_connections", "*/15 * * * *", "drportal.cloud.connection.check_all")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from drportal.audit import log as audit
 from drportal.cloud.adapters import compute, dns, retry
 from drportal.cloud.adapters.errors import AdapterError
-from drportal.lib import crypto
+from drportal.lib import clock, crypto
 
 DNS_DRIVERS = {"powerdns", "route53"}
 
@@ -31,3 +33,27 @@ def check(account) -> ConnectionResult:
         return ConnectionResult(False, str(exc))
     except ValueError as exc:  # libcloud rejects e.g. an unknown region before any request
         return ConnectionResult(False, f"configuration: {exc}")
+
+
+def check_and_record(account, actor, now: datetime | None = None) -> ConnectionResult:
+    """Check, keep the result on the account, and audit it when the answer changed (a check every quarter
+    of an hour that keeps saying "connected" is not news; "refused" after "connected" is)."""
+    result = check(account)
+    message = result.message[:500]
+    before = {"connection_ok": account.connection_ok, "connection_message": account.connection_message}
+    account.connection_ok, account.connection_message = result.ok, message
+    account.connection_checked_at = now or clock.now()
+    account.save(update_fields=["connection_ok", "connection_message", "connection_checked_at"])
+    if before["connection_ok"] != result.ok:
+        audit.record(actor, "cloud.connection_checked", account, before=before,
+                     after={"connection_ok": result.ok, "connection_message": message})
+    return result
+
+
+def check_all(now: datetime) -> str:
+    """The scheduler's recurring check of every account (cloud.check_connections)."""
+    from drportal.inventory.models import ProviderAccount
+
+    results = [check_and_record(a, "job:check_connections", now)
+               for a in ProviderAccount.objects.select_related("provider")]
+    return f"{sum(r.ok for r in results)} of {len(results)} account(s) answered"

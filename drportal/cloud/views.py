@@ -23,7 +23,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 @require_POST
 def test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(ProviderAccount.objects.select_related("provider"), pk=pk)
-    result = connection.check(account)
+    result = connection.check_and_record(account, request.user)
     if request.headers.get("HX-Request"):
         return render(request, "cloud/_connection.html", {"account": account, "result": result})
     (messages.success if result.ok else messages.error)(request, f"{account.name}: {result.message}")

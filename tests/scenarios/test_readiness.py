@@ -105,3 +105,33 @@ def test_an_image_per_server_must_exist_in_the_target_region(db, make_servers):
     result = readiness.assess(lib().get("jivosoft-datacenter-offline"), NOW, exposure=None)
     check = next(c for c in result.checks if c.name.startswith("Image per server"))
     assert (check.name, check.ok, check.detail) == ("Image per server in rackspace/mci", False, "no viable image: web1")
+
+
+def credentials(result) -> str:
+    check = next(c for c in result.checks if c.name == "Credentials")
+    return ("ok: " if check.ok else "not ok: ") + check.detail
+
+
+def test_credentials_count_only_when_the_provider_answered_a_recent_check(make_servers):
+    from drportal.cloud import connection
+    from drportal.inventory.models import ProviderAccount, Server
+
+    servers = make_servers(2, provider="rackspace")
+    account = ProviderAccount.objects.create(provider=servers[0].zone.region.provider, name="rs-sim",
+                                             driver="simulated", options={"latency_s": 0, "locations": ["dfw"]},
+                                             credentials_env={"key": "RS_SIM_KEY"})
+    Server.objects.update(account=account)
+    scenario = lib().get("jivosoft-server-crash")
+
+    def assess():
+        return credentials(readiness.assess(scenario, NOW, exposure=None))
+
+    assert assess() == "not ok: no credentials: rs-sim; never checked: rs-sim"
+    account.set_credentials({"key": "k"})
+    account.save()
+    connection.check_all(NOW - timedelta(days=2))
+    assert assess() == "not ok: not checked for a day: rs-sim"
+    connection.check_all(NOW - timedelta(minutes=15))
+    assert assess() == "ok: every account answered the provider check within a day"
+    ProviderAccount.objects.update(connection_ok=False, connection_message="InvalidCredentials: 401")
+    assert assess() == "not ok: refused: rs-sim (InvalidCredentials: 401)"

@@ -24,7 +24,6 @@ pytestmark = pytest.mark.django_db
 # POST-only URLs that change nothing of ours, with the reason.
 READ_ONLY = {
     "logout": "ends the session; Django's LogoutView, no state of the application",
-    "cloud:test-connection": "asks the provider whether the credentials work; stores nothing",
 }
 # POST-only URLs that change state without an AuditEvent, knowingly. Each is in the proof report to the lead.
 NOT_AUDITED = {
@@ -117,6 +116,15 @@ def mitigation_checked(users, request):
 
 def drill_start(users, request):
     return Post(reverse("scenarios:drill-start", args=[_shipped_scenario()]), {}, "alice", "scenario_run.started")
+
+
+def connection_check(users, request):
+    from drportal.inventory.models import Provider, ProviderAccount
+
+    provider = Provider.objects.create(slug="sim", name="Simulated", kind="simulated")
+    account = ProviderAccount.objects.create(provider=provider, name="sim", driver="simulated",
+                                             options={"latency_s": 0, "locations": ["dfw"]})
+    return Post(reverse("cloud:test-connection", args=[account.pk]), {}, "alice", "cloud.connection_checked")
 
 
 def cloud_sync(users, request):
@@ -223,6 +231,7 @@ POST_ONLY = {
     "scenarios:mitigation-checked": mitigation_checked,
     "scenarios:drill-start": drill_start,
     "cloud:sync": cloud_sync,
+    "cloud:test-connection": connection_check,
 }
 
 

@@ -34,6 +34,11 @@ class ProviderAccount(models.Model):
     credentials_encrypted = models.TextField(blank=True)
     # Non-secret options: region, endpoint_url, host, port.
     options = models.JSONField(default=dict, blank=True)
+    # The last "do the credentials work?" check against the provider (drportal.cloud.connection), kept so
+    # scenario readiness can say whether each account answered recently without calling it on a page load.
+    connection_ok = models.BooleanField(null=True, editable=False)
+    connection_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    connection_message = models.CharField(max_length=500, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
