@@ -31,6 +31,7 @@ from jsonschema import Draft202012Validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from drportal.audit import log as audit
+from drportal.audit.models import AuditEvent
 from drportal.inventory.choices import AssetKind
 from drportal.inventory.models import (
     Asset,
@@ -628,6 +629,8 @@ class Writer:
         self.doc = doc
         self.actor = actor
         self.counts = {"created": 0, "updated": 0, "unchanged": 0, "removed": 0}
+        # Audit events of this import, written together by flush() inside the import's transaction.
+        self.events: list[AuditEvent] = []
         # Rows loaded in bulk by prime(): key id -> row, and the key ids asked for (found or not).
         self._rows: dict[tuple, models.Model] = {}
         self._asked: set[tuple] = set()
@@ -708,9 +711,10 @@ class Writer:
 
     def set_m2m(self, change: Change, name: str, objs: list[models.Model]) -> None:
         manager = getattr(change.obj, name)
-        current = list(manager.all())
+        # A row this import created has no links yet: no need to ask (one query per object saved).
+        current = [] if change.created else list(manager.all())
         if {o.pk for o in current} != {o.pk for o in objs}:
-            manager.set(objs)
+            manager.add(*objs) if change.created else manager.set(objs)
             change.before[name] = sorted(str(o) for o in current)
             change.after[name] = sorted(str(o) for o in objs)
 
@@ -720,15 +724,21 @@ class Writer:
         label = change.obj._meta.model_name
         if change.created:
             after = self._readable(change, change.after, "after")
-            audit.record(self.actor, f"inventory.{label}.created", change.obj, after=after, note=note)
+            self.events.append(audit.build(self.actor, f"inventory.{label}.created", change.obj, after=after,
+                                           note=note))
             self.counts["created"] += 1
         elif change.before != change.after:
             changed = audit.changes(change.before, change.after)[1]
             before, after = self._readable(change, changed, "before"), self._readable(change, changed, "after")
-            audit.record(self.actor, f"inventory.{label}.updated", change.obj, before, after, note=note)
+            self.events.append(audit.build(self.actor, f"inventory.{label}.updated", change.obj, before, after,
+                                           note=note))
             self.counts["updated"] += 1
         else:
             self.counts["unchanged"] += 1
+
+    def flush(self) -> None:
+        audit.record_many(self.events)
+        self.events = []
 
     def remove(self, obj: models.Model, note: str = "") -> None:
         audit.record(self.actor, f"inventory.{obj._meta.model_name}.removed", obj, before={"repr": str(obj)}, note=note)
@@ -1034,6 +1044,7 @@ def import_inventory(text: str, actor: Any, source: str = "<document>") -> str:
                 if doc.data.get(name):
                     section.apply(ctx, list(doc.items(name)))
                     doc.raise_if_errors()
+            ctx.writer.flush()
     except DatabaseError as exc:
         # A constraint the checks did not foresee: the transaction is rolled back, the document refused.
         raise InventoryError([f"{source}: the database refused the document ({type(exc).__name__}): "
