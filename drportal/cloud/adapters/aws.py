@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from drportal.cloud.adapters.errors import AdapterError
+
 # botocore's own retries are off: drportal.cloud.adapters.retry is the single place that retries, so a
 # throttled call is not silently retried 3 x 4 times and tests can count attempts.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20)
@@ -28,3 +30,17 @@ def client(account, service: str, region: str | None = None) -> Any:
         aws_session_token=creds.get("token") or None,
         config=NO_RETRIES,
     )
+
+
+def wrap(exc: Exception, service: str, permanent: set[str]) -> AdapterError:
+    """A botocore error as an AdapterError: permanent when AWS's error code says a retry cannot help.
+    Anything else is not ours to translate and is raised again."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        return AdapterError(exc.response.get("Error", {}).get("Message", str(exc)) or code,
+                            permanent=code in permanent, provider=service, code=code)
+    if isinstance(exc, BotoCoreError):
+        return AdapterError(str(exc), permanent=False, provider=service)
+    raise exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from drportal.cloud.adapters import aws
 from drportal.cloud.adapters.errors import AdapterError
 
 # Codes after which a retry cannot help.
@@ -15,21 +16,11 @@ PERMANENT = {"NoSuchBucket", "NoSuchKey", "AccessDenied", "InvalidAccessKeyId", 
 def client(account) -> Any:
     # One way to build boto3 clients for an account (credentials at the moment of use, endpoint_url for
     # moto, botocore's retries off so retries happen in one place): drportal.cloud.adapters.aws.
-    from drportal.cloud.adapters import aws
-
     return aws.client(account, "s3")
 
 
 def _wrap(exc: Exception) -> AdapterError:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        return AdapterError(exc.response.get("Error", {}).get("Message", str(exc)) or code,
-                            permanent=code in PERMANENT, provider="s3", code=code)
-    if isinstance(exc, BotoCoreError):
-        return AdapterError(str(exc), permanent=False, provider="s3")
-    raise exc
+    return aws.wrap(exc, "s3", PERMANENT)
 
 
 def list_objects(account, bucket: str, prefix: str = "") -> Iterator[dict]:
