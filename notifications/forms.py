@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse_lazy
 
 from drportal.inventory.models import Customer
 from notifications import templating
@@ -70,4 +71,13 @@ class CheckInForm(forms.Form):
 
 
 class ExportRequestForm(forms.Form):
-    customer = forms.ModelChoiceField(Customer.objects.all(), to_field_name="slug")
+    # A text field with suggestions, not a <select> of every customer: thousands of options made the page
+    # slow to render and hard to use. The suggestions come from inventory:customer-options (htmx).
+    customer = forms.ModelChoiceField(
+        Customer.objects.all(), to_field_name="slug",
+        help_text="Type part of the customer's name or identifier and pick a suggestion.",
+        error_messages={"invalid_choice": "No customer has that identifier: pick one of the suggestions."},
+        widget=forms.TextInput(attrs={
+            "list": "customer-options", "autocomplete": "off",
+            "hx-get": reverse_lazy("inventory:customer-options"), "hx-trigger": "input changed delay:300ms",
+            "hx-target": "#customer-options", "hx-swap": "innerHTML"}))

@@ -9,6 +9,7 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("declare/", views.declare, name="declare"),
+    path("declare/servers/", views.declare_servers, name="declare-servers"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/transition/", views.transition, name="transition"),
 ]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from drportal.accounts.access import ALL_STAFF, Role, roles
 from drportal.incidents import services
 from drportal.incidents.choices import IncidentStatus
-from drportal.incidents.forms import DeclareForm
+from drportal.incidents.forms import SERVER_OPTIONS, DeclareForm, server_choices
 from drportal.incidents.models import Incident
 
 
@@ -23,11 +23,23 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 def declare(request: HttpRequest) -> HttpResponse:
     form = DeclareForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("impacted_")}
-        incident = services.declare(request.user, impacted=form.impacted(), **data)
+        incident = services.declare(request.user, impacted=form.impacted(), **form.incident_fields())
         messages.success(request, f"Incident #{incident.pk} declared.")
         return redirect("incidents:detail", pk=incident.pk)
     return render(request, "incidents/declare.html", {"form": form})
+
+
+@roles(Role.OPS)
+def declare_servers(request: HttpRequest) -> HttpResponse:
+    """The declare form's server options for its current zones, regions, search and choices (htmx)."""
+    options, more = server_choices(search=request.GET.get("find_servers", ""),
+                                   zones=request.GET.getlist("impacted_zones"),
+                                   regions=request.GET.getlist("impacted_regions"),
+                                   selected=request.GET.getlist("impacted_servers"))
+    chosen = set(request.GET.getlist("impacted_servers"))
+    return render(request, "incidents/_server_options.html",
+                  {"options": [(pk, label, str(pk) in chosen) for pk, label in options], "more": more,
+                   "limit": SERVER_OPTIONS})
 
 
 @roles(*ALL_STAFF)

@@ -1,24 +1,37 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
-from django.db.models import Count
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from drportal.accounts.access import ALL_STAFF, Role, roles
 from drportal.inventory.forms import ImportForm
 from drportal.inventory.importer import InventoryError, import_inventory
-from drportal.inventory.models import Customer, Office, Server
+from drportal.inventory.models import Asset, Customer, Office, Server
 
-PAGE = 200
+PAGE = 100
+
+
+def _paged(request: HttpRequest, rows, **keep: str) -> dict:
+    """One page of rows and the query string that keeps the filters on the other pages."""
+    page = Paginator(rows, PAGE).get_page(request.GET.get("page"))
+    return {"page": page, "query": urlencode({k: v for k, v in keep.items() if v})}
 
 
 @roles(*ALL_STAFF)
 def server_list(request: HttpRequest) -> HttpResponse:
-    servers = Server.objects.select_related("zone__region__provider").order_by("name")
-    if region := request.GET.get("region"):
+    servers = Server.objects.select_related("zone__region__provider").order_by("name", "pk")
+    region, text = request.GET.get("region", ""), request.GET.get("q", "").strip()
+    if region:
         servers = servers.filter(zone__region__slug=region)
-    return render(request, "inventory/server_list.html", {"servers": servers[:PAGE]})
+    if text:
+        servers = servers.filter(name__icontains=text)
+    ctx = _paged(request, servers, region=region, q=text)
+    return render(request, "inventory/server_list.html", {**ctx, "servers": ctx["page"], "q": text})
 
 
 @roles(*ALL_STAFF)
@@ -30,8 +43,32 @@ def server_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @roles(*ALL_STAFF)
 def customer_list(request: HttpRequest) -> HttpResponse:
-    customers = Customer.objects.annotate(n_assets=Count("assets")).order_by("name")
-    return render(request, "inventory/customer_list.html", {"customers": customers[:PAGE]})
+    text = request.GET.get("q", "").strip()
+    customers = Customer.objects.order_by("name", "pk")
+    if text:
+        customers = customers.filter(Q(name__icontains=text) | Q(slug__icontains=text))
+    ctx = _paged(request, customers, q=text)
+    # Counted for the page's customers only: counting every customer's assets grows with the inventory.
+    counts = dict(Asset.objects.filter(customer__in=[c.pk for c in ctx["page"]]).values_list("customer")
+                  .annotate(n=Count("pk")))
+    for customer in ctx["page"]:
+        customer.n_assets = counts.get(customer.pk, 0)
+    return render(request, "inventory/customer_list.html", {**ctx, "customers": ctx["page"], "q": text})
+
+
+CUSTOMER_OPTIONS = 20
+
+
+@roles(*ALL_STAFF)
+def customer_options(request: HttpRequest) -> HttpResponse:
+    """Suggestions for a customer field (a <datalist>, filled by htmx): customers whose name or identifier
+    contains the text, sent as `q` or as the field's own value (`customer`)."""
+    text = (request.GET.get("q") or request.GET.get("customer") or "").strip()
+    found = Customer.objects.none()
+    if text:
+        found = Customer.objects.filter(Q(name__icontains=text) | Q(slug__icontains=text)).order_by("name")
+    return render(request, "inventory/_customer_options.html",
+                  {"customers": found.only("slug", "name")[:CUSTOMER_OPTIONS]})
 
 
 @roles(*ALL_STAFF)

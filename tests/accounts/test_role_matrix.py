@@ -31,10 +31,12 @@ EXPECTED: dict[str, set[str]] = {
     "inventory:server": STAFF,
     "inventory:customers": STAFF,
     "inventory:customer": STAFF,
+    "inventory:customer-options": STAFF,
     "inventory:offices": STAFF,
     "inventory:import": {ADMIN},
     "incidents:list": STAFF,
     "incidents:declare": {OPS, ADMIN},
+    "incidents:declare-servers": {OPS, ADMIN},
     "incidents:detail": STAFF,
     "incidents:transition": {OPS, MANAGER, ADMIN},
     # cloud (issue 4)
