@@ -37,9 +37,12 @@ EXPOSURE_ROWS = 50
 
 
 class Exposure(list):
-    """The worst-off customers, worst first, with `total`: how many customers have data in the lost zones."""
+    """The worst-off customers, worst first, with `total`: how many customers have data in the lost zones
+    (and, when read from a snapshot, `computed_at` and `refreshing`)."""
 
     total: int = 0
+    computed_at = None
+    refreshing = False
 
 
 # One statement for the whole inventory, from the sweep's precomputed recovery points (PolicyAssetStatus):
@@ -48,27 +51,37 @@ class Exposure(list):
 # of its region survives, else the newest copy outside its region (conservative when only part of a region
 # is lost) — then per customer the oldest of those, worst first.
 EXPOSURE_SQL = """
-WITH hit AS (
-  SELECT a.id, a.customer_id, z.region_id,
-         (a.metadata ->> 'multi_az') = 'true' AND EXISTS (
-           SELECT 1 FROM inventory_zone sz WHERE sz.region_id = z.region_id AND sz.slug = a.metadata ->> 'standby_zone'
-             AND NOT sz.id = ANY(%(zones)s)) AS standby,
+WITH lost AS (
+  SELECT z.id, z.region_id,
          EXISTS (SELECT 1 FROM inventory_zone oz WHERE oz.region_id = z.region_id AND oz.id <> z.id
                    AND oz.id = ANY(%(zones)s)) AS more_of_region
-  FROM inventory_asset a
-  LEFT JOIN inventory_server sv ON sv.id = a.server_id
-  JOIN inventory_zone z ON z.id = coalesce(sv.zone_id, a.zone_id)
-  WHERE z.id = ANY(%(zones)s) AND a.customer_id IS NOT NULL
-    AND (%(all_customers)s OR a.customer_id = ANY(%(customers)s))
+  FROM inventory_zone z WHERE z.id = ANY(%(zones)s)
+), hit AS (
+  SELECT a.id, a.customer_id, a.metadata, l.id AS zone_id, l.region_id, l.more_of_region
+  FROM lost l JOIN inventory_server sv ON sv.zone_id = l.id JOIN inventory_asset a ON a.server_id = sv.id
+  WHERE a.customer_id IS NOT NULL
+  UNION ALL
+  SELECT a.id, a.customer_id, a.metadata, l.id, l.region_id, l.more_of_region
+  FROM lost l JOIN inventory_asset a ON a.zone_id = l.id
+  WHERE a.server_id IS NULL AND a.customer_id IS NOT NULL
+), scoped AS (
+  SELECT h.id, h.customer_id, h.more_of_region,
+         coalesce((h.metadata ->> 'multi_az') = 'true' AND EXISTS (
+           SELECT 1 FROM inventory_zone sz WHERE sz.region_id = h.region_id AND sz.slug = h.metadata ->> 'standby_zone'
+             AND NOT sz.id = ANY(%(zones)s)), false) AS standby
+  FROM hit h WHERE %(all_customers)s OR h.customer_id = ANY(%(customers)s)
 ), per_asset AS (
-  SELECT h.id, h.customer_id,
-         CASE WHEN h.standby THEN %(now)s
-              WHEN h.more_of_region THEN max(s.offregion_recovery_point)
-              ELSE max(s.offzone_recovery_point) END AS rp,
-         min(extract(epoch FROM p.rpo_objective)) AS objective
-  FROM hit h JOIN backups_policyassetstatus s ON s.asset_id = h.id
-  JOIN backups_backuppolicy p ON p.id = s.policy_id
-  GROUP BY h.id, h.customer_id, h.standby, h.more_of_region
+  -- LATERAL: the asset's few pairs by index, never a scan of every pair
+  SELECT h.customer_id,
+         CASE WHEN h.standby THEN %(now)s WHEN h.more_of_region THEN pa.offregion ELSE pa.offzone END AS rp,
+         pa.objective
+  FROM scoped h CROSS JOIN LATERAL (
+    SELECT max(s.offzone_recovery_point) AS offzone, max(s.offregion_recovery_point) AS offregion,
+           min(extract(epoch FROM p.rpo_objective)) AS objective, count(*) AS pairs
+    FROM backups_policyassetstatus s JOIN backups_backuppolicy p ON p.id = s.policy_id
+    WHERE s.asset_id = h.id
+  ) pa
+  WHERE pa.pairs > 0
 ), per_customer AS (
   SELECT customer_id, count(*) AS assets, count(*) FILTER (WHERE rp IS NULL) AS lost_entirely, min(rp) AS oldest,
          bool_or(rp IS NULL OR extract(epoch FROM %(now)s - rp) > objective) AS breaches

@@ -198,3 +198,23 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+
+class Snapshot(models.Model):
+    """A result the pages read instead of computing it on every view (scenarios.snapshots): every scenario's
+    readiness checks (key "readiness": assessing the library reads every server and system image, about 2 s
+    at 5,000 servers) and a run's data-loss window (key "loss:run:<id>": every customer's assets in the lost
+    zones). Recomputed by a job once older than a minute, or at once when what it was computed for changed."""
+
+    key = models.CharField(max_length=100, unique=True)
+    computed_at = models.DateTimeField()
+    # What the data was computed for (scenario files and installed actions, or lost zones): another basis
+    # means recompute before showing.
+    basis = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    # Set when a refresh job is enqueued; a claim older than a few minutes (the job was lost) can be taken again.
+    refresh_claimed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} as of {self.computed_at:%Y-%m-%d %H:%M:%S}"

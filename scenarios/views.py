@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, hooks, loader, readiness
+from scenarios import drills, engine, loader, loss, readiness
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -34,18 +34,21 @@ def _error_text(exc: ValidationError) -> str:
 @roles(*ALL_STAFF)
 def index(request: HttpRequest) -> HttpResponse:
     lib = loader.library()
-    rows = readiness.assess_all(list(lib.scenarios.values()), clock.now())
-    return render(request, "scenarios/index.html", {"library": lib, "rows": rows})
+    snapshot = readiness.current(list(lib.scenarios.values()), clock.now())
+    return render(request, "scenarios/index.html", {"library": lib, "rows": snapshot.rows, "snapshot": snapshot})
 
 
 @roles(*ALL_STAFF)
 def detail(request: HttpRequest, scenario_id: str) -> HttpResponse:
     scenario = _scenario(scenario_id)
     now = clock.now()
-    drilled = readiness.last_drills()
+    snapshot = readiness.current(list(loader.library().scenarios.values()), now)
+    result = next(r for r in snapshot.rows if r.scenario.id == scenario.id)
+    result.exposure = readiness.exposure(scenario, now)
     ctx = {
         "scenario": scenario,
-        "readiness": readiness.assess(scenario, now, last_drill=drilled.get(scenario.id)),
+        "readiness": result,
+        "snapshot": snapshot,
         "drills": Drill.objects.filter(scenario_id=scenario.id).select_related("run")[:20],
         "runs": Run.objects.filter(scenario_id=scenario.id, drill=False).select_related("incident")[:20],
     }
@@ -86,22 +89,8 @@ def _run_context(run: Run) -> dict:
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
     ctx = _run_context(run)
-    ctx["loss"] = _loss_so_far(run.incident, ctx["now"])
+    ctx["loss"] = loss.for_run(run, ctx["now"])
     return render(request, "scenarios/run.html", ctx)
-
-
-def _loss_so_far(incident: Incident, now) -> list[dict] | None:
-    """The data-loss window of the customers hit, from the backups app: what a restore now would lose."""
-    from drportal.inventory.models import Customer, Zone
-
-    zones = set(incident.impacted_zones.values_list("pk", flat=True))
-    zones |= set(incident.impacted_servers.values_list("zone_id", flat=True))
-    zones |= set(Zone.objects.filter(region__in=incident.impacted_regions.all()).values_list("pk", flat=True))
-    if not zones:
-        return []
-    services = incident.impacted_services.all()
-    customers = Customer.objects.filter(services__in=services).distinct() if services.exists() else None
-    return hooks.customer_exposure(zones, now, customers)
 
 
 @roles(*ALL_STAFF)
@@ -180,6 +169,7 @@ def mitigations(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             item = form.save()
             audit.record(request.user, "mitigation.created", item, after=form.cleaned_data)
+            readiness.request_refresh()
             messages.success(request, f"Added “{item.title}”.")
             return redirect("scenarios:mitigations")
     rows = [(m, m.status(today)) for m in items]
@@ -195,6 +185,7 @@ def mitigation_checked(request: HttpRequest, pk: int) -> HttpResponse:
     item.save(update_fields=["last_checked_on"])
     after = audit.snapshot(item, ["last_checked_on"])
     audit.record(request.user, "mitigation.checked", item, before=before, after=after)
+    readiness.request_refresh()
     messages.success(request, f"“{item.title}” marked checked today.")
     return redirect("scenarios:mitigations")
 
