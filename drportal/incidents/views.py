@@ -47,9 +47,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident.objects.select_related("declared_by", "commander"), pk=pk)
     ctx = {
         "incident": incident,
-        "servers": incident.impacted_servers.select_related("zone__region"),
-        "zones": incident.impacted_zones.select_related("region"),
-        "regions": incident.impacted_regions.all(),
+        # A zone's and a region's names include their provider's: loaded with them, not one query per server.
+        "servers": incident.impacted_servers.select_related("zone__region__provider"),
+        "zones": incident.impacted_zones.select_related("region__provider"),
+        "regions": incident.impacted_regions.select_related("provider"),
         "offices": incident.impacted_offices.all(),
         "services": incident.impacted_services.all(),
         "next_states": [s for s in IncidentStatus if s in _next(incident)],

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.urls import reverse
+
+from drportal.incidents import services
+from drportal.inventory.models import Provider, Region, Server, Zone
+
+
+def test_the_page_takes_the_same_queries_for_any_number_of_servers(client_as, alice, django_assert_num_queries):
+    provider = Provider.objects.create(slug="rackspace", name="Rackspace", kind="rackspace")
+    region = Region.objects.create(provider=provider, slug="dfw", name="Dallas")
+    zone = Zone.objects.create(region=region, slug="dfw1", name="Dallas 1")
+    servers = Server.objects.bulk_create([Server(name=f"web{i}", role="application", zone=zone) for i in range(8)])
+    few = services.declare(alice, title="two down", severity="sev2", disaster_class="server_crash",
+                           impacted={"servers": servers[:2], "zones": [zone], "regions": [region]})
+    many = services.declare(alice, title="eight down", severity="sev2", disaster_class="server_crash",
+                            impacted={"servers": servers, "zones": [zone], "regions": [region]})
+    client = client_as("alice")
+    # session, user, profile, groups; the incident; its regions, zones and servers (with their providers),
+    # offices, services; the scenario panel: run, the servers and which of 6 impacts are set (proposals),
+    # review; the notifications panel: office incident?, notices, status updates. 22 with 2 servers or 8.
+    for incident in (few, many):
+        with django_assert_num_queries(22):
+            page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+        assert page.count("Server web") == len(incident.impacted_servers.all())
