@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -41,10 +41,12 @@ NOTICE_ROLES = (Role.SUPPORT, Role.OPS, Role.MANAGER)
 
 @roles(*NOTICE_ROLES)
 def index(request: HttpRequest) -> HttpResponse:
+    # Counted for the 100 notices shown only (the subquery), not grouped over every delivery ever made.
+    recent = Notice.objects.order_by("-created_at").values("pk")[:100]
     notice_list = (
-        Notice.objects.select_related("incident")
+        Notice.objects.filter(pk__in=Subquery(recent)).select_related("incident")
         .annotate(**{s: Count("deliveries", filter=Q(deliveries__state=s)) for s in DeliveryState.values})
-        .order_by("-created_at")[:100]
+        .order_by("-created_at")
     )
     attention = (
         Delivery.objects.filter(state__in=[DeliveryState.IN_DOUBT, DeliveryState.FAILED])
