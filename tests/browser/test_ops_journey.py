@@ -58,7 +58,11 @@ def test_ops_recovers_dallas_in_kansas_city(sim_cloud, worker, live_server, sign
     page.get_by_label("Title").fill("Rackspace Dallas offline")
     page.get_by_label("Severity").select_option("sev1")
     page.get_by_label("Disaster class").select_option("datacenter_offline")
-    page.get_by_label("Impacted regions").select_option(str(Region.objects.get(slug="dfw").pk))
+    # Choosing a region reloads the server options (htmx): wait for them before choosing servers.
+    regions = page.get_by_label("Impacted regions")
+    with page.expect_response(lambda response: "/incidents/declare/servers/" in response.url):
+        regions.select_option(str(Region.objects.get(slug="dfw").pk))
+    expect(regions).not_to_have_class(re.compile("htmx-request"))
     page.get_by_label("Impacted servers").select_option([str(pk) for _, pk in dallas])
     page.get_by_role("button", name="Declare").click()
     expect(page.get_by_text("declared.")).to_be_visible()
