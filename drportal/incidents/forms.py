@@ -85,7 +85,9 @@ class DeclareForm(forms.ModelForm):
         )
         # Validation still checks the submitted ids against every server; only the rendered options are few.
         self.fields["impacted_servers"].widget.choices = options
-        self.more_servers = more
+        if more:
+            self.fields["impacted_servers"].help_text = (
+                "More servers exist than can be listed: choose zones or regions, or find servers by name.")
 
     def incident_fields(self) -> dict:
         return {key: self.cleaned_data[key] for key in self.Meta.fields if key in self.cleaned_data}
