@@ -175,7 +175,7 @@ def run() -> list[dict]:
     timed = {u: r for u, r in results.items() if r.get("status") == 200}
     slowest = max(timed, key=lambda u: timed[u]["p95_ms"])
     heaviest = max(timed, key=lambda u: timed[u]["assets_kb"])
-    print(f"every page, slowest first ({RUNS} renders each; queries of one render):")
+    print(f"every page, slowest first ({RUNS} timed renders each; queries of the first, untimed render):")
     print(f"  {'p95 ms':>8}  {'median':>8}  {'queries':>7}  {'assets':>9}  url")
     for url, r in sorted(timed.items(), key=lambda item: -item[1]["p95_ms"]):
         print(f"  {r['p95_ms']:8.1f}  {r['median_ms']:8.1f}  {r['queries']:7d}  {r['assets_kb']:6.1f} KB  {url}"
