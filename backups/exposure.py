@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from backups.models import BackupRecord
@@ -150,45 +150,87 @@ class ExposureRow:
         return _duration(self.objective_seconds) if self.objective_seconds else ""
 
 
-REGION_SQL = """
+# Per asset, the newest surviving recovery point outside its zone and outside its region (across its
+# policies), then per location and customer the worst of them. "customers" NULL means every customer.
+STORE_SQL = """
 WITH per_asset AS (
   SELECT s.asset_zone_id, s.asset_region_id, s.customer_id, s.asset_id,
          -- A synchronous Multi-AZ standby keeps every write when only the primary's zone is lost.
-         CASE WHEN bool_or((a.metadata ->> 'multi_az') = 'true' AND a.metadata ? 'standby_zone') THEN %(now)s
-              ELSE max(s.offzone_recovery_point) END AS zone_rp,
+         bool_or((a.metadata ->> 'multi_az') = 'true' AND a.metadata ? 'standby_zone') AS standby,
+         max(s.offzone_recovery_point) AS zone_rp,
          max(s.offregion_recovery_point) AS region_rp,
          min(extract(epoch FROM p.rpo_objective)) AS objective
   FROM backups_policyassetstatus s JOIN backups_backuppolicy p ON p.id = s.policy_id
   JOIN inventory_asset a ON a.id = s.asset_id
   WHERE s.customer_id IS NOT NULL AND s.asset_zone_id IS NOT NULL AND p.active
+    AND (%(customers)s::bigint[] IS NULL OR s.customer_id = ANY(%(customers)s::bigint[]))
   GROUP BY 1, 2, 3, 4
+), per_location AS (
+  SELECT 'zone' AS scope, asset_zone_id AS location_id, customer_id, count(*) AS assets,
+         count(*) FILTER (WHERE zone_rp IS NULL AND NOT standby) AS without,
+         min(zone_rp) FILTER (WHERE NOT standby) AS oldest, min(objective) AS objective
+  FROM per_asset GROUP BY asset_zone_id, customer_id
+  UNION ALL
+  SELECT 'region', asset_region_id, customer_id, count(*), count(*) FILTER (WHERE region_rp IS NULL), min(region_rp),
+         min(objective)
+  FROM per_asset GROUP BY asset_region_id, customer_id
 )
-SELECT 'zone', asset_zone_id, customer_id, count(*), count(*) FILTER (WHERE zone_rp IS NULL), min(zone_rp),
-       min(objective)
-FROM per_asset GROUP BY asset_zone_id, customer_id
-UNION ALL
-SELECT 'region', asset_region_id, customer_id, count(*), count(*) FILTER (WHERE region_rp IS NULL), min(region_rp),
-       min(objective)
-FROM per_asset GROUP BY asset_region_id, customer_id
+INSERT INTO backups_customerexposure (scope, location_id, customer_id, assets, assets_without_copy, everything_lost,
+                                      oldest_recovery_point, objective_seconds)
+SELECT scope, location_id, customer_id, assets, without, without > 0, CASE WHEN without > 0 THEN NULL ELSE oldest END,
+       objective
+FROM per_location
 """
 
 
-def region_exposure(now: datetime) -> list[ExposureRow]:
-    """For each zone and each region, and each customer with assets running there: what the customer would
-    lose if it went down now (read from the precomputed off-zone / off-region recovery points of the sweep).
-    Worst first: customers with no surviving copy, then the largest loss."""
-    from drportal.inventory.models import Customer, Region, Zone
+def store(customers: set[int] | None = None) -> None:
+    """Rewrite the exposure rows of these customers (None: of every customer) from their pairs' status rows.
+    The sweep calls it with the customers whose pairs it recomputed: only a sweep changes those rows."""
+    from backups.models import CustomerExposure
 
-    with connection.cursor() as cur:
-        cur.execute(REGION_SQL, {"now": now})
-        raw = cur.fetchall()
+    if customers is not None and not customers:
+        return
+    ids = sorted(customers) if customers is not None else None
+    with transaction.atomic():
+        stale = CustomerExposure.objects.all() if ids is None else CustomerExposure.objects.filter(customer_id__in=ids)
+        stale.delete()
+        with connection.cursor() as cur:
+            cur.execute(STORE_SQL, {"customers": ids})
+
+
+def _row(e, zones: dict[int, str], regions: dict[int, str], now: datetime) -> ExposureRow:
+    oldest = e.oldest_recovery_point
+    lost = None if e.everything_lost else (0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0))
+    return ExposureRow(e.scope, e.location_id, (zones if e.scope == "zone" else regions).get(e.location_id, "?"),
+                       e.customer_id, e.customer.name, e.assets, e.assets_without_copy, oldest, lost,
+                       e.objective_seconds)
+
+
+def location_names() -> tuple[dict[int, str], dict[int, str]]:
+    from drportal.inventory.models import Region, Zone
+
     zones = {z.pk: str(z) for z in Zone.objects.select_related("region__provider")}
     regions = {r.pk: str(r) for r in Region.objects.select_related("provider")}
-    customers = dict(Customer.objects.filter(pk__in={r[2] for r in raw}).values_list("pk", "name"))
-    rows = []
-    for scope, loc, cust, n, without, oldest, objective in raw:
-        lost = None if without or oldest is None else max((now - oldest).total_seconds(), 0.0)
-        rows.append(ExposureRow(scope, loc, (zones if scope == "zone" else regions).get(loc, "?"), cust,
-                                customers.get(cust, "?"), n, without, None if without else oldest, lost,
-                                float(objective) if objective is not None else None))
-    return sorted(rows, key=lambda r: (r.seconds_lost is not None, -(r.seconds_lost or 0), r.location, r.customer))
+    return zones, regions
+
+
+def worst_first(scope: str | None = None):
+    """The stored exposure rows, worst first (no surviving copy, then the largest loss), in index order."""
+    from backups.models import CustomerExposure
+
+    rows = CustomerExposure.objects.select_related("customer")
+    if scope is not None:
+        rows = rows.filter(scope=scope)
+    return rows.order_by("scope", "-everything_lost", "oldest_recovery_point", "location_id", "customer_id")
+
+
+def rows_of(page, now: datetime, names: tuple[dict[int, str], dict[int, str]] | None = None) -> list[ExposureRow]:
+    zones, regions = names or location_names()
+    return [_row(e, zones, regions, now) for e in page]
+
+
+def region_exposure(now: datetime, scope: str | None = None) -> list[ExposureRow]:
+    """For each zone and each region, and each customer with assets running there: what the customer would
+    lose if it went down now (as of the last sweep). Worst first: customers with no surviving copy, then the
+    largest loss."""
+    return rows_of(worst_first(scope), now)

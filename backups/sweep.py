@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.urls import reverse
 
-from backups import status
+from backups import exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
 from drportal.audit import log as audit
@@ -103,6 +103,7 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep") -> dict:
     _mark_dirty_on_outage_change(down_zones)
     policies = {p.pk: p for p in BackupPolicy.objects.all()}
     totals = {"pairs": 0, "changes": 0}
+    customers: set[int] = set()
     while True:
         with transaction.atomic():
             ids = list(
@@ -113,9 +114,11 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep") -> dict:
             )
             if not ids:
                 break
-            changes = _recompute(ids, policies, down_zones, down_regions, now)
+            changes = _recompute(ids, policies, down_zones, down_regions, now, customers)
             totals["pairs"] += len(ids)
             totals["changes"] += len(changes)
+    # The exposure page's rows derive from the pairs just written: rewrite those of the customers concerned.
+    exposure.store(customers)
     integrate_rollups(now)
     store_counts()
     send_alerts(now)
@@ -124,24 +127,58 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep") -> dict:
     return totals
 
 
+COLOURS = ("ok", "warning", "bad")
+
+
 def store_counts() -> dict[str, int]:
-    """Pairs per colour, kept on a SweepState row: statuses only change in a sweep, so the dashboard reads
-    these instead of counting 100,000 rows on every view."""
+    """Pairs per colour, the pairs in each bad state the front dashboard names, and per policy its pairs and
+    its bad ones, kept on a SweepState row: statuses only change in a sweep, so the dashboard, the status list
+    and the policy list read these instead of counting 100,000 rows on every view."""
     import json
 
-    from django.db.models import Count
+    from django.db.models import Count, Q
 
-    counts = {"ok": 0, "warning": 0, "bad": 0}
+    counts = dict.fromkeys(COLOURS, 0)
     counts.update(dict(PolicyAssetStatus.objects.values_list("overall").annotate(n=Count("id")).order_by()))
-    SweepState.objects.update_or_create(name="counts", defaults={"value": json.dumps(counts)})
+    problems = PolicyAssetStatus.objects.aggregate(
+        rpo_breached=Count("id", filter=Q(rpo_status="breached")),
+        late=Count("id", filter=Q(freshness="late")),
+        failed=Count("id", filter=Q(freshness="failed")),
+        co_located=Count("id", filter=Q(offsite="co_located")),
+    )
+    policies = {
+        str(policy): [n, bad] for policy, n, bad in PolicyAssetStatus.objects.values_list("policy_id")
+        .annotate(n=Count("id"), bad=Count("id", filter=Q(overall="bad"))).order_by()
+    }
+    value = counts | {"problems": problems, "policies": policies}
+    SweepState.objects.update_or_create(name="counts", defaults={"value": json.dumps(value)})
     return counts
 
 
-def counts() -> dict[str, int]:
+def _stored() -> dict:
     import json
 
     row = SweepState.objects.filter(name="counts").values_list("value", flat=True).first()
-    return json.loads(row) if row else {"ok": 0, "warning": 0, "bad": 0}
+    return json.loads(row) if row else {}
+
+
+def counts() -> dict[str, int]:
+    """Pairs per colour as of the last sweep (one query)."""
+    stored = _stored()
+    return {c: stored.get(c, 0) for c in COLOURS}
+
+
+def problem_counts() -> dict[str, int] | None:
+    """Pairs breaching their RPO, late, failed, co-located, as of the last sweep (one query); None before the
+    first sweep that stored them."""
+    return _stored().get("problems")
+
+
+def policy_counts() -> dict[int, tuple[int, int]] | None:
+    """Per policy id, its pairs and its bad pairs as of the last sweep (one query); None before the first
+    sweep that stored them."""
+    stored = _stored().get("policies")
+    return None if stored is None else {int(k): (n, bad) for k, (n, bad) in stored.items()}
 
 
 def _due_filter(now: datetime):
@@ -151,7 +188,8 @@ def _due_filter(now: datetime):
 
 
 def _recompute(ids: list[int], policies: dict, down_zones: list[int], down_regions: list[int],
-               now: datetime) -> list[StatusChange]:
+               now: datetime, customers: set[int] | None = None) -> list[StatusChange]:
+    """Recompute these pairs; adds their customers to `customers`."""
     with connection.cursor() as cur:
         cur.execute(FACTS_SQL, {"ids": ids, "now": now, "down_zones": down_zones, "down_regions": down_regions})
         facts = {row[0]: row[1:] for row in cur.fetchall()}
@@ -179,6 +217,8 @@ def _recompute(ids: list[int], policies: dict, down_zones: list[int], down_regio
         pair.last_verified_at, pair.expected_at, pair.next_deadline = verified, result.expected_at, result.next_deadline
         pair.rpo_seconds, pair.overall, pair.recheck_at = result.rpo_seconds, result.overall, result.recheck_at
         pair.dirty, pair.swept_at = False, now
+        if customers is not None and pair.customer_id is not None:
+            customers.add(pair.customer_id)
     _write(pairs)
     StatusChange.objects.bulk_create(changes)
     return changes

@@ -168,6 +168,9 @@ def run() -> list[dict]:
 
     call_command("migrate", verbosity=0)
     info = seed()
+    from backups.sweep import store_counts
+
+    store_counts()  # a data set swept before the sweep stored every count the pages read
     client = _admin_client()
     urls = [u for u in page_urls() if (not ONLY or any(part in u for part in ONLY))
             and not any(part in u for part in SKIP_ALSO)]

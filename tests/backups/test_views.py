@@ -28,8 +28,8 @@ def swept(world):
 def test_the_status_list_filters_and_sorts_in_sql(client_as, swept, django_assert_num_queries):
     client = client_as("sam")
     client.get("/backups/")  # warm the session
-    # session, user, profile, groups; counts per colour; page count; page rows; regions for the filter
-    with django_assert_num_queries(8):
+    # session, user, profile, groups; counts per colour (stored by the sweep, so no COUNT); page rows; regions
+    with django_assert_num_queries(7):
         response = client.get("/backups/?status=bad&sort=rpo")
     assert response.status_code == 200
     names = [p.asset.name for p in response.context["page"]]
@@ -49,8 +49,11 @@ def test_the_list_query_count_does_not_grow_with_the_data(client_as, swept, djan
     sweep.sweep(NOW + timedelta(days=1, hours=3))
     client = client_as("sam")
     client.get("/backups/")
-    with django_assert_num_queries(8):
-        assert len(client.get("/backups/").context["page"]) == 36
+    with django_assert_num_queries(7):
+        page = client.get("/backups/").context["page"]
+    assert (len(page), page.paginator.count) == (36, 36)
+    with django_assert_num_queries(8):  # a filter the sweep did not count: one COUNT more
+        assert client.get(f"/backups/?region={swept.dfw.pk}").context["page"].paginator.count == 35
 
 
 def test_the_dashboard_panel_has_a_fixed_query_count(client_as, swept, django_assert_num_queries):
@@ -111,8 +114,10 @@ def test_the_cron_preview_shows_the_next_three_runs_in_the_display_zone(client_a
 def test_the_policy_pages_render(client_as, swept, django_assert_num_queries):
     client = client_as("mona")
     client.get("/backups/")
-    with django_assert_num_queries(5):  # session, user, profile, groups; policies with their counts
-        assert client.get("/backups/policies/").status_code == 200
+    with django_assert_num_queries(6):  # session, user, profile, groups; counts stored by the sweep; policies
+        response = client.get("/backups/policies/")
+    daily = next(p for p in response.context["policies"] if p.pk == swept.daily.pk)
+    assert (daily.n_assets, daily.n_bad) == (2, 2)
     assert client.get(f"/backups/policies/{swept.daily.pk}/").status_code == 200
 
 
@@ -134,13 +139,34 @@ def test_the_compliance_report_and_its_csv(client_as, swept, django_assert_num_q
     assert b"Backup compliance report" in printable.content
 
 
-def test_the_exposure_page_shows_dallas_losing_a_week(client_as, swept):
-    with time_machine.travel(NOW, tick=False):
-        response = client_as("sam").get("/backups/exposure/")
+def test_the_exposure_page_shows_dallas_losing_a_week(client_as, swept, django_assert_num_queries):
+    client = client_as("sam")
+    client.get("/backups/")
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(8):
+        # session, user, profile, groups; the rows the sweep stored: count and page; zone and region names
+        response = client.get("/backups/exposure/")
     rows = response.context["rows"]
     acme = next(r for r in rows if r.customer == "Acme Dental" and r.location.startswith("rackspace/dfw"))
     assert acme.oldest_recovery_point == at("2026-11-15 11:00")
     assert acme.breaches_objective
+    assert acme.seconds_lost == (NOW - at("2026-11-15 11:00")).total_seconds()
+
+
+def test_the_exposure_query_count_does_not_grow_with_the_data(client_as, swept, django_assert_num_queries):
+    from drportal.inventory.models import Asset, Customer
+
+    for i in range(30):
+        customer = Customer.objects.create(slug=f"c{i}", name=f"Customer {i}")
+        swept.daily.assets.add(Asset.objects.create(name=f"db-{i}", kind="database", server=swept.db1,
+                                                    customer=customer))
+    sweep.sweep(NOW + timedelta(days=1, hours=3))
+    client = client_as("sam")
+    client.get("/backups/")
+    with django_assert_num_queries(8):
+        response = client.get("/backups/exposure/?scope=region")
+    new = [r for r in response.context["rows"] if r.customer.startswith("Customer ")]
+    assert len(new) == 30
+    assert all(r.seconds_lost is None for r in new)  # never backed up: everything is lost
 
 
 def test_a_token_is_shown_once_and_stored_as_a_digest(client_as, world):
