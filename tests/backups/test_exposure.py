@@ -101,3 +101,17 @@ def test_a_multi_az_standby_keeps_every_write_when_the_primary_zone_is_lost(worl
     region = exposure.data_loss_window(world.rds, set(Zone.objects.filter(region=world.use1).values_list("pk",
                                                                                                       flat=True)), NOW)
     assert region.recovery_point is None  # the whole region: its automated backups go with it
+
+
+def test_a_sweep_rewrites_the_exposure_of_the_customers_whose_pairs_it_recomputed(world):
+    jivosoft_backups(world)
+    sweep.sweep(NOW)
+    record(world.weekly, world.acme_db, at("2026-11-21 11:00"), zone=world.mci1)  # an extra copy to Kansas City
+    from backups.models import PolicyAssetStatus
+
+    PolicyAssetStatus.objects.filter(asset=world.acme_db).update(dirty=True)  # as ingestion marks it
+    sweep.sweep(NOW + timedelta(minutes=1))
+    dallas = {r.customer: r for r in exposure.region_exposure(NOW, scope="zone") if r.location == "rackspace/dfw/dfw1"}
+    assert dallas["Acme Dental"].oldest_recovery_point == at("2026-11-21 11:00")
+    assert dallas["Zeta Clinics"].oldest_recovery_point == at("2026-11-15 11:00")  # untouched: still a week
+    assert dallas["Zeta Clinics"].breaches_objective
