@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 
 from backups.models import BackupRecord
@@ -165,7 +165,7 @@ WITH per_asset AS (
   WHERE s.customer_id IS NOT NULL AND s.asset_zone_id IS NOT NULL AND p.active
     AND (%(customers)s::bigint[] IS NULL OR s.customer_id = ANY(%(customers)s::bigint[]))
   GROUP BY 1, 2, 3, 4
-), per_location AS (
+), per_location AS MATERIALIZED (
   SELECT 'zone' AS scope, asset_zone_id AS location_id, customer_id, count(*) AS assets,
          count(*) FILTER (WHERE zone_rp IS NULL AND NOT standby) AS without,
          min(zone_rp) FILTER (WHERE NOT standby) AS oldest, min(objective) AS objective
@@ -174,28 +174,34 @@ WITH per_asset AS (
   SELECT 'region', asset_region_id, customer_id, count(*), count(*) FILTER (WHERE region_rp IS NULL), min(region_rp),
          min(objective)
   FROM per_asset GROUP BY asset_region_id, customer_id
+), upserted AS (
+  INSERT INTO backups_customerexposure (scope, location_id, customer_id, assets, assets_without_copy,
+                                        everything_lost, oldest_recovery_point, objective_seconds)
+  SELECT scope, location_id, customer_id, assets, without, without > 0,
+         CASE WHEN without > 0 THEN NULL ELSE oldest END, objective
+  FROM per_location ORDER BY scope, location_id, customer_id
+  ON CONFLICT (scope, location_id, customer_id) DO UPDATE SET
+    assets = EXCLUDED.assets, assets_without_copy = EXCLUDED.assets_without_copy,
+    everything_lost = EXCLUDED.everything_lost, oldest_recovery_point = EXCLUDED.oldest_recovery_point,
+    objective_seconds = EXCLUDED.objective_seconds
 )
-INSERT INTO backups_customerexposure (scope, location_id, customer_id, assets, assets_without_copy, everything_lost,
-                                      oldest_recovery_point, objective_seconds)
-SELECT scope, location_id, customer_id, assets, without, without > 0, CASE WHEN without > 0 THEN NULL ELSE oldest END,
-       objective
-FROM per_location
+-- The customers' rows for places where they no longer run anything protected.
+DELETE FROM backups_customerexposure e
+WHERE (%(customers)s::bigint[] IS NULL OR e.customer_id = ANY(%(customers)s::bigint[]))
+  AND NOT EXISTS (SELECT 1 FROM per_location f
+                  WHERE f.scope = e.scope AND f.location_id = e.location_id AND f.customer_id = e.customer_id)
 """
 
 
 def store(customers: set[int] | None = None) -> None:
     """Rewrite the exposure rows of these customers (None: of every customer) from their pairs' status rows.
-    The sweep calls it with the customers whose pairs it recomputed: only a sweep changes those rows."""
-    from backups.models import CustomerExposure
-
+    The sweep calls it with the customers whose pairs it recomputed: only a sweep changes those rows.
+    One statement, an upsert in key order plus the delete of rows no longer produced, so two sweeps storing
+    the same customer at once wait for each other instead of colliding on the unique key."""
     if customers is not None and not customers:
         return
-    ids = sorted(customers) if customers is not None else None
-    with transaction.atomic():
-        stale = CustomerExposure.objects.all() if ids is None else CustomerExposure.objects.filter(customer_id__in=ids)
-        stale.delete()
-        with connection.cursor() as cur:
-            cur.execute(STORE_SQL, {"customers": ids})
+    with connection.cursor() as cur:
+        cur.execute(STORE_SQL, {"customers": sorted(customers) if customers is not None else None})
 
 
 def _row(e, zones: dict[int, str], regions: dict[int, str], now: datetime) -> ExposureRow:

@@ -115,3 +115,15 @@ def test_a_sweep_rewrites_the_exposure_of_the_customers_whose_pairs_it_recompute
     assert dallas["Acme Dental"].oldest_recovery_point == at("2026-11-21 11:00")
     assert dallas["Zeta Clinics"].oldest_recovery_point == at("2026-11-15 11:00")  # untouched: still a week
     assert dallas["Zeta Clinics"].breaches_objective
+
+
+def test_after_a_failover_the_exposure_rows_follow_the_databases_to_their_new_zone(world):
+    jivosoft_backups(world)
+    sweep.sweep(NOW)
+    world.db1.zone = world.mci1  # Dallas failed over to Kansas City, where the weekly copies are
+    world.db1.save()
+    sweep.sweep(NOW + timedelta(minutes=1))
+    zones = {(r.location, r.customer): r for r in exposure.region_exposure(NOW, scope="zone")}
+    assert ("rackspace/dfw/dfw1", "Acme Dental") not in zones
+    kansas_city = zones[("rackspace/mci/mci1", "Acme Dental")]
+    assert kansas_city.oldest_recovery_point == at("2026-11-21 10:00")  # the Dallas dumps are off-site now
