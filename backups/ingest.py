@@ -20,8 +20,9 @@ MAX_BATCH = 5000
 # The column is a PostgreSQL bigint: a larger number would fail the INSERT (a 500) instead of naming the field.
 MAX_SIZE_BYTES = 2**63 - 1
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# Django's Choices.values builds a new list on every access: once per report in a 5,000-report batch.
-OUTCOMES = frozenset(Outcome.values)
+# Django's Choices.values builds a new list on every access: once per report in a 5,000-report batch. A tuple,
+# not a set: a JSON list or object as the outcome must be refused, not raise "unhashable".
+OUTCOMES = tuple(Outcome.values)
 FIELDS = {"id", "asset", "policy", "outcome", "error", "started_at", "completed_at", "size_bytes", "sha256",
           "location", "provider_state", "recovery_point"}
 LOCATION_FIELDS = {"provider", "region", "zone", "container", "key"}
