@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -77,7 +77,9 @@ def ingest(request: HttpRequest) -> JsonResponse:
     if errors:
         return _error(400, "invalid backup report; nothing was recorded", errors)
     try:
-        result = ingestion.save_rows(rows)
+        with transaction.atomic():
+            result = ingestion.save_rows(rows)
+            ingestion.audit_ingested(token, result)
     except ingestion.IngestError as exc:
         return _error(400, "invalid backup report; nothing was recorded", exc.errors)
     return JsonResponse({"created": len(result.created), "duplicates": len(result.duplicates),

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from backups import status
 from backups.choices import Outcome, PolicyKind, RecordSource
 from backups.models import BackupPolicy, BackupRecord, IngestToken, PolicyAssetStatus
+from drportal.audit import log as audit
 
 # Agents' clocks drift a little; anything further ahead than this is refused as "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -396,6 +397,17 @@ def _resolve_conflicts(rows: list[dict], result: Outcomes) -> None:
             result.duplicates.append(row.pk)
 
 
+def audit_ingested(token: IngestToken, result: Outcomes) -> None:
+    """The audit trail of an agent's report on the general path (batches, and single reports the one-statement
+    path could not settle): one event per request naming the records it created or finished. Duplicates
+    change nothing and are not recorded. The single-report statement writes its own event (STORE_ONE_SQL)."""
+    if not result.created and not result.finished:
+        return
+    audit.record(f"token:{token.name}", "backups.records_ingested", token,
+                 after={"created": sorted(result.created), "finished": sorted(result.finished),
+                        "duplicates": len(result.duplicates)})
+
+
 def digest_of(header: str) -> str | None:
     """The SHA-256 of the token in an "Authorization: Bearer ..." header; None when there is none."""
     from backups.models import hash_token
@@ -426,7 +438,7 @@ def token_by_digest(digest: str) -> IngestToken | None:
 # its restorable time) nothing is written and the caller takes the general path for the error messages.
 STORE_ONE_SQL = """
 WITH t AS (
-  SELECT id, policy_id, account_id FROM backups_ingesttoken
+  SELECT id, name, policy_id, account_id FROM backups_ingesttoken
   WHERE digest = %(digest)s::text AND revoked_at IS NULL
 ), pr AS (
   SELECT s.policy_id, s.asset_id, coalesce(a.account_id, sv.account_id) AS account_id, p.kind, p.retention
@@ -468,6 +480,14 @@ WITH t AS (
 ), dirty AS (
   UPDATE backups_policyassetstatus s SET dirty = true FROM ok
   WHERE s.policy_id = ok.policy_id AND s.asset_id = ok.asset_id AND NOT s.dirty
+), audited AS (
+  -- The audit event of the new record, in the same statement (see audit_ingested for the general way).
+  INSERT INTO audit_auditevent (at, actor_id, actor_label, action, object_type, object_id, object_repr, after, note)
+  SELECT %(created_at)s::timestamptz, NULL, left('token:' || t.name, 200), 'backups.record_ingested',
+         'backups.backuprecord', ins.id::text, left(%(asset)s::text || ' #' || %(client_id)s::text, 300),
+         jsonb_build_object('asset', %(asset)s::text, 'id', %(client_id)s::text, 'outcome', %(outcome)s::text),
+         ''
+  FROM ins CROSS JOIN t
 )
 SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM ok), (SELECT id FROM ins), (SELECT viable FROM ins)
 """
@@ -538,7 +558,9 @@ def ingest_one(item: object, digest: str, now: datetime) -> One:
     lookups = Lookups([item] if isinstance(item, dict) else [], token)
     try:
         row = build_row(item, lookups, now)
-        result = save_rows([row])
+        with transaction.atomic():
+            result = save_rows([row])
+            audit_ingested(token, result)
     except IngestError as exc:
         return One(token_ok=True, errors=exc.errors)
     return One(token_ok=True, row=row, state="created" if result.created else (

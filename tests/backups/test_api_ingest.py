@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backups.models import BackupRecord, IngestToken, PolicyAssetStatus
+from drportal.audit.models import AuditEvent
 from tests.backups.conftest import at
 
 URL = "/api/v1/backups/"
@@ -181,11 +182,13 @@ def test_one_report_costs_one_query(client, world, token, django_assert_num_quer
     assert PolicyAssetStatus.objects.get(policy=world.daily, asset=world.acme_db).dirty
 
 
-def test_a_batch_costs_five_queries_whatever_its_size(client, world, token, django_assert_num_queries):
+def test_a_batch_costs_six_queries_whatever_its_size(client, world, token, django_assert_num_queries):
     batch = [report(id=f"{db}-{day}", asset=db, started_at=f"2026-11-{day:02d}T10:00:00Z",
                     completed_at=f"2026-11-{day:02d}T10:20:00Z") for db in ("acme-db", "zeta-db") for day in (19, 20)]
-    # The token; the pairs of the named assets; their policies; the zones named; the one INSERT (+ dirty).
-    with django_assert_num_queries(5):
+    # The token; the pairs of the named assets; their policies; the zones named; the one INSERT (+ dirty);
+    # the audit event. The INSERT and the event share a transaction: a savepoint and its release here, where
+    # the test runs inside a transaction (BEGIN and COMMIT in production, which Django does not count).
+    with django_assert_num_queries(8):
         assert post(client, batch, token).status_code == 201
 
 
@@ -238,3 +241,31 @@ def test_an_image_is_viable_only_when_the_provider_says_available(client, world)
     body = report(id="img-1", asset="db1", sha256=None, location=None)
     assert post(client, body, raw).json()["viable"] is False
     assert post(client, body | {"id": "img-2", "provider_state": "available"}, raw).json()["viable"] is True
+
+
+def test_each_report_that_changes_something_is_in_the_audit_log_under_its_token(client, world, token):
+    first = post(client, report(), token).json()
+    post(client, report(), token)  # a retry changes nothing and is not an event
+    event = AuditEvent.objects.get(action="backups.record_ingested")
+    assert (event.actor_label, event.object_type, event.object_id) == (
+        "token:jivosoft agent", "backups.backuprecord", str(first["id"]))
+    assert event.after == {"asset": "acme-db", "id": "acme-db-2026-11-21", "outcome": "succeeded"}
+
+
+def test_a_batch_is_one_audit_event_naming_the_records_it_created_or_finished(client, world, token):
+    post(client, report(id="running-1", outcome="running", completed_at=None, size_bytes=None, sha256=None), token)
+    running = BackupRecord.objects.get().pk
+    response = post(client, [report(id="new-1"), report(id="running-1"), report(id="new-2", asset="zeta-db")], token)
+    assert response.json() == {"created": 2, "duplicates": 0, "finished": 1}
+    event = AuditEvent.objects.get(action="backups.records_ingested")
+    created = sorted(BackupRecord.objects.filter(client_id__startswith="new-").values_list("pk", flat=True))
+    assert event.after == {"created": created, "finished": [running], "duplicates": 0}
+    assert event.actor_label == "token:jivosoft agent"
+    post(client, [report(id="new-1"), report(id="new-2", asset="zeta-db")], token)
+    assert AuditEvent.objects.filter(action="backups.records_ingested").count() == 1
+
+
+def test_a_refused_report_leaves_no_audit_event(client, world, token):
+    post(client, [report(id="a"), report(id="b", size_bytes=-5)], token)
+    post(client, report(asset="nope-db"), token)
+    assert not AuditEvent.objects.filter(action__startswith="backups.record").exists()
