@@ -163,7 +163,8 @@ class Delivery(models.Model):
             models.Index(fields=["notice", "state"]),
             models.Index(fields=["page", "state"]),
             models.Index(
-                fields=["state"], condition=Q(state__in=["sending", "in_doubt", "failed"]), name="delivery_attention"
+                fields=["state"], condition=Q(state__in=["sending", "in_doubt", "failed", "bounced"]),
+                name="delivery_attention",
             ),
         ]
 

@@ -248,8 +248,10 @@ def _perform_notify(row: StepRun, stamp: str) -> Result:
         return Result(row, row.attempts, StepState.WAITING,
                       [f"{stamp} no customer-notice channel installed: send it by hand, then complete the step"],
                       {"handover": "send by hand", "subject": subject, "body": body})
-    line = (f"{stamp} customer notice #{sent['notice']} queued to {sent['customers']} customers "
-            f"({sent['deliveries']} messages): {subject}" if "notice" in sent else f"{stamp} customer notice queued: {subject}")
+    line = f"{stamp} customer notice queued: {subject}"
+    if "notice" in sent:
+        line = (f"{stamp} customer notice #{sent['notice']} queued to {sent['customers']} customers "
+                f"({sent['deliveries']} messages): {subject}")
     return Result(row, row.attempts, StepState.SUCCEEDED, [line], {"subject": subject, **sent})
 
 

@@ -71,7 +71,8 @@ def test_a_runbook_step_sends_each_customer_contact_one_message_with_its_own_win
     assert received == Counter(CUSTOMER_ADDRESSES)  # once each; initech (Kansas City) and billing never
     bodies = {rcpts[0]: msg.get_body(("plain",)).get_content() for rcpts, msg in smtp.messages}
     assert "Dallas is offline. We expect service back within 30 minutes." in bodies["ops@acme.example"]
-    assert "acme-db" in bodies["ops@acme.example"] and "globex-db" not in bodies["ops@acme.example"]
+    assert "acme-db" in bodies["ops@acme.example"]
+    assert "globex-db" not in bodies["ops@acme.example"]
     assert "None of your data is affected." in bodies["it@hooli.example"]  # hit through the SaaS only
     notice = Notice.objects.get(pk=step.outputs["notice"])
     assert (notice.kind, notice.dedupe_key, step.outputs["customers"]) == (NoticeKind.RUNBOOK,
