@@ -9,6 +9,7 @@ import uuid
 
 from django.db import IntegrityError, transaction
 
+from drportal.audit import log as audit_log
 from drportal.lib import clock
 from notifications.choices import Channel
 from notifications.models import Delivery, StaffPage, WebhookTarget
@@ -62,3 +63,71 @@ def on_incident_declared(incident_id: int) -> None:
 
     staff.page_key_personnel(incident_id)
     staff.send_checkin_links(incident_id)
+
+
+# A runbook step's text is plain text; around it each customer's own data-loss window is rendered.
+RUNBOOK_HEAD = "Dear {{ customer.name }},\n\n"
+RUNBOOK_TAIL = (
+    "\n\n{{ loss.summary }}\n{% for row in loss.rows %}- {{ row.asset }}: "
+    "{% if row.known %}recoverable up to {{ row.recovery_point|date:'Y-m-d H:i T' }}; anything entered after "
+    "that (about {{ row.lost_for }}) will need to be re-entered.{% else %}no viable backup is known yet; we "
+    "will write again.{% endif %}\n{% endfor %}\nFollow updates at {{ status_url }}\n\n{{ company }}"
+)
+
+
+def literal(text: str) -> str:
+    """Template source that renders as exactly `text`: a runbook's "{" never opens a tag or a variable."""
+    return text.replace("{", "{{ '{' }}")
+
+
+def notify_customers(*, incident_id: int, subject: str, body: str, dedupe_key: str,
+                     channels: list[str] | None = None, actor: str = "job:notify_customers") -> dict:
+    """Tell every customer the incident hits (notifications.audience), each with their own data-loss window,
+    through the notice machinery: one Notice (kind "runbook") holding the text, one Delivery per customer
+    contact and channel, sent by the send_notice job. `dedupe_key` makes a repeated call (a retried or
+    re-run step) return the first call's notice instead of writing a second one: nothing is sent twice.
+    Returns a small JSON-safe summary."""
+    from drportal.incidents.models import Incident
+    from notifications import notices
+    from notifications.choices import NoticeKind
+    from notifications.models import Notice
+
+    key = dedupe_key[:200]
+    existing = Notice.objects.filter(dedupe_key=key).first()
+    if existing is not None:
+        return _runbook_summary(existing, already=True)
+    incident = Incident.objects.select_related("declared_by").get(pk=incident_id)
+    run = getattr(incident, "scenario_run", None)  # a reverse one-to-one: None when no runbook runs
+    # The notice's person fields name who set it in motion: the one who started the runbook (or declared).
+    user = run.started_by if run is not None else incident.declared_by
+    try:
+        with transaction.atomic():
+            notice = Notice(
+                incident=incident, kind=NoticeKind.RUNBOOK, dedupe_key=key, subject=literal(subject),
+                body_text=RUNBOOK_HEAD + literal(body.strip()) + RUNBOOK_TAIL, channels=channels or [Channel.EMAIL],
+                created_by=user, created_at=clock.now(),
+            )
+            notice.full_clean(exclude=["dedupe_key"])  # its uniqueness is the insert's to decide
+            notice.save()
+            notices.recompute_audience(actor, notice)
+            audit_log.record(actor, "notice.created", notice,
+                             after={"kind": NoticeKind.RUNBOOK, "incident": incident.pk, "dedupe_key": key})
+            result = notices.queue_notice(actor, notice.pk, user=user)
+    except IntegrityError:
+        # Another call with this key won the insert (two workers on one step): theirs is the notice.
+        return _runbook_summary(Notice.objects.get(dedupe_key=key), already=True)
+    return {**_runbook_summary(notice, already=False), "without_contacts": len(result.without_contacts),
+            "invalid_addresses": len(result.invalid)}
+
+
+def _runbook_summary(notice, *, already: bool) -> dict:
+    from django.db.models import Count
+
+    from notifications import jobs
+
+    counts = dict(Delivery.objects.filter(notice=notice).values_list("state").annotate(n=Count("pk")))
+    if already and counts.get("queued"):
+        # The first call's send job may have died with its worker: another run sends what is left, once.
+        jobs.enqueue_on_commit(jobs.send_notice, notice.pk)
+    return {"notice": notice.pk, "customers": notice.recipients.filter(excluded=False).count(),
+            "deliveries": sum(counts.values()), "states": counts, "already_queued": already}

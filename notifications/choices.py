@@ -8,6 +8,8 @@ class NoticeKind(models.TextChoices):
     UPDATE = "update", "Update with the expected timeline"
     RESTORED = "restored", "Service restored"
     DATA_LOSS = "data_loss", "Data-loss statement"
+    # Written by a runbook notify step (notifications.api.notify_customers): the step's text, not a template's.
+    RUNBOOK = "runbook", "Runbook step"
 
 
 class Channel(models.TextChoices):
@@ -23,6 +25,8 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", "Failed"
     # The receiver may have accepted it, but the worker died before recording so: a person decides.
     IN_DOUBT = "in_doubt", "In doubt"
+    # Accepted by our SMTP server, then returned by the recipient's (a delivery status notification).
+    BOUNCED = "bounced", "Bounced"
 
 
 class AudienceSource(models.TextChoices):

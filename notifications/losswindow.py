@@ -92,13 +92,25 @@ class Scope:
             PolicyAssetStatus.objects.filter(asset__in=audience.affected_assets(incident, self.lost_zones))
             .values_list("asset__customer_id", flat=True).distinct()
         )
+        self._exposure: dict[int, list] | None = None
+
+    def exposure(self, customer_id: int, now: datetime) -> list:
+        """backups.exposure.customer_exposure for the customer's hit assets, computed for the whole notice at
+        once on first use (a handful of queries instead of about eight per protected asset)."""
+        if self._exposure is None:
+            self._exposure = {}
+            for window in bulk_loss_windows(self.asset_ids, self.lost_zones, now):
+                self._exposure.setdefault(window.customer_id, []).append(window.window)
+            for windows in self._exposure.values():
+                windows.sort(key=lambda w: (w.seconds_lost is not None, -(w.seconds_lost or 0)))
+        return self._exposure.get(customer_id, [])
 
 
 def window(customer: Customer, scope: Scope, now: datetime) -> LossWindow:
     """The customer's window for the incident, from backups.exposure. Only the customer's assets the incident
     hit are listed (an unprotected one says so); backups stored on a crashed server count as lost with it."""
     try:
-        from backups import exposure
+        from backups import exposure  # noqa: F401 - only whether the backups app is installed
     except ImportError:
         return LossWindow(known=False, summary="The data-loss window cannot be computed: backup records are "
                           "not available in this installation.")
@@ -107,7 +119,7 @@ def window(customer: Customer, scope: Scope, now: datetime) -> LossWindow:
         return LossWindow(known=True, rows=[], summary="None of your data is affected.")
     rows = []
     protected = scope.protected_customers is None or customer.pk in scope.protected_customers
-    for raw in exposure.customer_exposure(customer, scope.lost_zones, now) if protected else ():
+    for raw in scope.exposure(customer.pk, now) if protected else ():
         asset_id = _get(raw, "asset_id")
         if asset_id is not None and asset_id not in scope.asset_ids:
             continue
@@ -179,3 +191,95 @@ def _row(raw: Any) -> LossRow:
         location=str(getattr(location, "location_label", location) or ""),
         explanation=str(_get(raw, "explanation") or ""),
     )
+
+
+@dataclass(frozen=True)
+class _AssetWindow:
+    customer_id: int
+    window: Any  # backups.exposure.LossWindow
+
+
+def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime) -> list[_AssetWindow]:
+    """backups.exposure.data_loss_window for every protected asset among `asset_ids`, in five queries whatever
+    their number. The same rules and words, asset for asset (tests/notifications/test_losswindow.py checks
+    both agree): running outside the lost zones or a synchronous standby outside them loses nothing; else the
+    newest viable, unexpired copy held outside the lost zones in a surviving region."""
+    from django.db.models import Min, Q
+
+    from backups.exposure import LossWindow as Window
+    from backups.exposure import _duration, _surviving_regions
+    from backups.models import BackupRecord, PolicyAssetStatus
+    from backups.sweep import down_locations
+    from drportal.inventory.models import Asset, Zone
+
+    objectives = dict(
+        PolicyAssetStatus.objects.filter(asset_id__in=asset_ids).values("asset_id")
+        .annotate(rpo=Min("policy__rpo_objective")).values_list("asset_id", "rpo")
+    )
+    if not objectives:
+        return []
+    lost = set(lost_zones) | set(down_locations()[0])
+    assets = list(Asset.objects.filter(id__in=objectives).select_related("server__zone__region__provider",
+                                                                          "zone__region__provider"))
+    wanted = {(a.current_zone.region_id, (a.metadata or {}).get("standby_zone")) for a in assets
+              if a.current_zone is not None and (a.metadata or {}).get("multi_az")
+              and (a.metadata or {}).get("standby_zone")}
+    standbys = {}
+    if wanted:
+        for zone in Zone.objects.select_related("region__provider").filter(
+                region_id__in={r for r, _ in wanted}, slug__in={s for _, s in wanted}):
+            standbys[(zone.region_id, zone.slug)] = zone
+    out: list[_AssetWindow] = []
+    need: dict[int, Asset] = {}
+    for asset in assets:
+        objective = objectives[asset.pk]
+        base = {"asset_id": asset.pk, "asset_name": asset.name,
+                "objective_seconds": objective.total_seconds() if objective is not None else None}
+        zone = asset.current_zone
+        meta = asset.metadata or {}
+        standby = (standbys.get((zone.region_id, meta["standby_zone"]))
+                   if zone is not None and meta.get("multi_az") and meta.get("standby_zone") else None)
+        if zone is not None and zone.pk not in lost:
+            window = Window(now, None, f"{zone} (running)", 0.0,
+                            f"{asset.name} runs in {zone}, which is not lost: nothing is lost.", **base)
+        elif standby is not None and standby.pk not in lost:
+            window = Window(now, None, f"{standby} (synchronous standby)", 0.0,
+                            f"{asset.name} fails over to its synchronous standby in {standby}: nothing is lost.",
+                            **base)
+        else:
+            need[asset.pk] = asset
+            continue
+        out.append(_AssetWindow(asset.customer_id, window))
+    if need:
+        surviving = _surviving_regions(lost)
+        best = {
+            r.asset_id: r for r in
+            BackupRecord.objects.filter(asset_id__in=need, viable=True)
+            .exclude(checksum_ok=False)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
+                    | Q(zone__isnull=True, region_id__in=surviving))
+            .select_related("policy", "zone__region__provider", "region__provider")
+            .order_by("asset_id", "-recovery_point").distinct("asset_id")
+        }
+        for asset in need.values():
+            objective = objectives[asset.pk]
+            objective = objective.total_seconds() if objective is not None else None
+            base = {"asset_id": asset.pk, "asset_name": asset.name, "objective_seconds": objective}
+            zone = asset.current_zone
+            where = str(zone) if zone is not None else "its location"
+            record = best.get(asset.pk)
+            if record is None:
+                window = Window(None, None, "", None, f"No viable copy of {asset.name} survives the loss of "
+                                f"{where}: all its data would be lost.", **base)
+            else:
+                seconds = max((now - record.recovery_point).total_seconds(), 0.0)
+                text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
+                        f"backup in {record.location_label} from {record.recovery_point:%Y-%m-%d %H:%M} UTC: "
+                        f"{_duration(seconds)} of data would be lost")
+                if objective is not None and seconds > objective:
+                    text += f", more than the plan's objective of {_duration(objective)}"
+                window = Window(record.recovery_point, record.pk, record.location_label, seconds, text + ".",
+                                policy_name=record.policy.name, **base)
+            out.append(_AssetWindow(asset.customer_id, window))
+    return out

@@ -67,6 +67,9 @@ class Notice(_TemplateText):
     queued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Set by notifications.api.notify_customers (a runbook step's idempotency key): a retried step finds
+    # its notice instead of writing a second one.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -160,7 +163,8 @@ class Delivery(models.Model):
             models.Index(fields=["notice", "state"]),
             models.Index(fields=["page", "state"]),
             models.Index(
-                fields=["state"], condition=Q(state__in=["sending", "in_doubt", "failed"]), name="delivery_attention"
+                fields=["state"], condition=Q(state__in=["sending", "in_doubt", "failed", "bounced"]),
+                name="delivery_attention",
             ),
         ]
 

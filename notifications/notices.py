@@ -171,9 +171,10 @@ class QueueResult:
     without_contacts: list[str] = field(default_factory=list)
 
 
-def queue_notice(actor, notice_id: int, now: datetime | None = None) -> QueueResult:
+def queue_notice(actor, notice_id: int, now: datetime | None = None, *, user=None) -> QueueResult:
     """Write one Delivery per recipient address and channel, then enqueue the sending job after commit.
-    Queuing again adds only addresses that were not queued before (the unique constraint)."""
+    Queuing again adds only addresses that were not queued before (the unique constraint). `actor` is who the
+    audit names (a person, or a job's label); `user` who is recorded as having queued it (default: actor)."""
     from notifications import jobs
 
     now = now or clock.now()
@@ -208,7 +209,7 @@ def queue_notice(actor, notice_id: int, now: datetime | None = None) -> QueueRes
         Delivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         after = Delivery.objects.filter(notice=notice).count()
         result.queued, result.already = after - before, len(rows) - (after - before)
-        notice.queued_at, notice.queued_by = notice.queued_at or now, actor
+        notice.queued_at, notice.queued_by = notice.queued_at or now, user or actor
         notice.save(update_fields=["queued_at", "queued_by"])
         audit.record(actor, "notice.queued", notice, after={
             "new_deliveries": result.queued, "already_queued": result.already,

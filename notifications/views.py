@@ -49,7 +49,7 @@ def index(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")
     )
     attention = (
-        Delivery.objects.filter(state__in=[DeliveryState.IN_DOUBT, DeliveryState.FAILED])
+        Delivery.objects.filter(state__in=[DeliveryState.IN_DOUBT, DeliveryState.FAILED, DeliveryState.BOUNCED])
         .select_related("customer", "notice", "page").order_by("-state", "pk")[:200]
     )
     return render(request, "notifications/index.html", {"notices": notice_list, "attention": attention})

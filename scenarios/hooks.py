@@ -14,14 +14,15 @@ logger = logging.getLogger(__name__)
 def send_customer_notice(row, *, subject: str, body: str) -> dict[str, Any] | None:
     """Hand a customer notice to the notifications app. Expected there:
     `notifications.api.notify_customers(incident_id=..., subject=..., body=..., dedupe_key=...) -> dict`
-    (durable rows, one per recipient, sent by its own jobs). None when that function does not exist:
-    the step then waits for a person to send the notice by hand."""
+    (durable rows, one per recipient, sent by its own jobs; the same dedupe_key never queues twice, so a
+    retried step sends nothing more). None when that function does not exist: the step then waits for a
+    person to send the notice by hand."""
     try:
         from notifications.api import notify_customers  # type: ignore[attr-defined]
     except ImportError:
         return None
     result = notify_customers(incident_id=row.run.incident_id, subject=subject, body=body,
-                              dedupe_key=row.idempotency_key)
+                              dedupe_key=row.idempotency_key, actor=f"job:run_step#{row.pk}")
     return result if isinstance(result, dict) else {"queued": True}
 
 

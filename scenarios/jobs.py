@@ -237,14 +237,22 @@ def _perform_notify(row: StepRun, stamp: str) -> Result:
         notify_staff(role=role, subject=subject, body=body, link=link, dedupe_key=row.idempotency_key)
         return Result(row, row.attempts, StepState.SUCCEEDED, [f"{stamp} staff notice sent to {role}: {subject}"],
                       {"subject": subject, "role": role})
+    if row.run.drill:
+        # A drill never writes to customers: the notice is the one step a person acts out by hand.
+        return Result(row, row.attempts, StepState.WAITING,
+                      [f"{stamp} drill: customer notices are not sent; complete the step by hand"],
+                      {"handover": "send by hand", "subject": subject, "body": body})
     sent = hooks.send_customer_notice(row, subject=subject, body=body)
     if sent is None:
         # No customer-notice channel installed: the step waits for a person to send it and complete it.
         return Result(row, row.attempts, StepState.WAITING,
                       [f"{stamp} no customer-notice channel installed: send it by hand, then complete the step"],
                       {"handover": "send by hand", "subject": subject, "body": body})
-    return Result(row, row.attempts, StepState.SUCCEEDED, [f"{stamp} customer notice queued: {subject}"],
-                  {"subject": subject, **sent})
+    line = f"{stamp} customer notice queued: {subject}"
+    if "notice" in sent:
+        line = (f"{stamp} customer notice #{sent['notice']} queued to {sent['customers']} customers "
+                f"({sent['deliveries']} messages): {subject}")
+    return Result(row, row.attempts, StepState.SUCCEEDED, [line], {"subject": subject, **sent})
 
 
 def apply_results(results: list[Result], label: str) -> None:

@@ -21,13 +21,17 @@ class Message:
 
 
 class ChannelAdapter:
-    """open() once per batch, send() per message, close() at the end."""
+    """open() once per batch, send() per message (prepare() before it, optionally), close() at the end."""
 
     name = "channel"
     channel = ""
 
     def open(self) -> None:
         pass
+
+    def prepare(self, message: Message) -> None:
+        """Optional: start on the next message while the sender records the last outcome; nothing may be
+        delivered until send(message)."""
 
     def send(self, message: Message) -> None:
         raise NotImplementedError

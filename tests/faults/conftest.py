@@ -1,4 +1,5 @@
-"""Fault tests reuse the real peers of the cloud and scenarios tests (PowerDNS, moto, a faulty provider)."""
+"""Fault tests reuse the real peers of the cloud, scenarios and notifications tests (PowerDNS, moto, a faulty
+provider, aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -15,4 +16,5 @@ from tests.cloud.conftest import (  # noqa: F401 - fixtures by name
     sim_account,
     sim_location,
 )
+from tests.notifications.conftest import smtp, smtp_server, world  # noqa: F401 - fixtures by name
 from tests.scenarios.conftest import declare, make_servers  # noqa: F401 - fixtures by name

@@ -20,13 +20,23 @@ def free_port() -> int:
 
 
 class RecordingHandler:
-    """Accepts mail, except: RCPT to an address starting "refuse" gets 550, a message to "bounce..." is
-    refused at the end of DATA with 554, and one to "slow..." is recorded, then answered `delay` seconds later."""
+    """Accepts mail (offering PIPELINING unless told not to), except: RCPT to an address starting "refuse"
+    gets 550, a message to "bounce..." is refused at the end of DATA with 554, and one to "slow..." is
+    recorded, then answered `delay` seconds later."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list = []
+        self.senders: dict[str, str] = {}  # recipient -> the envelope sender (MAIL FROM) of its message
         self.delay = 0.0
+        # Offer PIPELINING (RFC 2920) as production relays do; a test turns it off for the one-command path.
+        self.pipelining = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("refuse"):
@@ -40,6 +50,7 @@ class RecordingHandler:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), msg))
+            self.senders.update(dict.fromkeys(envelope.rcpt_tos, envelope.mail_from))
         if self.delay and any(r.startswith("slow") for r in envelope.rcpt_tos):
             import asyncio
 
@@ -54,7 +65,9 @@ class RecordingHandler:
     def clear(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.senders.clear()
         self.delay = 0.0
+        self.pipelining = True
 
 
 class Smtp:
@@ -127,6 +140,22 @@ def _make_handler(receiver: HttpReceiver):
             pass
 
     return Handler
+
+
+@pytest.fixture
+def bounce_server(settings):
+    """The bounce address's own aiosmtpd server (notifications.bounces.BounceHandler), as
+    `manage.py notify_bounces --listen` runs it."""
+    from aiosmtpd.controller import Controller
+
+    from notifications.bounces import BounceHandler
+
+    settings.NOTIFY_BOUNCE_ADDRESS = "bounces@drportal.example"
+    port = free_port()
+    controller = Controller(BounceHandler(), hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    yield port
+    controller.stop()
 
 
 @pytest.fixture(scope="session")

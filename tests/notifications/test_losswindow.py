@@ -88,3 +88,44 @@ def test_the_data_loss_notice_states_each_customers_own_window(world, backed_up)
     assert "about 3 days 0 h" in acme
     assert "globex-db: no viable backup is known yet" in globex
     assert "acme-db" not in globex
+
+
+def test_the_notice_wide_computation_agrees_with_backups_exposure_asset_for_asset(world, backed_up):
+    from backups import exposure
+    from drportal.inventory.models import Zone
+
+    daily = BackupPolicy.objects.get(name="daily dumps")
+    # Globex is protected but has no copy at all; Initech's database has a synchronous standby in another zone.
+    PolicyAssetStatus.objects.create(policy=daily, asset=Asset.objects.get(name="globex-db"))
+    Zone.objects.create(region=world.dfw, slug="dfw2", name="Dallas DC2")
+    multi_az = Asset.objects.create(name="initech-rds", kind="managed_database", zone=world.dfw1,
+                                    customer=world.customers["initech"],
+                                    metadata={"multi_az": True, "standby_zone": "dfw2"})
+    PolicyAssetStatus.objects.create(policy=daily, asset=multi_az)
+    for impacted in ({"regions": [world.dfw]}, {"zones": [world.dfw1]}):
+        incident = crash(world, disaster_class="datacenter_offline", impacted=impacted)
+        scope = losswindow.Scope(incident)
+        bulk = {w.window.asset_id: w.window
+                for w in losswindow.bulk_loss_windows(scope.asset_ids, scope.lost_zones, NOW)}
+        one_by_one = {pk: exposure.data_loss_window(Asset.objects.get(pk=pk), scope.lost_zones, NOW) for pk in bulk}
+        assert bulk == one_by_one
+        assert {w.asset_name for w in bulk.values()} == {"acme-db", "globex-db", "initech-rds"}
+        incident.status = "closed"
+        incident.save(update_fields=["status"])
+
+
+def test_a_notice_reads_the_backup_records_in_a_few_queries_whatever_the_number_of_customers(
+        world, backed_up, django_assert_max_num_queries):
+    from drportal.inventory.models import Customer
+
+    daily = BackupPolicy.objects.get(name="daily dumps")
+    for i in range(20):
+        c = Customer.objects.create(slug=f"extra{i}", name=f"Extra {i}")
+        a = Asset.objects.create(name=f"extra{i}-db", kind="database", server=world.db2, customer=c)
+        PolicyAssetStatus.objects.create(policy=daily, asset=a)
+        record(daily, a, timedelta(hours=2), region=world.ord, container="cloudfiles-mci")
+    incident = crash(world, disaster_class="datacenter_offline", impacted={"regions": [world.dfw]})
+    scope = losswindow.Scope(incident)
+    with django_assert_max_num_queries(12):
+        windows = [losswindow.window(c, scope, NOW) for c in Customer.objects.filter(slug__startswith="extra")]
+    assert all(w.rows[0].seconds_lost == 7200 for w in windows)

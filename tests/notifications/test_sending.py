@@ -180,3 +180,47 @@ def test_the_scheduled_resume_enqueues_a_send_for_notices_left_waiting(queued, s
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     assert len(smtp.recipients()) == 3
     assert jobs.resume_pending(later) == 0
+
+
+def test_without_pipelining_it_sends_one_command_at_a_time_with_the_same_outcomes(world, queued, smtp):
+    smtp.pipelining = False
+    Delivery.objects.filter(address="ops@acme.example").update(address="refuse@acme.example")
+    Delivery.objects.filter(address="ops@globex.example").update(address="bounce@globex.example")
+    report = sender.send_pending(notice_id=queued.pk)
+    assert (report.counts["failed"], report.counts["sent"]) == (2, 1)
+    assert "550" in Delivery.objects.get(address="refuse@acme.example").error
+    assert "554" in Delivery.objects.get(address="bounce@globex.example").error
+    assert smtp.recipients() == ["it@hooli.example"]
+
+
+def test_pipelined_envelopes_of_refused_recipients_never_shift_the_replies_of_the_next_messages(world, smtp,
+                                                                                                 redis_conn):
+    from drportal.inventory.choices import ContactPurpose
+    from drportal.inventory.models import CustomerContact
+
+    # Refused, accepted, refused, accepted, ...: each message's envelope is written before the last outcome is
+    # recorded, so a reply read for the wrong message would send one to a refused address or fail a good one.
+    for i in range(6):
+        CustomerContact.objects.create(customer=world.customers["acme"], purpose=ContactPurpose.OUTAGE,
+                                       email=f"{'refuse' if i % 2 else 'ok'}{i}@acme.example")
+    incident = crash(world, disaster_class="datacenter_offline", impacted={"regions": [world.dfw]})
+    notice = notices.create_notice(world.users["sam"], incident, NoticeKind.OUTAGE_DECLARED)
+    notices.queue_notice(world.users["sam"], notice.pk, NOW)
+    sender.send_pending(notice_id=notice.pk)
+    got = states(notice)
+    assert {a for a, s in got.items() if s == "failed"} == {"refuse1@acme.example", "refuse3@acme.example",
+                                                             "refuse5@acme.example"}
+    assert sorted(smtp.recipients()) == sorted(a for a, s in got.items() if s == "sent")
+    assert len(smtp.recipients()) == 6  # ok0, ok2, ok4, ops@acme, ops@globex, it@hooli
+
+
+def test_what_arrives_reads_back_exactly_as_written_accents_long_lines_and_leading_dots(queued, smtp):
+    text = "Grüße,\n.\n..leading dots\n" + "x" * 1200 + "\ntrailing space \n=3D is not an escape"
+    Delivery.objects.filter(address="ops@acme.example").update(
+        subject="Störung im Rechenzentrum — " + "lang " * 30, body_text=text, body_html=f"<p>{text}</p>")
+    sender.send_pending(notice_id=queued.pk)
+    _, msg = next(m for m in smtp.messages if m[0] == ["ops@acme.example"])
+    assert msg["Subject"] == "Störung im Rechenzentrum — " + " ".join(["lang"] * 30)
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == f"<p>{text}</p>"
+    assert msg["X-Drportal-Delivery"] == str(Delivery.objects.get(address="ops@acme.example").pk)
