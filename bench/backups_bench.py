@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
+
+from drportal.cloud.devpeers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS, CUSTOMERS, DBS_PER_CUSTOMER = 5_000, 5_000, 10
@@ -189,11 +190,6 @@ def rpo_all(client) -> tuple[float, int]:
     return statistics.median(times), count
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 # As production runs it (Dockerfile, docker-compose.yml): no access log. Two workers of four threads measured
 # best here; override with BENCH_GUNICORN="--workers 4" to compare (see docs/backups.md).
@@ -334,7 +330,7 @@ def run_ingest() -> list[dict]:
     token = IngestToken.issue(f"bench {time.time():.0f}", policy=policy)[1]
     assets = list(Asset.objects.filter(name__startswith="bdb-").values_list("name", flat=True)[:20000])
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
-    port = _free_port()
+    port = free_port()
     server = _gunicorn(port)
     try:
         single = ingest(server, port, token, assets, seconds=seconds, concurrency=8)

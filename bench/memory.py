@@ -11,13 +11,14 @@ parameters, and the detail pages with the first object of their kind. The worker
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from drportal.cloud.devpeers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MB = 300.0
@@ -36,11 +37,6 @@ def _setup_django() -> None:
 
     django.setup()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _first(model_path: str, field: str = "pk"):
@@ -155,7 +151,7 @@ def run() -> list[dict]:
     _setup_django()
     pages = staff_pages()
     cookie = _session_cookie()
-    port = _free_port()
+    port = free_port()
     server = _gunicorn(port)
     base = f"http://127.0.0.1:{port}"
     try:

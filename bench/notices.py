@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+from drportal.cloud.devpeers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_NOTICES_N", "10000"))
@@ -63,11 +64,6 @@ class CountingHandler:
         with self.lock:
             self.received.clear()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ensure_database() -> None:
@@ -191,7 +187,7 @@ def run() -> list[dict]:
     queue.empty()
     user, zone = _seed()
     handler = CountingHandler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
     controller.start()
     rows = []

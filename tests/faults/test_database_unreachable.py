@@ -5,7 +5,6 @@ the machine's own server is never touched."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from drportal.cloud.devpeers import free_port
 from tests.support.proxy import CuttableProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_target() -> tuple[str, int] | str:

@@ -4,7 +4,6 @@ local HTTP server recording webhook and SMS gateway calls. Both bind 127.0.0.1 o
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from email import message_from_bytes, policy
@@ -12,11 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from drportal.cloud.devpeers import free_port
 
 
 class RecordingHandler:
