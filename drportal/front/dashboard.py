@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.apps import apps
-from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
@@ -72,43 +71,34 @@ def backup_counts() -> dict[str, int] | None:
     )
 
 
-READINESS_CACHE_KEY = "front:dashboard:readiness"
-READINESS_TTL_S = 60
-
-
 def scenario_facts(now: datetime) -> dict | None:
-    """Readiness of the whole library, summarised, and the last drill (1 query).
+    """Readiness of the whole library, summarised, and the last drill.
 
     Assessing every scenario loads every server and image location (seconds on 5,000 servers), and its
-    answer moves with inventory, drills and mitigations, not with each page view: so it is computed at most
-    once a minute per process and kept in the cache as plain data, with the time it was assessed."""
+    answer moves with inventory, drills and mitigations, not with each page view: the dashboard reads the
+    stored assessment the scenarios pages read too (scenarios.readiness.current: recomputed by a job once it
+    is a minute old)."""
     if not apps.is_installed("scenarios"):
         return None
     try:
+        from scenarios import loader, readiness
         from scenarios.models import Drill
     except ImportError:
         return None
-    summary = cache.get(READINESS_CACHE_KEY)
-    if summary is None:
-        summary = assess_library(now)
-        cache.set(READINESS_CACHE_KEY, summary, READINESS_TTL_S)
-    return {**summary, "last_drill": Drill.objects.select_related("run").order_by("-started_at").first()}
-
-
-def assess_library(now: datetime) -> dict:
-    from scenarios import loader, readiness
-
     lib = loader.library()
+    assessed = readiness.current(list(lib.scenarios.values()), now)
     rows = []
-    for r in readiness.assess_all(list(lib.scenarios.values()), now):
+    for r in assessed.rows:
         failing = {c.name for c in r.checks if not c.ok}
         rows.append({"scenario": {"id": r.scenario.id, "title": r.scenario.title}, "ready": r.ready,
                      "reasons": r.reasons, "past_review": "Plan reviewed" in failing,
                      "not_drilled": "Drilled" in failing})
     return {
+        "last_drill": Drill.objects.select_related("run").order_by("-started_at").first(),
         "rows": rows,
         "errors": len(lib.errors),
-        "assessed_at": now,
+        "assessed_at": assessed.computed_at,
+        "refreshing": assessed.refreshing,
         "not_ready": [r for r in rows if not r["ready"]],
         "past_review": [r for r in rows if r["past_review"]],
         "not_drilled": [r for r in rows if r["not_drilled"]],

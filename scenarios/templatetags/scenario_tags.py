@@ -44,11 +44,3 @@ def get_item(mapping: dict, key: str):
     return mapping.get(key)
 
 
-@register.inclusion_tag("scenarios/_dashboard_panel.html")
-def scenarios_readiness_panel():
-    """For the dashboard: `{% load scenario_tags %}{% scenarios_readiness_panel %}` (6 queries)."""
-    from drportal.lib import clock
-    from scenarios import loader, readiness
-
-    lib = loader.library()
-    return {"rows": readiness.assess_all(list(lib.scenarios.values()), clock.now()), "errors": len(lib.errors)}

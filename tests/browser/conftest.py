@@ -90,16 +90,6 @@ def shot(page):
     return take
 
 
-@pytest.fixture(autouse=True)
-def fresh_readiness():
-    """The live server shares this process's cache: the dashboard's readiness of one test never shows in the
-    next."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
 
 @pytest.fixture
 def clean_redis():

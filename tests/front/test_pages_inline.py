@@ -9,7 +9,6 @@ from io import StringIO
 from urllib.parse import urldefrag, urlparse
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -23,13 +22,6 @@ SKIP = ("/admin/", "/static/", "/logout/", "/api/", "/healthz")
 DOWNLOADS = (".csv", ".pdf", ".zip", ".json")
 UNLABELLED_TYPES = {"hidden", "submit", "button", "reset", "image"}
 
-
-@pytest.fixture(autouse=True)
-def fresh_readiness():
-    """The dashboard keeps the scenarios' readiness for a minute per process; each test starts without it."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class PageAudit(HTMLParser):

@@ -2,22 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 
 from drportal.accounts.models import Profile
 from drportal.audit.models import AuditEvent
 from drportal.incidents.models import Incident
-
-
-@pytest.fixture(autouse=True)
-def fresh_readiness():
-    """The dashboard keeps the scenarios' readiness for a minute per process; each test starts without it."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_it_shows_the_form_with_a_label_for_each_field(client_as):
