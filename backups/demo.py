@@ -53,6 +53,10 @@ def _items(policy: BackupPolicy, now: datetime) -> list[dict]:
                         "completed_at": min(started + timedelta(minutes=18), now).isoformat(),
                         "size_bytes": 250_000_000, "sha256": f"{asset.pk:064x}",
                         "location": _where(policy, asset, zone)}
+                if policy.kind in (PolicyKind.DATABASE_DUMP, PolicyKind.FILE_COPY) and item["location"]:
+                    # Where the dump lies in cloud storage: what a restore from cloud storage downloads.
+                    item["location"] = {**item["location"], "container": policy.name,
+                                        "key": f"{asset.name}/{run:%Y%m%dT%H%M}.dump"}
                 if policy.kind in (PolicyKind.SYSTEM_IMAGE, PolicyKind.VOLUME_SNAPSHOT):
                     item["provider_state"] = "available"
                 if policy.kind == PolicyKind.POINT_IN_TIME:

@@ -16,7 +16,7 @@ from scenarios.readiness import scope_servers
 def start_drill(scenario: Scenario, actor, *, servers=None) -> Drill:
     """Declare a drill incident, start the scenario on it in drill mode, and record the drill. One
     transaction, so the jobs (enqueued on commit) always find the Drill row they finish."""
-    if servers is None and any(s.get("for_each") == "server" for s in scenario.steps):
+    if servers is None and any(s.get("for_each") in ("server", "database") for s in scenario.steps):
         servers = scope_servers(scenario)
     with transaction.atomic():
         incident = incidents.declare(

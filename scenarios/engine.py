@@ -65,13 +65,29 @@ def bind(value: Any, names: dict[str, Any]) -> Any:
 
 
 def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
-    servers = list(incident.impacted_servers.select_related("zone__region").order_by("name"))
+    from drportal.inventory.choices import AssetKind, CustomerStatus
+    from drportal.inventory.models import Asset
+
+    servers = list(incident.impacted_servers.select_related("zone__region__provider").order_by("name"))
+    regions = sorted({f"{s.zone.region.provider.slug}/{s.zone.region.slug}" for s in servers})
+    # The customer databases on the impacted servers: a restore is one step per database (restore_database
+    # restores one asset), each with its server and that server's attached storage to try first. A terminated
+    # customer's database is kept for its data file, not served: the recovery leaves it out.
+    databases = {
+        name: {"server": server, "attached_storage": (metadata or {}).get("attached_storage", "")}
+        for name, server, metadata in Asset.objects.filter(kind=AssetKind.DATABASE, server__in=servers)
+        .exclude(customer__status=CustomerStatus.TERMINATED)
+        .order_by("name").values_list("name", "server__name", "server__metadata")
+    }
     return {
         "incident_id": incident.pk,
         "incident_title": incident.title,
         "servers": [s.name for s in servers],
+        "databases": databases,
         "zones": [str(z) for z in incident.impacted_zones.all()],
         "target_region": scenario.data.get("target_region", ""),
+        # The region the impacted servers ran in, when there is one: never a place to recover or copy to.
+        "failed_region": regions[0] if len(regions) == 1 else "",
         "rto_minutes": scenario.rto_minutes,
         "rpo_minutes": scenario.rpo_minutes,
     }
@@ -80,7 +96,19 @@ def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
 def _items(step: dict, bindings: dict) -> list[str]:
     if step.get("for_each") == "server":
         return list(bindings["servers"]) or [""]
+    if step.get("for_each") == "database":
+        return list(bindings.get("databases", {})) or [""]
     return [""]
+
+
+def item_names(step: dict, bindings: dict, item: str) -> dict[str, Any]:
+    """The names a step's title and params are bound from, for one item of a fan-out."""
+    names = {**bindings, "item": item}
+    if step.get("for_each") == "database":
+        database = bindings.get("databases", {}).get(item, {})
+        return {**names, "database": item, "server": database.get("server", ""),
+                "attached_storage": database.get("attached_storage", "")}
+    return {**names, "server": item}
 
 
 def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = False) -> tuple[Run, bool]:
@@ -102,9 +130,9 @@ def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = Fa
             rows = []
             for position, step in enumerate(scenario.steps):
                 for item in _items(step, bindings):
-                    names = {**bindings, "server": item, "item": item}
+                    names = item_names(step, bindings, item)
                     params = bind(step.get("params", {}), names)
-                    if step["kind"] == StepKind.AUTOMATED and item:
+                    if step["kind"] == StepKind.AUTOMATED and item and step.get("for_each") == "server":
                         params.setdefault("server", item)
                     rows.append(StepRun(
                         run=run, step_id=step["id"], item=item, position=position, kind=step["kind"],

@@ -200,10 +200,18 @@ def perform(row: StepRun) -> Result:
                       error=f"action {name!r} is not installed; install it, or do the step by hand and skip it")
     ctx = StepContext(idempotency_key=row.idempotency_key, params=params, state=dict(row.action_state),
                       incident_id=row.run.incident_id, drill=drill)
+    checked: list[str] = []
+    if drill and spec["action"] != name and "plan_checked" not in ctx.state:
+        failed, checked, handover = drill_check(row, spec["action"], stamp)
+        if failed is not None:
+            return failed
+        ctx.state["plan_checked"] = True
+        if handover:
+            ctx.state["handover"] = handover
     try:
         outcome: Outcome = action.execute(ctx)
     except AdapterError as exc:
-        lines = [f"{stamp} {line}" for line in ctx.log] + [f"{stamp} attempt {row.attempts}: {exc}"]
+        lines = checked + [f"{stamp} {line}" for line in ctx.log] + [f"{stamp} attempt {row.attempts}: {exc}"]
         if exc.permanent or row.attempts >= row.max_attempts:
             return Result(row, row.attempts, StepState.FAILED, lines, action_state=ctx.state, error=str(exc))
         delay = backoff(row.attempts)
@@ -213,15 +221,51 @@ def perform(row: StepRun) -> Result:
         logger.exception("action %s failed on step run %s", name, row.pk)
         return Result(row, row.attempts, StepState.FAILED, [f"{stamp} internal error: {exc!r}"],
                       action_state=ctx.state, error=f"internal error in {name}: {exc!r}")
-    lines = [f"{stamp} {line}" for line in ctx.log]
+    lines = checked + [f"{stamp} {line}" for line in ctx.log]
     if outcome.done:
         outputs = dict(outcome.output)
-        if outcome.handover:
-            outputs["handover"] = outcome.handover
-            lines.append(f"{stamp} handed over to {outcome.handover}")
+        handover = outcome.handover or (ctx.state.get("handover", "") if drill else "")
+        if handover:
+            outputs["handover"] = handover
+            lines.append(f"{stamp} handed over to {handover}")
         return Result(row, row.attempts, StepState.SUCCEEDED, lines, outputs, ctx.state)
     return Result(row, row.attempts, StepState.WAITING, lines, dict(outcome.output), ctx.state,
                   due_in=max(outcome.poll_after, 0.0))
+
+
+# What a drill's plan check reports as a failure of the plan itself: the step could not run for real.
+PLAN_FINDINGS = ("BadInput", "NoDrillAccount", "NoViableBackup", "NoSnapshot", "NoViableImage", "NoSuchSize",
+                 "NoSuchZone", "BadConfiguration")
+
+
+def drill_check(row: StepRun, name: str, stamp: str) -> tuple[Result | None, list[str], str]:
+    """A drill's automated step asks the real action what it would do, in drill mode (simulated twins of
+    the accounts, the live inventory and backup records), before the simulated stand-in acts. Parameters
+    the action rejects fail the step, as they would in a real recovery; a service the simulated cloud does
+    not offer (e.g. load balancers) is noted in the log and does not fail the drill. An action that would
+    hand over (transfer_ip on a provider that cannot move addresses) says so through an optional
+    `handover(ctx)`, and the drill takes the same branch."""
+    action = REGISTRY.get(name)
+    if action is None:
+        return Result(row, row.attempts, StepState.FAILED, [f"{stamp} action {name!r} is not installed"],
+                      error=f"action {name!r} is not installed; install it, or do the step by hand and skip it"), [], ""
+    ctx = StepContext(idempotency_key=row.idempotency_key, params=dict(row.params), state={},
+                      incident_id=row.run.incident_id, drill=True)
+    handover = ""
+    try:
+        lines = [f"{stamp} {name} would: {line}" for line in action.plan(ctx)]
+        if hasattr(action, "handover"):
+            handover = action.handover(ctx)
+    except AdapterError as exc:
+        if exc.code in PLAN_FINDINGS:
+            return Result(row, row.attempts, StepState.FAILED, [f"{stamp} {name} rejects the step: {exc}"],
+                          error=f"{name}: {exc}"), [], ""
+        lines = [f"{stamp} {name} could not be checked on the simulated cloud: {exc}"]
+    except Exception as exc:
+        logger.exception("plan of %s failed on step run %s", name, row.pk)
+        return Result(row, row.attempts, StepState.FAILED, [f"{stamp} internal error in {name}: {exc!r}"],
+                      error=f"internal error in {name}: {exc!r}"), [], ""
+    return None, lines, handover
 
 
 def _perform_notify(row: StepRun, stamp: str) -> Result:

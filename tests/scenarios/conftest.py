@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import django_rq
 import pytest
+from django.conf import settings
 from rq import SimpleWorker
 
 from drportal.incidents import services as incidents
@@ -43,6 +45,22 @@ def staff_notices(monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(notifications.api, "notify_staff", spy)
     return calls
+
+
+@pytest.fixture
+def demo(db):
+    """The demo data of `manage.py load_demo` (both seed inventories, the demo backup history, the simulated
+    twins of the cloud accounts), without its users: the tests have their own."""
+    from backups import demo as backups_demo
+    from drportal.cloud import demo as cloud_demo
+    from drportal.inventory.importer import import_inventory
+    from drportal.lib import clock
+
+    for path in sorted((Path(settings.BASE_DIR) / "inventories").glob("*.yaml")):
+        import_inventory(path.read_text(), actor="test:demo", source=path.name)
+    now = clock.now()
+    backups_demo.load(now)
+    cloud_demo.load(now)
 
 
 @pytest.fixture

@@ -236,13 +236,28 @@ def test_a_drill_runs_every_automated_step_on_the_simulated_cloud(make_servers, 
     from drportal.cloud.actions.base import REGISTRY
     from scenarios import drills
 
-    monkeypatch.delitem(REGISTRY, "provision_from_image", raising=False)  # production action never called
+    class Production:
+        """The real action, as a spy: a drill may ask what it would do, never make it act."""
+        name = "provision_from_image"
+        title = "provision"
+        executed: list[str] = []
+
+        def plan(self, ctx):
+            return [f"provision {ctx.params['server']} from its newest image"]
+
+        def execute(self, ctx):
+            self.executed.append(ctx.params["server"])
+            raise AssertionError("a drill called the production action")
+
+    monkeypatch.setitem(REGISTRY, "provision_from_image", Production())
     make_servers(2)
     drill = drills.start_drill(REAL, alice)
     drain()
     rows = {(r.step_id, r.item): r for r in drill.run.steps.all()}
     assert rows[("provision", "web0")].state == StepState.SUCCEEDED
     assert rows[("provision", "web0")].outputs["as_action"] == "provision_from_image"
+    assert any("would: provision web0 from its newest image" in line for line in rows[("provision", "web0")].log)
+    assert Production.executed == []
     # No customer-notice channel yet: the notice waits for a person, who sends it and completes the step.
     notice = rows[("tell-customers", "")]
     assert (notice.state, notice.outputs["handover"]) == (StepState.WAITING, "send by hand")

@@ -98,6 +98,11 @@ class TransferIP:
             return [f"{provider} cannot move {address} between servers: hand over to the DNS cutover."]
         return [f"Detach {address} from the failed node and attach it to {server.name} ({server.provider_node_id})."]
 
+    def handover(self, ctx: StepContext) -> str:
+        """What the step would hand over to without acting (a drill follows the same branch)."""
+        _, driver, _, _, _ = self._setup(ctx)
+        return "" if Addresses.supported(driver) else "dns_cutover"
+
     def execute(self, ctx: StepContext) -> Outcome:
         server, driver, provider, address, previous = self._setup(ctx)
         if not Addresses.supported(driver):

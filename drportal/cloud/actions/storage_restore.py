@@ -2,13 +2,16 @@
 downloaded through the storage adapter, then loaded by the configured restore command, which runs
 detached like a deployment (a Deployment row claimed before it starts, so it never runs twice).
 
-params: asset (a database on a server), storage_account (where the copies are), restore_command
+params: asset (a database on a server), region (only copies kept there), storage_account (where the copies
+are), restore_command
 (argv or string; "{path}" is replaced by the downloaded file), timeout_s.
 """
 
 from __future__ import annotations
 
 import shlex
+
+from django.db.models import Q
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext
@@ -29,11 +32,21 @@ def _latest(ctx: StepContext):
     asset = Asset.objects.filter(name=param(ctx, "asset", required=True)).first()
     if asset is None:
         raise bad_input("params.asset", f"no asset {param(ctx, 'asset')!r}")
-    record = (BackupRecord.objects.filter(asset=asset, viable=True, outcome=BackupOutcome.SUCCEEDED)
-              .exclude(key="").order_by("-recovery_point", "-completed_at").first())
+    records = BackupRecord.objects.filter(asset=asset, viable=True, outcome=BackupOutcome.SUCCEEDED).exclude(key="")
+    region = param(ctx, "region")
+    if region:
+        # "Recover from the copies in Kansas City": when the failed region's copies are lost with it, only
+        # the copies kept in the named region ("provider/slug" or "slug") count.
+        provider, _, slug = str(region).rpartition("/")
+        where = Q(region__slug=slug) | Q(zone__region__slug=slug)
+        if provider:
+            where = (Q(region__slug=slug, region__provider__slug=provider)
+                     | Q(zone__region__slug=slug, zone__region__provider__slug=provider))
+        records = records.filter(where)
+    record = records.order_by("-recovery_point", "-completed_at").first()
     if record is None:
-        raise AdapterError(f"{asset.name} has no viable backup in cloud storage", permanent=True,
-                           code="NoViableBackup")
+        raise AdapterError(f"{asset.name} has no viable backup in cloud storage" + (f" in {region}" if region else ""),
+                           permanent=True, code="NoViableBackup")
     return asset, record
 
 
