@@ -9,6 +9,7 @@ app_name = "scenarios"
 urlpatterns = [
     path("", views.index, name="index"),
     path("plan/", views.plan, name="plan"),
+    path("plan.pdf", views.plan_pdf, name="plan-pdf"),
     path("mitigations/", views.mitigations, name="mitigations"),
     path("mitigations/<int:pk>/checked/", views.mitigation_checked, name="mitigation-checked"),
     path("drills/", views.drill_report, name="drills"),

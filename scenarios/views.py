@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, readiness
+from scenarios import drills, engine, loader, loss, plandoc, readiness
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -235,16 +235,15 @@ def drill_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
 
 @roles(*ALL_STAFF)
 def plan(request: HttpRequest) -> HttpResponse:
-    lib = loader.library()
+    return render(request, "scenarios/plan.html", plandoc.entries(clock.now().date()))
+
+
+@roles(*ALL_STAFF)
+def plan_pdf(request: HttpRequest) -> HttpResponse:
     today = clock.now().date()
-    items = {m.slug: m for m in Mitigation.objects.all()}
-    entries = []
-    for scenario in sorted(lib.scenarios.values(), key=lambda s: (s.data.get("organisation", ""), s.id)):
-        due = readiness.review_due(scenario, today)
-        entries.append({"scenario": scenario, "review_due": due, "review_overdue": due < today,
-                        "mitigations": [(slug, items.get(slug)) for slug in scenario.data.get("mitigations", [])]})
-    return render(request, "scenarios/plan.html", {"entries": entries, "errors": lib.errors, "today": today,
-                                                   "mitigations": [(m, m.status(today)) for m in items.values()]})
+    response = HttpResponse(plandoc.pdf(plandoc.entries(today)), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="dr-plan-{today:%Y-%m-%d}.pdf"'
+    return response
 
 
 @roles(Role.OPS, Role.MANAGER)

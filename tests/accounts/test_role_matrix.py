@@ -61,6 +61,7 @@ EXPECTED: dict[str, set[str]] = {
     # scenarios (issue 5)
     "scenarios:index": STAFF,
     "scenarios:plan": STAFF,
+    "scenarios:plan-pdf": STAFF,
     "scenarios:mitigations": STAFF,
     "scenarios:mitigation-checked": {OPS, MANAGER, ADMIN},
     "scenarios:drills": STAFF,
