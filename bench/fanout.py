@@ -4,21 +4,48 @@
     DATABASE_URL=... REDIS_URL=... python -m bench.fanout
 
 Steps are submitted in batches (one job per batch, not per server), then released: the poller sleeps
-until they are due, so no worker is held per server and nothing waits on a 1-second scheduler tick.
+until they are due (a BLPOP on a wake key, woken at once by an earlier deadline), so no worker is held per
+server and nothing waits on a 1-second scheduler tick.
+
+Measured from the start of each run, once both workers have registered with Redis: worker start-up (Django
+boot, slow on a busy machine) is reported apart and never counted. The fan-out runs TRIALS times on the same
+workers and the median is the value, so one noisy moment on a shared machine does not decide it; every
+trial's ratio is in the note.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import time
 
 SERVERS = 100
 READY_AFTER_S = 2.0
 TARGET = 1.5
+TRIALS = int(os.environ.get("BENCH_FANOUT_TRIALS", "3"))
+RUN_TIMEOUT_S = 60
 
 # Non-forking workers by default (BENCH_WORKER_CLASS= "" for rq's forking Worker): a fork of a process with
 # Django loaded costs tens of milliseconds per job, more on a busy machine. The engine survives a worker
 # dying mid-job either way (leases and the reconciler), which is what a forking worker would protect.
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "rq.worker.SimpleWorker")
+
+
+def _trial(engine, benchsupport, scenario) -> dict:
+    user, incident, servers = benchsupport.bench_incident(SERVERS, "bench: fan-out of 100 servers")
+    try:
+        run, _ = engine.start_run(incident, scenario, user, drill=True)
+        done = benchsupport.wait_for_run(run.pk, timeout=RUN_TIMEOUT_S)
+        rows = list(done.steps.values_list("started_at", "finished_at"))
+        t0 = done.started_at
+        claims = sorted((s - t0).total_seconds() for s, _ in rows if s)
+        ends = sorted((f - t0).total_seconds() for _, f in rows if f)
+        wall = (done.finished_at - t0).total_seconds() if done.finished_at else None
+        return {"state": done.state, "wall": wall, "ratio": round(wall / READY_AFTER_S, 3) if wall else None,
+                "detail": (f"first claim {claims[0]:.2f} s, last claim {claims[-1]:.2f} s, "
+                           f"first done {ends[0]:.2f} s, last done {ends[-1]:.2f} s") if claims and ends else ""}
+    finally:
+        benchsupport.cleanup(incident, servers)
 
 
 def run() -> list[dict]:
@@ -36,25 +63,22 @@ def run() -> list[dict]:
           for_each: server
           params: {{server: "{{server}}", duration: {READY_AFTER_S}}}
         """)
-    user, incident, servers = benchsupport.bench_incident(SERVERS, "bench: fan-out of 100 servers")
-    try:
-        with benchsupport.rq_workers(2, WORKER_CLASS):
-            run, _ = engine.start_run(incident, scenario, user, drill=True)
-            done = benchsupport.wait_for_run(run.pk, timeout=60)
-        t0 = done.started_at
-        claims = sorted((r.started_at - t0).total_seconds() for r in done.steps.all())
-        ends = sorted((r.finished_at - t0).total_seconds() for r in done.steps.all())
-        detail = (f"first claim {claims[0]:.2f} s, last claim {claims[-1]:.2f} s, first done {ends[0]:.2f} s, "
-                  f"last done {ends[-1]:.2f} s")
-        wall = (done.finished_at - done.started_at).total_seconds() if done.finished_at else None
-        ratio = round(wall / READY_AFTER_S, 3) if wall else None
-        return [{"name": "fanout_ratio", "value": ratio, "unit": "× 2 s", "target": f"≤ {TARGET}",
-                 "met": ratio is not None and ratio <= TARGET,
-                 "note": f"{SERVERS} servers, 2 rq workers ({WORKER_CLASS or 'rq.Worker'}), "
-                         f"run state {done.state}, wall {wall:.2f} s; {detail}"
-                 if wall else f"run state {done.state}"}]
-    finally:
-        benchsupport.cleanup(incident, servers)
+    benchsupport.clear_engine_state()
+    started = time.monotonic()
+    trials = []
+    with benchsupport.rq_workers(2, WORKER_CLASS):
+        boot = time.monotonic() - started
+        for _ in range(TRIALS):
+            trials.append(_trial(engine, benchsupport, scenario))
+    ratios = [t["ratio"] for t in trials if t["ratio"] is not None and t["state"] == "succeeded"]
+    ratio = round(statistics.median(ratios), 3) if len(ratios) == len(trials) else None
+    median = sorted(trials, key=lambda t: t["ratio"] or float("inf"))[len(trials) // 2]
+    note = (f"{SERVERS} servers, 2 rq workers ({WORKER_CLASS or 'rq.Worker'}, up in {boot:.1f} s, not counted); "
+            f"median of {len(trials)} runs, ratios {[t['ratio'] for t in trials]}; "
+            f"median run: wall {median['wall']:.2f} s, {median['detail']}" if ratio is not None
+            else f"runs not all finished: {[(t['state'], t['ratio']) for t in trials]}")
+    return [{"name": "fanout_ratio", "value": ratio, "unit": "× 2 s", "target": f"≤ {TARGET}",
+             "met": ratio is not None and ratio <= TARGET, "note": note}]
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ def run() -> list[dict]:
 {'  after: [s' + str(i - 1) + ']' + chr(10) if i else ''}""" for i in range(STEPS))
     scenario = benchsupport.bench_scenario("latency", chain)
     user, incident, servers = benchsupport.bench_incident(0, "bench: step scheduling latency")
+    benchsupport.clear_engine_state()
     try:
         with benchsupport.rq_workers(2, WORKER_CLASS):
             run, _ = engine.start_run(incident, scenario, user, drill=True)

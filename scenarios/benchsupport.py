@@ -31,15 +31,30 @@ def database_url() -> str:
     return current_database_url()
 
 
+def clear_engine_state() -> None:
+    """Start from a quiet queue: jobs and a poller lock left by an interrupted earlier run (a lock held by a
+    killed poller blocks the next poller for up to a minute) must not slow this one. Only while no worker of
+    ours runs, and only on the bench's own Redis database."""
+    import django_rq
+
+    from scenarios import jobs
+
+    conn = django_rq.get_connection(jobs.QUEUE)
+    conn.delete(jobs.POLLER_LOCK, jobs.WAKE_KEY)
+    queue = django_rq.get_queue(jobs.QUEUE)
+    queue.empty()
+    queue.scheduled_job_registry.remove_jobs()  # type: ignore[attr-defined]
+
+
 @contextmanager
-def rq_workers(count: int, worker_class: str = ""):
-    """Start `count` real `manage.py rqworker high` processes; stop them by PID afterwards."""
+def rq_workers(count: int, worker_class: str = "", timeout: float = 180):
+    """Start `count` real `manage.py rqworker high` processes and yield once each has registered with Redis
+    (found by its PID, so stale registrations of dead workers neither help nor hinder); stop them by PID."""
     import django_rq
     from django.conf import settings
     from rq import Worker
 
     conn = django_rq.get_connection("high")
-    before = len(Worker.all(connection=conn))
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
            "PYTHONPATH": str(ROOT), "RQ_LOG_LEVEL": "WARNING"}
     args = [sys.executable, "manage.py", "rqworker", "high"]
@@ -50,11 +65,14 @@ def rq_workers(count: int, worker_class: str = ""):
         subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         for _ in range(count)
     ]
+    pids = {proc.pid for proc in procs}
     try:
-        deadline = time.monotonic() + 60
-        while len(Worker.all(connection=conn)) < before + count:
+        deadline = time.monotonic() + timeout
+        while len(pids & {w.pid for w in Worker.all(connection=conn)}) < count:
             if time.monotonic() > deadline:
-                raise RuntimeError("rq workers did not start within 60 s")
+                raise RuntimeError(f"rq workers did not start within {timeout:g} s")
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError("an rq worker exited while starting")
             time.sleep(0.05)
         yield procs
     finally:
@@ -106,11 +124,19 @@ def bench_incident(servers: int, title: str):
 
 
 def cleanup(incident, servers) -> None:
+    from django.db.models import ProtectedError
+
     from scenarios.models import Run
 
     Run.objects.filter(incident=incident).delete()
     incident.impacted_servers.clear()
-    incident.delete()
+    try:
+        incident.delete()
+    except ProtectedError as exc:
+        # Rows other apps made for this bench incident (e.g. the staff page sent when it was declared).
+        for obj in exc.protected_objects:
+            obj.delete()
+        incident.delete()
     for server in servers:
         server.delete()
 
