@@ -125,3 +125,12 @@ def test_a_drill_step_whose_parameters_the_real_action_rejects_fails_with_its_re
     row = run.steps.get(step_id="restore")
     assert row.state == StepState.FAILED
     assert "params.asset: name the database of jv-db1 to restore" in row.error
+
+
+def test_a_drill_never_lets_a_simulated_account_reach_real_aws(demo, alice, mona):
+    run = drill_to_the_end("cybernance-app-server-lost", alice, mona)
+
+    rotate = run.steps.filter(step_id="rotate").first()
+    assert rotate.state == StepState.SUCCEEDED
+    assert any("could not be checked on the simulated cloud: elbv2: the simulated cloud offers no elbv2" in line
+               for line in rotate.log), rotate.log

@@ -19,8 +19,13 @@ NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, conne
 
 
 def client(account, service: str, region: str | None = None) -> Any:
-    creds = account.credentials()
     options = account.options or {}
+    if account.driver == "simulated" and not options.get("endpoint_url"):
+        # A drill's simulated twin has no AWS behind it. Without this, boto3 would fall back to the
+        # machine's own credentials (environment, ~/.aws, instance role) and a drill could reach real AWS.
+        raise AdapterError(f"the simulated cloud offers no {service} ({account.name})", permanent=True,
+                           provider=service, code="NotSimulated")
+    creds = account.credentials()
     return boto3.client(
         service,
         region_name=region or options.get("region") or "us-east-1",
