@@ -82,6 +82,8 @@ def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
     return {
         "incident_id": incident.pk,
         "incident_title": incident.title,
+        # What customers may read: the incident's public summary (the internal title may name servers).
+        "public_summary": incident.public_summary or "a service interruption",
         "servers": [s.name for s in servers],
         "databases": databases,
         "zones": [str(z) for z in incident.impacted_zones.all()],

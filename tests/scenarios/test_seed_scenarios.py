@@ -87,3 +87,19 @@ def test_every_seed_scenario_starts_as_a_drill(make_servers, alice):
     for scenario in loader.library().scenarios.values():
         drill = drills.start_drill(scenario, alice)
         assert drill.run.steps.exclude(state="pending").exists(), scenario.id
+
+
+def test_customer_notices_name_the_public_summary_never_the_internal_title():
+    library = loader.library()
+    customer_notices = [(s.id, step) for s in library.scenarios.values() for step in s.steps
+                        if step["kind"] == "notify" and step.get("audience") == "customers"]
+    assert len(customer_notices) >= 6
+    for scenario_id, step in customer_notices:
+        text = f"{step.get('subject', '')} {step.get('body', '')}"
+        assert "{incident_title}" not in text, (scenario_id, step["id"])
+
+
+def test_the_public_summary_is_bound_for_notices(make_servers, declare):
+    incident = declare(servers=make_servers(1), title="web0 disk controller died", public_summary="Slow logins")
+    bindings = engine.incident_bindings(incident, loader.library().get("jivosoft-server-crash"))
+    assert (bindings["public_summary"], bindings["incident_title"]) == ("Slow logins", "web0 disk controller died")
