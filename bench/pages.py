@@ -171,6 +171,10 @@ def run() -> list[dict]:
     from backups.sweep import store_counts
 
     store_counts()  # a data set swept before the sweep stored every count the pages read
+    # Start-up as a gunicorn worker does it: drportal/wsgi.py moves what start-up built out of the garbage
+    # collector's way (gc.freeze), so full collections do not walk it during a page view.
+    import drportal.wsgi  # noqa: F401
+
     client = _admin_client()
     urls = [u for u in page_urls() if (not ONLY or any(part in u for part in ONLY))
             and not any(part in u for part in SKIP_ALSO)]
