@@ -36,7 +36,7 @@ def run(record: BackupRecord, scratch_name: str) -> Verdict:
                                       "backups yet; verify them by hand")
     with tempfile.TemporaryDirectory(prefix="drportal-verify-") as tmp:
         path = os.path.join(tmp, "object")
-        _fetch(record, path)
+        fetch(record, path)
         observed = _sha256(path)
         if record.sha256 and observed != record.sha256:
             return Verdict(False, "checksum", f"checksum mismatch: reported {record.sha256}, stored object "
@@ -62,7 +62,7 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _fetch(record: BackupRecord, path: str) -> None:
+def fetch(record: BackupRecord, path: str) -> None:
     """Download the stored object through the adapter of the poller that knows its container."""
     from drportal.cloud.adapters import objectstore, s3
 

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import secrets
+import tempfile
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from drportal.audit import log as audit
+from drportal.cloud.adapters.errors import AdapterError
 from drportal.inventory.models import Customer
 from drportal.lib import clock
 from notifications.choices import ExportState
@@ -135,18 +137,42 @@ def _databases(customer: Customer, now: datetime) -> list[dict[str, Any]]:
 
 
 def _fetch(record) -> tuple[bytes | None, str]:
-    """A dump we can read from here: a file in a local storage directory (libcloud's local driver layout:
-    EXPORT_LOCAL_STORAGE/<container>/<key>), checked against the recorded checksum."""
+    """The dump, checked against the recorded checksum: from a local storage directory (libcloud's local
+    driver layout: EXPORT_LOCAL_STORAGE/<container>/<key>), else from the S3 bucket or storage container a
+    backups poller reads (the way restore tests fetch it)."""
+    from backups.models import BackupSource
+
     root = getattr(settings, "EXPORT_LOCAL_STORAGE", "") or os.environ.get("EXPORT_LOCAL_STORAGE", "")
-    if not root or not record.key:
-        return None, "storage not reachable from drportal: fetch it from the listed location"
-    path = (Path(root) / record.container / record.key).resolve()
-    if Path(root).resolve() not in path.parents or not path.is_file():
-        return None, "object not found in local storage"
-    content = path.read_bytes()
+    content = _read_local(Path(root), record) if root and record.key else None
+    if content is None and record.key and BackupSource.objects.filter(container=record.container).exists():
+        content, error = _download(record)
+        if error:
+            return None, error
+    if content is None:
+        return None, ("object not found in local storage" if root
+                      else "storage not reachable from drportal: fetch it from the listed location")
     if record.sha256 and hashlib.sha256(content).hexdigest() != record.sha256:
         return None, "stored object does not match the recorded checksum"
     return content, ""
+
+
+def _read_local(root: Path, record) -> bytes | None:
+    path = (root / record.container / record.key).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+def _download(record) -> tuple[bytes | None, str]:
+    from backups import verify
+
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / "object"
+        try:
+            verify.fetch(record, str(target))
+        except AdapterError as exc:
+            return None, f"could not read it from its storage: {exc}"
+        return target.read_bytes(), ""
 
 
 def _json_default(value: Any) -> str:

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from drportal.cloud.devpeers import free_port
+from tests.backups.conftest import moto_url  # noqa: F401 - the moto server fixture, for S3-kept dumps
 
 
 class RecordingHandler:

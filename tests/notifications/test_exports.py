@@ -90,6 +90,38 @@ def test_a_database_whose_storage_is_unreachable_is_listed_with_its_location(wor
     assert db["key"] == "acme/acme-db.dump"
 
 
+def test_a_dump_kept_in_s3_is_read_through_the_account_of_its_poller(world, acme_backups, settings, moto_url,
+                                                                      monkeypatch):
+    import urllib.request
+
+    import boto3
+
+    from backups.choices import SourceKind
+    from backups.models import BackupSource
+    from drportal.inventory.models import Provider, ProviderAccount
+
+    settings.EXPORT_LOCAL_STORAGE = ""
+    urllib.request.urlopen(urllib.request.Request(moto_url + "/moto-api/reset", method="POST"))  # noqa: S310
+    monkeypatch.setenv("TEST_AWS_KEY", "testing")
+    monkeypatch.setenv("TEST_AWS_SECRET", "testing")
+    provider, _ = Provider.objects.get_or_create(slug="aws", defaults={"name": "AWS", "kind": "aws"})
+    account = ProviderAccount.objects.create(provider=provider, name="dumps-aws", driver="aws",
+                                             credentials_env={"key": "TEST_AWS_KEY", "secret": "TEST_AWS_SECRET"},
+                                             options={"region": "us-east-1", "endpoint_url": moto_url})
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="cloudfiles-dfw")
+    s3.put_object(Bucket="cloudfiles-dfw", Key="acme/acme-db.dump", Body=DUMP)
+    BackupSource.objects.create(name="dumps", kind=SourceKind.S3, policy=BackupPolicy.objects.get(),
+                                account=account, container="cloudfiles-dfw")
+
+    archive = read_zip(build_for(world))
+    assert archive.read("databases/acme-db/acme-db.dump") == DUMP
+    s3.put_object(Bucket="cloudfiles-dfw", Key="acme/acme-db.dump", Body=b"tampered")
+    [db] = json.loads(read_zip(build_for(world)).read("manifest.json"))["databases"]
+    assert (db["included"], db["reason"]) == (False, "stored object does not match the recorded checksum")
+
+
 def test_a_checksum_mismatch_is_not_exported_as_the_customers_data(world, acme_backups, storage):
     (storage / "storage" / "cloudfiles-dfw" / "acme" / "acme-db.dump").write_bytes(b"corrupted")
     [db] = json.loads(read_zip(build_for(world)).read("manifest.json"))["databases"]
