@@ -175,8 +175,9 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
         checks.append(credentials_check(accounts, [s.name for s in servers if not s.account_id], now))
     if _uses(scenario, "dns_cutover") and servers:
         nameless = [s.name for s in servers if not s.dns_names]
-        checks.append(Check("DNS names", not nameless, "every server has DNS names (zones not queried live)"
+        checks.append(Check("DNS names", not nameless, "every server has DNS names"
                             if not nameless else "no DNS names: " + ", ".join(nameless)))
+        checks.append(dns_zones_check(servers, now))
     providers = scenario.data.get("match", {}).get("providers", [])
     if providers and any(s["kind"] == "manual" for s in scenario.steps):
         support = facts.has_support_contact if facts else (
@@ -262,13 +263,33 @@ def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenari
 CONNECTION_FRESH = timedelta(hours=24)
 
 
+def dns_zones_check(servers: list[Server], now: datetime) -> Check:
+    """Can the DNS accounts a cutover of these servers would use be reached (their zones listed)? From the
+    accounts' last connection check, like the credentials."""
+    from drportal.cloud.actions.dns import default_dns_account
+    from drportal.inventory.models import ProviderAccount
+
+    names = {(s.metadata or {}).get("dns_account") or default_dns_account() for s in servers}
+    if "" in names:
+        return Check("DNS zones reachable", False, "no DNS account: name one in the servers' metadata.dns_account "
+                                                   "or in CLOUD_DNS_ACCOUNT")
+    accounts = list(ProviderAccount.objects.filter(name__in=names))
+    missing = sorted(names - {a.name for a in accounts})
+    return connection_check("DNS zones reachable", accounts, missing, now)
+
+
 def credentials_check(accounts, unbound: list[str], now: datetime) -> Check:
     """Do the credentials work? Read from each account's last check against the provider
     (drportal.cloud.connection, run by the scheduler and by "Test connection"), never called from here."""
+    return connection_check("Credentials", accounts, unbound, now)
+
+
+def connection_check(label: str, accounts, unbound: list[str], now: datetime) -> Check:
     accounts = sorted(accounts, key=lambda a: a.name)
     groups = {
         "no account": unbound[:5],
-        "no credentials": [a.name for a in accounts if not a.credentials()],
+        # The simulated cloud (drills, the demo) needs none.
+        "no credentials": [a.name for a in accounts if not a.credentials() and a.driver != "simulated"],
         "never checked": [a.name for a in accounts if a.connection_checked_at is None],
         "refused": [f"{a.name} ({a.connection_message})" for a in accounts if a.connection_ok is False],
         "not checked for a day": [a.name for a in accounts
@@ -276,8 +297,9 @@ def credentials_check(accounts, unbound: list[str], now: datetime) -> Check:
     }
     problems = [f"{what}: {', '.join(names)}" for what, names in groups.items() if names]
     if problems:
-        return Check("Credentials", False, "; ".join(problems))
-    return Check("Credentials", True, "every account answered the provider check within a day")
+        return Check(label, False, "; ".join(problems))
+    return Check(label, True, "answered the provider check within a day: "
+                 + ", ".join(f"{a.name} ({a.connection_message})" for a in accounts))
 
 
 READINESS_KEY = "readiness"

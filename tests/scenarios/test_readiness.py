@@ -126,12 +126,45 @@ def test_credentials_count_only_when_the_provider_answered_a_recent_check(make_s
     def assess():
         return credentials(readiness.assess(scenario, NOW, exposure=None))
 
-    assert assess() == "not ok: no credentials: rs-sim; never checked: rs-sim"
-    account.set_credentials({"key": "k"})
-    account.save()
+    assert assess() == "not ok: never checked: rs-sim"  # the simulated cloud needs no credentials
     connection.check_all(NOW - timedelta(days=2))
     assert assess() == "not ok: not checked for a day: rs-sim"
     connection.check_all(NOW - timedelta(minutes=15))
-    assert assess() == "ok: every account answered the provider check within a day"
+    assert assess() == "ok: answered the provider check within a day: rs-sim (connected: 1 location(s))"
     ProviderAccount.objects.update(connection_ok=False, connection_message="InvalidCredentials: 401")
     assert assess() == "not ok: refused: rs-sim (InvalidCredentials: 401)"
+
+
+def test_dns_zones_count_as_reachable_when_the_cutovers_account_answered_its_check(make_servers):
+    from drportal.cloud import connection
+    from drportal.inventory.models import Provider, ProviderAccount, Server
+
+    make_servers(2, provider="rackspace")
+    Server.objects.update(dns_names=["app.jivosoft.test"])
+    scenario = lib().get("jivosoft-datacenter-offline")
+
+    def dns():
+        result = readiness.assess(scenario, NOW, exposure=None)
+        check = next(c for c in result.checks if c.name == "DNS zones reachable")
+        return ("ok: " if check.ok else "not ok: ") + check.detail
+
+    assert dns() == "not ok: no DNS account: name one in the servers' metadata.dns_account or in CLOUD_DNS_ACCOUNT"
+    Server.objects.update(metadata={"dns_account": "jivo-dns"})
+    assert dns() == "not ok: no account: jivo-dns"
+    provider = Provider.objects.create(slug="sim", name="Simulated", kind="simulated")
+    ProviderAccount.objects.create(provider=provider, name="jivo-dns", driver="simulated", credentials_env={},
+                                   options={"latency_s": 0, "locations": ["dfw"]})
+    assert dns() == "not ok: never checked: jivo-dns"
+    connection.check_all(NOW - timedelta(minutes=5))
+    assert dns() == "ok: answered the provider check within a day: jivo-dns (connected: 1 location(s))"
+
+
+def test_a_real_account_without_credentials_is_not_ready(make_servers):
+    from drportal.inventory.models import ProviderAccount, Server
+
+    servers = make_servers(1, provider="rackspace")
+    account = ProviderAccount.objects.create(provider=servers[0].zone.region.provider, name="rs-real",
+                                             driver="rackspace", credentials_env={"key": "RS_UNSET_KEY"})
+    Server.objects.update(account=account)
+    assert credentials(readiness.assess(lib().get("jivosoft-server-crash"), NOW, exposure=None)) == (
+        "not ok: no credentials: rs-real; never checked: rs-real")

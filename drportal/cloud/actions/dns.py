@@ -107,23 +107,29 @@ def _key(r) -> str:
 def dns_account(ctx: StepContext):
     """params.account, else the server's metadata.dns_account, else CLOUD_DNS_ACCOUNT, else the one DNS account
     there is (a scenario may name only the server)."""
+    name = param(ctx, "account")
+    if not name and (param(ctx, "server") or param(ctx, "servers")):
+        name = (servers_from(ctx)[0].metadata or {}).get("dns_account")
+    name = name or default_dns_account()
+    if not name:
+        raise bad_input("params.account", "which DNS account holds the zone? Name it here, in the server's "
+                                          "metadata.dns_account, or in CLOUD_DNS_ACCOUNT")
+    return account_named(ctx, "params.account", name)
+
+
+def default_dns_account() -> str:
+    """CLOUD_DNS_ACCOUNT, else the one DNS account there is; "" when that is not settled."""
     from django.conf import settings
     from django.db.models import Q
 
     from drportal.inventory.models import ProviderAccount
 
-    name = param(ctx, "account")
-    if not name and (param(ctx, "server") or param(ctx, "servers")):
-        name = (servers_from(ctx)[0].metadata or {}).get("dns_account")
-    name = name or getattr(settings, "CLOUD_DNS_ACCOUNT", "")
-    if not name:
-        found = list(ProviderAccount.objects.filter(Q(driver__in=["powerdns", "route53"]) | Q(name="demo-dns"))
-                     .values_list("name", flat=True)[:2])
-        if len(found) != 1:
-            raise bad_input("params.account", "which DNS account holds the zone? Name it here, in the server's "
-                                              "metadata.dns_account, or in CLOUD_DNS_ACCOUNT")
-        name = found[0]
-    return account_named(ctx, "params.account", name)
+    name = getattr(settings, "CLOUD_DNS_ACCOUNT", "")
+    if name:
+        return name
+    found = list(ProviderAccount.objects.filter(Q(driver__in=["powerdns", "route53"]) | Q(name="demo-dns"))
+                 .values_list("name", flat=True)[:2])
+    return found[0] if len(found) == 1 else ""
 
 
 def _infer_zone(ctx: StepContext, driver, provider: str) -> str:
