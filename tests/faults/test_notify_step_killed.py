@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import django_rq
 import pytest
 
 from notifications.choices import DeliveryState, NoticeKind
@@ -17,15 +16,7 @@ from scenarios.choices import RunState, StepState
 from tests.faults.engine_support import finish, run_row_locked, sigkill, start_worker, wait_for
 from tests.notifications.test_runbook_notices import CUSTOMER_ADDRESSES, dallas_offline, runbook
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def clean_redis():
-    conn = django_rq.get_connection("high")
-    conn.flushdb()
-    yield
-    conn.flushdb()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_redis")]
 
 
 def test_a_worker_killed_after_queuing_a_notice_never_causes_a_second_message(world, smtp, smtp_server,

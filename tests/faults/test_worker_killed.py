@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import django_rq
 import pytest
 import requests
 
@@ -19,15 +18,7 @@ from tests.cloud.conftest import make_server
 from tests.cloud.helpers import ec2, instances_tagged, launch
 from tests.faults.engine_support import finish, one_step, run_row_locked, sigkill, start_worker, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def clean_redis():
-    conn = django_rq.get_connection("high")
-    conn.flushdb()
-    yield
-    conn.flushdb()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_redis")]
 
 
 @dataclass
