@@ -39,14 +39,19 @@ def test_the_status_list_filters_and_sorts_in_sql(client_as, swept, django_asser
     assert client.get("/backups/?kind=system_image").context["page"].paginator.count == 1
 
 
-def test_the_list_query_count_does_not_grow_with_the_data(client_as, swept, django_assert_num_queries):
+def add_customers(world, count: int) -> None:
+    """`count` more customers, each with a database under the daily policy, swept."""
     from drportal.inventory.models import Asset, Customer
 
-    for i in range(30):
+    for i in range(count):
         customer = Customer.objects.create(slug=f"c{i}", name=f"Customer {i}")
-        swept.daily.assets.add(Asset.objects.create(name=f"db-{i}", kind="database", server=swept.db1,
+        world.daily.assets.add(Asset.objects.create(name=f"db-{i}", kind="database", server=world.db1,
                                                     customer=customer))
     sweep.sweep(NOW + timedelta(days=1, hours=3))
+
+
+def test_the_list_query_count_does_not_grow_with_the_data(client_as, swept, django_assert_num_queries):
+    add_customers(swept, 30)
     client = client_as("sam")
     client.get("/backups/")
     with django_assert_num_queries(7):
@@ -153,13 +158,7 @@ def test_the_exposure_page_shows_dallas_losing_a_week(client_as, swept, django_a
 
 
 def test_the_exposure_query_count_does_not_grow_with_the_data(client_as, swept, django_assert_num_queries):
-    from drportal.inventory.models import Asset, Customer
-
-    for i in range(30):
-        customer = Customer.objects.create(slug=f"c{i}", name=f"Customer {i}")
-        swept.daily.assets.add(Asset.objects.create(name=f"db-{i}", kind="database", server=swept.db1,
-                                                    customer=customer))
-    sweep.sweep(NOW + timedelta(days=1, hours=3))
+    add_customers(swept, 30)
     client = client_as("sam")
     client.get("/backups/")
     with django_assert_num_queries(8):
