@@ -261,6 +261,9 @@ class DailyRollup(models.Model):
                                  related_name="+")
     observed_seconds = models.FloatField(default=0)
     compliant_seconds = models.FloatField(default=0)
+    # Of the time not compliant, the part that was fresh, within the RPO and off-site but lacked a restore test:
+    # the report names it, so a policy whose rows all read OK does not show 0 % without saying why.
+    unverified_seconds = models.FloatField(default=0, db_default=0)  # db_default: raw INSERTs may omit it
 
     class Meta:
         constraints = [
@@ -270,6 +273,17 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} policy {self.policy_id} customer {self.customer_id}"
+
+
+class ObservedDay(models.Model):
+    """Wall-clock seconds of one UTC day the sweep observed (integrated into the rollups). A report's
+    percentages rest on these: a "30 days" report over 1.5 observed hours must say so."""
+
+    day = models.DateField(unique=True)
+    seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.seconds:.0f} s observed"
 
 
 class SweepState(models.Model):

@@ -255,20 +255,28 @@ def _write(pairs: list[PolicyAssetStatus]) -> None:
 
 
 ROLLUP_SQL = """
-INSERT INTO backups_dailyrollup (day, policy_id, customer_id, observed_seconds, compliant_seconds)
+INSERT INTO backups_dailyrollup (day, policy_id, customer_id, observed_seconds, compliant_seconds,
+                                 unverified_seconds)
 SELECT %(day)s, s.policy_id, s.customer_id, count(*) * %(secs)s,
-       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification <> %(unverified)s) * %(secs)s
+       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification <> %(unverified)s) * %(secs)s,
+       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification = %(unverified)s) * %(secs)s
 FROM backups_policyassetstatus s WHERE s.swept_at IS NOT NULL
 GROUP BY s.policy_id, s.customer_id
 ON CONFLICT (day, policy_id, customer_id) DO UPDATE SET
   observed_seconds = backups_dailyrollup.observed_seconds + EXCLUDED.observed_seconds,
-  compliant_seconds = backups_dailyrollup.compliant_seconds + EXCLUDED.compliant_seconds
+  compliant_seconds = backups_dailyrollup.compliant_seconds + EXCLUDED.compliant_seconds,
+  unverified_seconds = backups_dailyrollup.unverified_seconds + EXCLUDED.unverified_seconds
+"""
+
+OBSERVED_SQL = """
+INSERT INTO backups_observedday (day, seconds) VALUES (%(day)s, %(secs)s)
+ON CONFLICT (day) DO UPDATE SET seconds = backups_observedday.seconds + EXCLUDED.seconds
 """
 
 
 def integrate_rollups(now: datetime) -> float:
     """Add the time since the last integration to each pair's day, as compliant or not by its status now
-    (summed per policy and customer).
+    (summed per policy and customer), and to the day's observed wall-clock time.
     The interval is claimed with a conditional update: a second sweep finds it taken and adds nothing."""
     state, created = SweepState.objects.get_or_create(name="rollup", defaults={"until": now})
     if created or state.until is None or state.until >= now:
@@ -281,8 +289,10 @@ def integrate_rollups(now: datetime) -> float:
         while start < now:
             midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=start.tzinfo)
             end = min(now, midnight)
-            cur.execute(ROLLUP_SQL, {"day": start.date(), "secs": (end - start).total_seconds(),
-                                     "unverified": VerificationStatus.UNVERIFIED})
+            params = {"day": start.date(), "secs": (end - start).total_seconds(),
+                      "unverified": VerificationStatus.UNVERIFIED}
+            cur.execute(ROLLUP_SQL, params)
+            cur.execute(OBSERVED_SQL, params)
             start = end
     return (now - state.until).total_seconds()
 

@@ -54,6 +54,7 @@ EXPECTED: dict[str, set[str]] = {
     "backups:verify": {OPS, ADMIN},
     "backups:compliance": {OPS, MANAGER, ADMIN},
     "backups:compliance-csv": {OPS, MANAGER, ADMIN},
+    "backups:compliance-pdf": {OPS, MANAGER, ADMIN},
     "backups:exposure": STAFF,
     "backups:tokens": {OPS, ADMIN},
     "backups:token-revoke": {OPS, ADMIN},
