@@ -6,22 +6,10 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from drportal.incidents.choices import DisasterClass
+from drportal.incidents.choices import SERVER_ONLY_CLASSES
 from drportal.incidents.models import Incident
 from drportal.inventory.choices import CustomerStatus
 from drportal.inventory.models import Asset, Customer, Server, Service, Zone
-
-# In these classes a server is lost, not the data center it runs in: its zone's other servers are fine.
-SERVER_ONLY_CLASSES = frozenset(
-    {
-        DisasterClass.SERVER_CRASH,
-        DisasterClass.APP_SERVER_LOST,
-        DisasterClass.DATABASE_PRIMARY_FAILURE,
-        DisasterClass.DATABASE_TOTAL_LOSS,
-        DisasterClass.CACHE_FAILOVER,
-        DisasterClass.CACHE_TOTAL_LOSS,
-    }
-)
 
 
 def lost_zone_ids(incident: Incident) -> set[int]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from drportal.audit.models import AuditEvent
@@ -231,9 +232,15 @@ def test_readiness_and_the_run_page_show_each_customers_exposure_from_the_backup
     page = client_as("alice").get(reverse("scenarios:detail", args=["jivosoft-server-crash"])).content.decode()
     assert "Alamo Freight" in page
     assert "everything (no surviving copy)" in page
-    run, _ = engine.start_run(declare(servers=[server]), crash_scenario(), alice)
-    run_page = client_as("alice").get(reverse("scenarios:run", args=[run.pk])).content.decode()
-    assert "<strong>Alamo Freight</strong>: everything (no surviving copy)" in run_page
+    # A newer dump on the server's own disk goes down with it.
+    BackupRecord.objects.create(policy=policy, asset=asset, started_at=now - timedelta(hours=1), outcome="succeeded",
+                                completed_at=now - timedelta(hours=1), recovery_point=now - timedelta(hours=1),
+                                viable=True, zone=server.zone, region=server.zone.region, container=server.name)
+    with time_machine.travel(now, tick=False):
+        run, _ = engine.start_run(declare(servers=[server]), crash_scenario(), alice)
+        run_page = client_as("alice").get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    # Only the server crashed, not its zone: the copy in the zone off the server survives, five hours back.
+    assert "<strong>Alamo Freight</strong>: 5 h" in run_page
 
 
 def test_the_index_takes_a_fixed_number_of_queries(client_as, make_servers, django_assert_num_queries):
