@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from backups import exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
 from drportal.audit import log as audit
+from drportal.lib import timefmt
 
 logger = logging.getLogger(__name__)
 
@@ -323,8 +326,10 @@ def send_alerts(now: datetime) -> int:
     for group in by_pair.values():
         pair = group[0].pair
         words = ", ".join(c.after.replace("_", " ") for c in group)
-        body = "\n".join(f"{c.dimension.replace('_', ' ')}: {c.before} → {c.after} at {c.at:%Y-%m-%d %H:%M} UTC"
-                         for c in group)
+        # Staff read these in the display zone, as the pages show times.
+        with timezone.override(settings.DISPLAY_TIME_ZONE):
+            body = "\n".join(f"{c.dimension.replace('_', ' ')}: {c.before} → {c.after} at {timefmt.moment(c.at)}"
+                             for c in group)
         notify_staff(role="ops", subject=f"Backups: {pair.asset} is {words} ({pair.policy})", body=body,
                      link=_url(reverse("backups:asset", args=[pair.asset_id])),
                      dedupe_key="backups:change:" + ",".join(str(c.pk) for c in group))

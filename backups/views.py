@@ -26,7 +26,7 @@ from backups.forms import PolicyForm, TokenForm
 from backups.models import BackupPolicy, BackupRecord, IngestToken, PolicyAssetStatus, UnmatchedObject
 from drportal.accounts.access import ALL_STAFF, Role, roles
 from drportal.audit import log as audit
-from drportal.lib import clock
+from drportal.lib import clock, timefmt
 
 PAGE = 100
 
@@ -130,7 +130,8 @@ def _timeline(pairs, records, now) -> dict:
     marks = [
         {"x": round((r.started_at - start).total_seconds() / span * TIMELINE_WIDTH, 1),
          "y": 20 + 30 * lanes[r.policy_id],
-         "outcome": r.outcome, "viable": r.viable, "title": f"{r.policy} · {r.outcome} · {r.started_at:%Y-%m-%d %H:%M}"}
+         "outcome": r.outcome, "viable": r.viable,
+         "title": f"{r.policy} · {r.outcome} · {timefmt.moment(r.started_at)}"}
         for r in records if r.started_at >= start and r.policy_id in lanes
     ]
     ticks = [{"x": round(i / TIMELINE_DAYS * TIMELINE_WIDTH, 1), "label": (start + timedelta(days=i)).date()}

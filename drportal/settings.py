@@ -137,6 +137,8 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 USE_I18N = False
 DISPLAY_TIME_ZONE = envstr("DISPLAY_TIME_ZONE", "America/Chicago")
+# The company's zone: customer notices state times in it, whoever or whatever sends them.
+NOTIFY_TIME_ZONE = envstr("NOTIFY_TIME_ZONE", DISPLAY_TIME_ZONE)
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

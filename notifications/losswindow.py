@@ -9,6 +9,7 @@ from typing import Any
 
 from drportal.incidents.models import Incident
 from drportal.inventory.models import Customer
+from drportal.lib import timefmt
 from notifications import audience
 
 
@@ -57,15 +58,7 @@ class LossWindow:
 def humanize(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return "no data" if seconds == 0 else f"{seconds} seconds"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if days:
-        return f"{days} day{'s' * (days != 1)} {hours % 24} h"
-    if hours:
-        return f"{hours} h {minutes % 60} min"
-    return f"{minutes} min"
+    return "no data" if int(seconds) <= 0 else timefmt.duration(seconds)
 
 
 class Scope:
@@ -284,12 +277,12 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
                 seconds = max((end - record.recovery_point).total_seconds(), 0.0)
                 if until is None:
                     text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
-                            f"backup in {record.location_label} from {record.recovery_point:%Y-%m-%d %H:%M} UTC: "
+                            f"backup in {record.location_label} from {timefmt.moment(record.recovery_point)}: "
                             f"{_duration(seconds)} of data would be lost")
                 else:
                     text = (f"The newest viable copy of {asset.name} made before {where} was lost is the "
                             f"{record.policy} backup in {record.location_label} from "
-                            f"{record.recovery_point:%Y-%m-%d %H:%M} UTC: the {_duration(seconds)} of data written "
+                            f"{timefmt.moment(record.recovery_point)}: the {_duration(seconds)} of data written "
                             "after it, up to the outage, is lost")
                 if objective is not None and seconds > objective:
                     text += f", more than the plan's objective of {_duration(objective)}"

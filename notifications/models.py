@@ -75,7 +75,16 @@ class Notice(_TemplateText):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for incident #{self.incident_id}"
+        return f"{self.title} for incident #{self.incident_id}"
+
+    @property
+    def title(self) -> str:
+        """What people call the notice: a runbook step's own subject (they are all of kind "runbook", which
+        tells nobody which one it is), else its kind."""
+        if self.kind == NoticeKind.RUNBOOK and self.subject:
+            # notifications.api.literal() escaped each "{" of the step's text: undo it to show the words.
+            return self.subject.replace("{{ '{' }}", "{")
+        return self.get_kind_display()
 
 
 class NoticeRecipient(models.Model):

@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.template import Template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from drportal.audit import log as audit
@@ -128,6 +129,11 @@ class Renderer:
         self._base = base_context(self.notice)
 
     def render(self, customer: Customer) -> Rendered:
+        # Customers read times in the company's zone, named, whether a person previews or a worker sends.
+        with timezone.override(settings.NOTIFY_TIME_ZONE):
+            return self._render(customer)
+
+    def _render(self, customer: Customer) -> Rendered:
         from django.template import Context
 
         loss = losswindow.window(customer, self.scope, self.now)

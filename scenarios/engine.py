@@ -26,7 +26,7 @@ from django.urls import reverse
 from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
-from drportal.lib import clock
+from drportal.lib import clock, timefmt
 from scenarios.choices import DONE_STATES, JOB_KINDS, TERMINAL_STATES, RunState, StepKind, StepState
 from scenarios.loader import Scenario
 from scenarios.models import Run, StepRun
@@ -332,14 +332,17 @@ def _open_row(step_run_id: int) -> tuple[Run, StepRun]:
 
 def _already(row: StepRun) -> EngineError:
     who = row.actor.username if row.actor_id else (row.actor_label or "someone")
-    when = row.finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if row.finished_at else ""
+    when = timefmt.moment(row.finished_at, "%Y-%m-%d %H:%M:%S %Z") if row.finished_at else ""
     return EngineError(f"step “{row.title}” is already {row.state}" + (f" (by {who} at {when})" if when else ""))
 
 
 def _finish_by_person(row: StepRun, actor, expected: tuple[str, ...], **fields) -> None:
     now = clock.now()
     changed = StepRun.objects.filter(pk=row.pk, state__in=expected).update(
-        actor=actor, actor_label=actor.username, finished_at=now, started_at=row.started_at or now, **fields)
+        # A person's step started when it became theirs to do (ready_at), not when they clicked "done": that
+        # made every person's step read an elapsed time of zero.
+        actor=actor, actor_label=actor.username, finished_at=now, started_at=row.started_at or row.ready_at or now,
+        **fields)
     if changed != 1:
         row.refresh_from_db()
         raise _already(row)

@@ -8,6 +8,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from drportal.lib import timefmt
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,10 +29,7 @@ def send_customer_notice(row, *, subject: str, body: str) -> dict[str, Any] | No
 
 
 def _duration(seconds: float) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{rest // 60} min" if rest >= 60 else ""]
-    return " ".join(p for p in parts if p) or f"{int(seconds)} s"
+    return timefmt.duration(seconds)
 
 
 # How many customers the readiness and run pages list, worst first; the rest are counted.
@@ -129,7 +128,7 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
             explanation = f"{assets} protected asset(s) in the lost zones; each survives (standby or fresh copy)"
         else:
             explanation = (f"{assets} protected asset(s) in the lost zones; the oldest of their newest surviving "
-                           f"copies is from {oldest:%Y-%m-%d %H:%M} UTC (as of the last backups sweep)")
+                           f"copies is from {timefmt.moment(oldest)} (as of the last backups sweep)")
         rows.append({
             "customer": name,
             "seconds_lost": seconds,
@@ -188,7 +187,7 @@ def server_loss(server_ids: set[int], until: datetime, now: datetime, customers=
             "explanation": (f"{row['lost']} of {row['assets']} protected asset(s) on the crashed server(s) have no "
                             "viable copy off them" if seconds is None else
                             f"{row['assets']} protected asset(s) on the crashed server(s); the oldest of their newest "
-                            f"copies off the server is from {row['oldest']:%Y-%m-%d %H:%M} UTC"),
+                            f"copies off the server is from {timefmt.moment(row['oldest'])}"),
             "breaches": row["breaches"],
         })
     rows.sort(key=lambda r: (r["seconds_lost"] is not None, -(r["seconds_lost"] or 0), r["customer"]))

@@ -88,7 +88,7 @@ def run(declare, alice):
 def test_the_run_page_shows_steps_elapsed_and_rto(client_as, run):
     page = client_as("sam").get(reverse("scenarios:run", args=[run.pk])).content.decode()
     assert "Contact Rackspace to determine the cause of the server outage" in page
-    assert "of RTO 01:00:00" in page
+    assert "of RTO 1 h" in page
     assert 'hx-get="' + reverse("scenarios:run-live", args=[run.pk]) in page
     assert "No customer data at risk in the impacted zones." in page
 
@@ -281,3 +281,19 @@ def test_the_run_page_takes_a_fixed_number_of_queries(client_as, make_servers, d
     with django_assert_num_queries(11):
         response = client.get(url)
     assert response.status_code == 200
+
+
+def test_a_persons_step_shows_the_time_it_waited_for_them_not_zero(client_as, declare, alice):
+    from datetime import UTC, datetime
+
+    start = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        run, _ = engine.start_run(declare(), crash_scenario(), alice)
+    ask = run.steps.get(step_id="ask-provider")
+    with time_machine.travel(start + timedelta(minutes=20), tick=False):
+        engine.complete_step(ask.pk, alice, notes="ticket 123", evidence="ticket 123")
+    ask.refresh_from_db()
+    assert ask.elapsed(start + timedelta(hours=5)) == timedelta(minutes=20)
+    with time_machine.travel(start + timedelta(hours=5), tick=False):
+        page = client_as("sam").get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    assert "<td>20 min</td>" in page
