@@ -15,3 +15,5 @@ class ScenariosConfig(AppConfig):
         # The reconciler every minute (dead workers, jobs a restarted Redis lost, waits whose poller is gone);
         # `manage.py scenarios_reconcile --loop 15` runs it more often where that matters.
         register_task("scenarios.reconcile", "* * * * *", "scenarios.jobs.reconcile")
+        # Steps waiting for a person longer than their scenario allows page that person's role.
+        register_task("scenarios.page_waiting", "* * * * *", "scenarios.waiting.page_waiting")

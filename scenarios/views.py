@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, plandoc, readiness
+from scenarios import drills, engine, loader, loss, plandoc, readiness, waiting
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -81,8 +81,12 @@ def _run_context(run: Run) -> dict:
     now = clock.now()
     for row in rows:
         row.elapsed_now = row.elapsed(now)
+    waiting_rows = waiting.for_rows(rows)
+    names = waiting.who_may_act(waiting_rows)
+    asks = [{"step": w.row, "role": w.role, "what": w.what, "verb": w.verb, "waited": w.waited(now),
+             "people": names.get(w.role, []), "admins": names.get("admin", [])} for w in waiting_rows]
     return {"run": run, "rows": rows, "summary": engine.run_summary(run, rows, now), "now": now,
-            "job_kinds": JOB_KINDS}
+            "job_kinds": JOB_KINDS, "waiting": asks}
 
 
 @roles(*ALL_STAFF)

@@ -98,8 +98,9 @@ def test_the_live_part_has_a_fixed_query_count(client_as, run, django_assert_num
     url = reverse("scenarios:run-live", args=[run.pk])
     client.get(url)
     # session, user, user's profile (time zone), user's groups (roles), the run with its incident and
-    # starter, the steps with their actors: the same 6 whatever the number of steps
-    with django_assert_num_queries(6):
+    # starter, the steps with their actors; who may act on the steps waiting for a person: the same 7 whatever
+    # the number of steps
+    with django_assert_num_queries(7):
         response = client.get(url)
     assert response.status_code == 200
 
@@ -276,9 +277,10 @@ def test_the_run_page_takes_a_fixed_number_of_queries(client_as, make_servers, d
     client = client_as("alice")
     url = reverse("scenarios:run", args=[run.pk])
     client.get(url)
-    # session, user, profile, groups; the run; its steps; the incident's zones, servers' zones, regions' zones,
-    # whether it names services; the loss-window snapshot: the same 11 for any number of customers
-    with django_assert_num_queries(11):
+    # session, user, profile, groups; the run; its steps; who may act on the waiting steps; the incident's zones,
+    # regions' zones, whether it names services, its crashed servers; the loss-window snapshot: the same 12 for
+    # any number of customers
+    with django_assert_num_queries(12):
         response = client.get(url)
     assert response.status_code == 200
 
