@@ -78,7 +78,8 @@ def down_locations() -> tuple[list[int], list[int]]:
     from drportal.incidents.models import Incident
     from drportal.inventory.models import Zone
 
-    open_incidents = Incident.objects.filter(status__in=["declared", "responding"])
+    # A drill rehearses on the simulated cloud: its zones are not down.
+    open_incidents = Incident.objects.filter(status__in=["declared", "responding"], is_drill=False)
     regions = set(open_incidents.values_list("impacted_regions", flat=True)) - {None}
     zones = set(open_incidents.values_list("impacted_zones", flat=True)) - {None}
     zones |= set(Zone.objects.filter(region__in=regions).values_list("id", flat=True))

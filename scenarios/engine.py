@@ -27,6 +27,7 @@ from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock, timefmt
+from scenarios import lifecycle
 from scenarios.choices import DONE_STATES, JOB_KINDS, TERMINAL_STATES, RunState, StepKind, StepState
 from scenarios.loader import Scenario
 from scenarios.models import Run, StepRun
@@ -146,6 +147,7 @@ def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = Fa
             audit.record(actor, "scenario_run.started", run, after={
                 "scenario": scenario.id, "digest": scenario.digest, "incident": incident.pk, "drill": run.drill,
                 "steps": len(rows)})
+            lifecycle.run_started(run, actor)
             advance(run.pk, actor)
     except IntegrityError:
         # Someone else's Execute won the race on the unique incident: theirs is the run.
@@ -280,6 +282,7 @@ def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
         audit.record(actor, f"scenario_run.{run.state}", run, before={"state": before}, after={"state": run.state})
         if run.state == RunState.SUCCEEDED:
             _finish_drill(run)
+        lifecycle.run_ended(run, actor)
 
 
 def _finish_drill(run: Run) -> None:
@@ -520,6 +523,7 @@ def abort(run_id: int, actor, *, reason: str) -> Run:
         run.save(update_fields=["state", "finished_at", "note"])
         audit.record(actor, "scenario_run.aborted", run, before={"state": before},
                      after={"state": run.state, "reason": reason, "cancelled_steps": cancelled})
+        lifecycle.run_ended(run, actor)
     return run
 
 

@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, plandoc, readiness, waiting
+from scenarios import drills, engine, lifecycle, loader, loss, plandoc, readiness, waiting
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -281,7 +281,7 @@ def panel_context(incident: Incident, user) -> dict:
     run = Run.objects.filter(incident=incident).first()
     lib = loader.library()
     proposals = [] if run else readiness.propose(incident, list(lib.scenarios.values()))
-    return {"incident": incident, "run": run, "proposals": proposals,
+    return {"incident": incident, "run": run, "proposals": proposals, "next": lifecycle.proposal(run, incident),
             "can_execute": has_role(user, Role.OPS) and incident.is_open,
             "has_review": Review.objects.filter(incident=incident).exists()}
 
