@@ -225,9 +225,14 @@ def last_drills() -> dict[str, datetime]:
 
 def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenario, list[str]]]:
     """Scenarios for the incident's disaster class, best first, each with why it fits."""
-    servers = list(incident.impacted_servers.select_related("zone__region__provider"))
-    impacted = {name for name in ("servers", "zones", "regions", "offices", "services", "assets")
-                if getattr(incident, f"impacted_{name}").exists()}
+    from drportal.incidents import scope as incident_scope
+
+    scope = incident_scope.of(incident)
+    servers = list(Server.objects.filter(pk__in=scope.servers).select_related("zone__region__provider"))
+    impacted = {name for name, ids in incident_scope.chosen(incident).items() if ids}
+    # A region or zone named for its servers matches a scenario that acts on servers.
+    if servers:
+        impacted.add("servers")
     ranked = []
     for scenario in scenarios:
         if scenario.disaster_class != incident.disaster_class:
