@@ -16,9 +16,14 @@ def lost(incident: Incident) -> tuple[set[int], list[int] | None]:
     """From the incident's resolved scope (drportal.incidents.scope): the zones its hit servers and assets
     run in, and the customers it hits (the exposure rows are drawn from those customers only)."""
     from drportal.incidents import scope as incident_scope
+
+    return lost_of(incident_scope.of(incident))
+
+
+def lost_of(scope) -> tuple[set[int], list[int]]:
+    """lost() for a resolved scope (the declare page's preview has no incident yet)."""
     from drportal.inventory.models import Asset, Server
 
-    scope = incident_scope.of(incident)
     zones = set(scope.zones)
     zones |= set(Server.objects.filter(pk__in=scope.servers).values_list("zone_id", flat=True))
     zones |= set(Asset.objects.filter(pk__in=scope.assets, server__isnull=True, zone__isnull=False)

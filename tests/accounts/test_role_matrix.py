@@ -37,6 +37,7 @@ EXPECTED: dict[str, set[str]] = {
     "incidents:list": STAFF,
     "incidents:declare": {OPS, ADMIN},
     "incidents:declare-servers": {OPS, ADMIN},
+    "incidents:declare-preview": {OPS, ADMIN},
     "incidents:detail": STAFF,
     "incidents:transition": {OPS, MANAGER, ADMIN},
     # cloud (issue 4)
