@@ -669,3 +669,82 @@ def due_waiting(now: datetime):
 
 def bump_reminder(row: StepRun) -> None:
     StepRun.objects.filter(pk=row.pk).update(reminders_sent=F("reminders_sent") + 1)
+
+
+# ---------------------------------------------------------------------------------------- widen scope
+
+
+def widen(incident_id: int, actor) -> list[str]:
+    """Bring a run's per-server and per-database steps up to its incident's scope after the scope grew (a
+    second zone failed). A step takes the new items while no step after it has started; otherwise, or when
+    the run is over, the new items are named as not added, with why. Returns the sentences, also kept in
+    the run's note and the audit log."""
+    from scenarios.loader import Scenario as Spec
+
+    run = Run.objects.filter(incident_id=incident_id).select_related("incident").first()
+    if run is None:
+        return []
+    with transaction.atomic():
+        run = _lock_run(run.pk)
+        incident = Incident.objects.get(pk=incident_id)
+        bindings = incident_bindings(incident, Spec(id=run.scenario_id, path="", data=run.spec, digest=run.digest))
+        rows = list(run.steps.all())
+        by_step: dict[str, list[StepRun]] = {}
+        for row in rows:
+            by_step.setdefault(row.step_id, []).append(row)
+        said: list[str] = []
+        added: list[StepRun] = []
+        for position, step in enumerate(run.spec["steps"]):
+            if not step.get("for_each"):
+                continue
+            have = {r.item for r in by_step.get(step["id"], [])}
+            new = [item for item in _items(step, bindings) if item and item not in have]
+            if not new:
+                continue
+            started = _started_after(step["id"], run.spec, by_step)
+            if run.state in FINAL_RUN_STATES or started:
+                why = f"the run is {run.state}" if run.state in FINAL_RUN_STATES else f"“{started}” has started"
+                said.append(f"Not added to “{_plain_title(step, bindings)}”: {', '.join(new)} ({why}; do it by "
+                            "hand)")
+                continue
+            for row in by_step.get(step["id"], []):
+                if not row.item and row.state in (StepState.PENDING, StepState.NOT_APPLICABLE):
+                    # The placeholder for "nothing to act on" never acted: the real items replace it.
+                    audit.record(actor, "scenario_step.replaced", row, before={"state": row.state},
+                                 after={"items": new})
+                    row.delete()
+            for item in new:
+                names = item_names(step, bindings, item)
+                params = bind(step.get("params", {}), names)
+                if step["kind"] == StepKind.AUTOMATED and step.get("for_each") == "server":
+                    params.setdefault("server", item)
+                added.append(StepRun(run=run, step_id=step["id"], item=item, position=position, kind=step["kind"],
+                                     title=_row_title(step, bindings, item), params=params,
+                                     max_attempts=step.get("max_attempts", 5),
+                                     idempotency_key=idempotency_key(run.pk, step["id"], item)))
+            said.append(f"Added to “{_plain_title(step, bindings)}”: {', '.join(new)}")
+        if not said:
+            return []
+        StepRun.objects.bulk_create(added)
+        run.bindings = bindings
+        run.note = "\n".join(filter(None, [run.note, *said]))
+        run.save(update_fields=["bindings", "note"])
+        audit.record(actor, "scenario_run.scope_widened", run, after={"changes": said, "steps_added": len(added)})
+        if added:
+            advance(run.pk, actor)
+    return said
+
+
+def _started_after(step_id: str, spec: dict, by_step: dict[str, list[StepRun]]) -> str:
+    """The title of a step after `step_id` (directly or not) that has left pending, or ""."""
+    todo, seen = [step_id], set()
+    while todo:
+        current = todo.pop()
+        for step in spec["steps"]:
+            if current in step.get("after", []) and step["id"] not in seen:
+                seen.add(step["id"])
+                todo.append(step["id"])
+                moved = [r for r in by_step.get(step["id"], []) if r.state != StepState.PENDING]
+                if moved:
+                    return moved[0].title
+    return ""

@@ -13,7 +13,7 @@ from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
 from scenarios import drills, engine, loader, loss, plandoc, readiness
-from scenarios.choices import JOB_KINDS, RunState
+from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
 
@@ -288,8 +288,6 @@ def panel_context(incident: Incident, user) -> dict:
     # has none.
     plans = [(scenario, why, engine.plan(incident, scenario)) for scenario, why in proposals]
     return {"incident": incident, "run": run, "proposals": plans,
-            "not_recovered": engine.not_recovered(list(run.steps.all())) if run and run.state == RunState.INCOMPLETE
-            else [],
             "can_execute": has_role(user, Role.OPS) and incident.is_open,
             "has_review": Review.objects.filter(incident=incident).exists()}
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("declare/preview/", views.declare_preview, name="declare-preview"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/transition/", views.transition, name="transition"),
+    path("<int:pk>/widen/", views.widen, name="widen"),
 ]

@@ -10,7 +10,7 @@ from drportal.accounts.access import ALL_STAFF, Role, roles
 from drportal.incidents import scope as incident_scope
 from drportal.incidents import services
 from drportal.incidents.choices import IncidentStatus
-from drportal.incidents.forms import SERVER_OPTIONS, DeclareForm, server_choices
+from drportal.incidents.forms import SERVER_OPTIONS, DeclareForm, WidenForm, server_choices
 from drportal.incidents.models import Incident
 
 
@@ -70,6 +70,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "services": incident.impacted_services.all(),
         "next_states": [s for s in IncidentStatus if s in _next(incident)],
         "resolved": resolved_summary(incident_scope.of(incident)),
+        "widen_form": WidenForm() if incident.is_open else None,
     }
     return render(request, "incidents/detail.html", ctx)
 
@@ -107,4 +108,23 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
         services.transition(request.user, pk, request.POST.get("to", ""))
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
+    return redirect("incidents:detail", pk=pk)
+
+
+@require_POST
+@roles(Role.OPS)
+def widen(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add what else is down; a running run's pending steps follow (or its note says why they cannot)."""
+    form = WidenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("incidents:detail", pk=pk)
+    try:
+        scope = services.widen(request.user, pk, impacted=form.impacted())
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        counts = scope.counts()
+        messages.success(request, f"Scope widened: {counts['servers']} servers, {counts['databases']} customer "
+                                  f"databases and {counts['customers']} customers are now down.")
     return redirect("incidents:detail", pk=pk)

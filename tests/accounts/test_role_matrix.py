@@ -40,6 +40,7 @@ EXPECTED: dict[str, set[str]] = {
     "incidents:declare-preview": {OPS, ADMIN},
     "incidents:detail": STAFF,
     "incidents:transition": {OPS, MANAGER, ADMIN},
+    "incidents:widen": {OPS, ADMIN},
     # cloud (issue 4)
     "cloud:accounts": {OPS, MANAGER, ADMIN},
     "cloud:test-connection": {OPS, ADMIN},
