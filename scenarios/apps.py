@@ -6,7 +6,10 @@ class ScenariosConfig(AppConfig):
 
     def ready(self) -> None:
         # The simulated action must be in the registry in every process (web, workers, tests).
+        from drportal.incidents.scope import scope_changed
         from scenarios import simulated  # noqa: F401
+
+        scope_changed.connect(_widen_run, dispatch_uid="scenarios-widen-run")
 
         try:
             from backups.scheduler import register_task
@@ -17,3 +20,9 @@ class ScenariosConfig(AppConfig):
         register_task("scenarios.reconcile", "* * * * *", "scenarios.jobs.reconcile")
         # Steps waiting for a person longer than their scenario allows page that person's role.
         register_task("scenarios.page_waiting", "* * * * *", "scenarios.waiting.page_waiting")
+
+
+def _widen_run(sender, incident_id: int, actor, **kwargs) -> None:
+    from scenarios import engine
+
+    engine.widen(incident_id, actor)

@@ -7,25 +7,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from drportal.incidents.choices import SERVER_ONLY_CLASSES
 from drportal.incidents.models import Incident
 from scenarios import hooks, snapshots
 from scenarios.models import Run
 
 
 def lost(incident: Incident) -> tuple[set[int], list[int] | None]:
-    """The zones the incident takes out (its zones, its regions' zones and, unless only single servers were lost,
-    its servers' zones) and, when it names services, the customers of those services (None: every customer)."""
-    from drportal.inventory.models import Customer, Zone
+    """From the incident's resolved scope (drportal.incidents.scope): the zones its hit servers and assets
+    run in, and the customers it hits (the exposure rows are drawn from those customers only)."""
+    from drportal.incidents import scope as incident_scope
 
-    zones = set(incident.impacted_zones.values_list("pk", flat=True))
-    if incident.disaster_class not in SERVER_ONLY_CLASSES:
-        zones |= set(incident.impacted_servers.values_list("zone_id", flat=True))
-    zones |= set(Zone.objects.filter(region__in=incident.impacted_regions.all()).values_list("pk", flat=True))
-    services = incident.impacted_services.all()
-    customers = (sorted(Customer.objects.filter(services__in=services).values_list("pk", flat=True).distinct())
-                 if services.exists() else None)
-    return zones, customers
+    return lost_of(incident_scope.of(incident))
+
+
+def lost_of(scope) -> tuple[set[int], list[int]]:
+    """lost() for a resolved scope (the declare page's preview has no incident yet)."""
+    from drportal.inventory.models import Asset, Server
+
+    zones = set(scope.zones)
+    zones |= set(Server.objects.filter(pk__in=scope.servers).values_list("zone_id", flat=True))
+    zones |= set(Asset.objects.filter(pk__in=scope.assets, server__isnull=True, zone__isnull=False)
+                 .values_list("zone_id", flat=True))
+    return zones, list(scope.customers)
 
 
 def _compute(zones: set[int], customers: list[int] | None, now: datetime, until: datetime | None = None,
@@ -58,11 +61,13 @@ def for_run(run: Run, now: datetime) -> hooks.Exposure | None:
     """The run's loss window, worst first, with `computed_at`; None when the backups app does not offer it.
     It ends when the incident's loss began, so it does not grow while the run goes on; a single crashed
     server's window is that of the data it held, not its zone's."""
+    from drportal.incidents import scope as incident_scope
+
     incident = run.incident
     until = incident.loss_began_at
-    zones, customers = lost(incident)
-    servers = (sorted(incident.impacted_servers.values_list("pk", flat=True))
-               if incident.disaster_class in SERVER_ONLY_CLASSES else [])
+    scope = incident_scope.of(incident)
+    servers = list(scope.crashed_servers) if scope.rule == incident_scope.RULE_SERVER else []
+    zones, customers = (set(), list(scope.customers)) if servers else lost_of(scope)
     if not zones and not servers:
         return hooks.Exposure()
     key = f"loss:run:{run.pk}"

@@ -38,17 +38,3 @@ class DisasterClass(models.TextChoices):
     CACHE_TOTAL_LOSS = "cache_total_loss", "Both cache (Redis) nodes lost"
     ALL_DATACENTERS_LOST = "all_datacenters_lost", "All data centers lost"
     OTHER = "other", "Other"
-
-
-# In these classes a server is lost, not the data center it runs in: its zone's other servers are fine, and
-# a data-loss window is that of the server's own data, never its zone's.
-SERVER_ONLY_CLASSES = frozenset(
-    {
-        DisasterClass.SERVER_CRASH,
-        DisasterClass.APP_SERVER_LOST,
-        DisasterClass.DATABASE_PRIMARY_FAILURE,
-        DisasterClass.DATABASE_TOTAL_LOSS,
-        DisasterClass.CACHE_FAILOVER,
-        DisasterClass.CACHE_TOTAL_LOSS,
-    }
-)

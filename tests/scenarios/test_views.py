@@ -277,10 +277,10 @@ def test_the_run_page_takes_a_fixed_number_of_queries(client_as, make_servers, d
     client = client_as("alice")
     url = reverse("scenarios:run", args=[run.pk])
     client.get(url)
-    # session, user, profile, groups; the run; its steps; who may act on the waiting steps; the incident's zones,
-    # regions' zones, whether it names services, its crashed servers; the loss-window snapshot: the same 12 for
-    # any number of customers
-    with django_assert_num_queries(12):
+    # session, user, profile, groups; the run; its steps; who may act on the waiting steps; the loss-window
+    # snapshot (a server crash: the crashed servers come from the incident's stored scope): the same 8 for any
+    # number of customers
+    with django_assert_num_queries(8):
         response = client.get(url)
     assert response.status_code == 200
 
