@@ -377,15 +377,32 @@ def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
         run.save(update_fields=["state", "finished_at", "note"])
         audit.record(actor, f"scenario_run.{run.state}", run, before={"state": before},
                      after={"state": run.state, **({"note": run.note} if run.state == RunState.INCOMPLETE else {})})
-        if run.state == RunState.SUCCEEDED:
-            _finish_drill(run)
+        if run.state in (RunState.SUCCEEDED, RunState.INCOMPLETE):
+            _finish_drill(run, rows)
         lifecycle.run_ended(run, actor)
 
 
-def _finish_drill(run: Run) -> None:
+def _finish_drill(run: Run, rows: list[StepRun]) -> None:
     from scenarios.models import Drill
 
-    Drill.objects.filter(run=run, finished_at__isnull=True).update(finished_at=run.finished_at)
+    Drill.objects.filter(run=run, finished_at__isnull=True).update(finished_at=run.finished_at,
+                                                                   not_exercised=not_exercised(rows))
+
+
+def not_exercised(rows: list[StepRun]) -> list[str]:
+    """The automated steps of a drill that did not really recover anything, "title: why" each: a step whose
+    real action was only planned (the simulated cloud stood in), or that was not applicable, skipped by a
+    person or cancelled. A branch not taken is not part of the drill's path and is not counted."""
+    out = []
+    for row in rows:
+        if row.kind != StepKind.AUTOMATED:
+            continue
+        outcome = step_outcome(row)
+        if outcome == StepOutcome.DONE and row.outputs.get("exercised") is False:
+            out.append(f"{row.title}: {row.outputs.get('not_exercised', 'only planned')}")
+        elif outcome in (StepOutcome.NOT_APPLICABLE, StepOutcome.SKIPPED, StepOutcome.CANCELLED):
+            out.append(f"{row.title}: {row.skip_reason or StepOutcome(outcome).label}")
+    return out
 
 
 def _notify_staff_later(role: str, subject: str, body: str, run: Run, row: StepRun) -> None:

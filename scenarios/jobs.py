@@ -224,6 +224,10 @@ def perform(row: StepRun) -> Result:
     lines = checked + [f"{stamp} {line}" for line in ctx.log]
     if outcome.done:
         outputs = dict(outcome.output)
+        if drill and name != spec["action"]:
+            # The real action only planned; the simulated cloud stood in: the drill did not exercise it.
+            outputs["exercised"] = False
+            outputs["not_exercised"] = f"only planned ({spec['action']} checked its plan; the simulated cloud stood in)"
         handover = outcome.handover or (ctx.state.get("handover", "") if drill else "")
         if handover:
             outputs["handover"] = handover

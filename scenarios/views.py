@@ -216,7 +216,7 @@ def drill_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = 'attachment; filename="drills.csv"'
     writer = csv.writer(response)
     writer.writerow(["scenario", "started_at", "finished_at", "measured_rto_seconds", "rto_objective_minutes",
-                     "rto_met", "recovery_point", "rpo_objective_minutes", "run_state", "run"])
+                     "rto_met", "recovery_point", "rpo_objective_minutes", "run_state", "run", "not_exercised"])
     for drill in Drill.objects.select_related("run").order_by("-started_at"):
         rto = drill.measured_rto
         writer.writerow([
@@ -224,7 +224,7 @@ def drill_csv(request: HttpRequest) -> HttpResponse:
             int(rto.total_seconds()) if rto else "", drill.rto_objective_minutes,
             "" if drill.rto_met is None else ("yes" if drill.rto_met else "no"),
             drill.recovery_point.isoformat() if drill.recovery_point else "not available",
-            drill.rpo_objective_minutes, drill.run.state, drill.run_id,
+            drill.rpo_objective_minutes, drill.run.state, drill.run_id, "; ".join(drill.not_exercised),
         ])
     return response
 
