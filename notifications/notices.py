@@ -20,7 +20,7 @@ from drportal.incidents.models import Incident
 from drportal.inventory.choices import ContactPurpose
 from drportal.inventory.models import Customer, CustomerContact
 from drportal.lib import clock
-from notifications import audience, losswindow, templating
+from notifications import audience, facts, losswindow, templating
 from notifications.choices import AudienceSource, Channel, DeliveryState, NoticeKind
 from notifications.models import Delivery, Notice, NoticeRecipient, NoticeTemplate
 
@@ -127,6 +127,7 @@ class Renderer:
         self._text = Template(self.notice.body_text, engine=templating.ENGINE)
         self._html = Template(self.notice.body_html, engine=templating.ENGINE) if self.notice.body_html else None
         self._base = base_context(self.notice)
+        self._restores = facts.restores(self.notice.incident)
 
     def render(self, customer: Customer) -> Rendered:
         # Customers read times in the company's zone, named, whether a person previews or a worker sends.
@@ -137,8 +138,11 @@ class Renderer:
         from django.template import Context
 
         loss = losswindow.window(customer, self.scope, self.now)
+        restores = self._restores.get(customer.pk, [])
         ctx = {**self._base, "customer": {"name": customer.name, "tier": customer.get_tier_display()},
-               "loss": loss.as_context()}
+               "loss": loss.as_context(), "restores": [r.as_context() for r in restores],
+               # A sentence saying data was restored is true only when every restore of theirs succeeded.
+               "all_restored": bool(restores) and all(r.restored for r in restores)}
         subject = " ".join(self._subject.render(Context(ctx, autoescape=False)).split())[:300]
         text = self._text.render(Context(ctx, autoescape=False))
         if self._html is not None:

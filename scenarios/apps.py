@@ -10,6 +10,15 @@ class ScenariosConfig(AppConfig):
         from scenarios import simulated  # noqa: F401
 
         scope_changed.connect(_widen_run, dispatch_uid="scenarios-widen-run")
+        try:
+            from notifications import facts
+        except ImportError:
+            pass
+        else:
+            from scenarios.notice_facts import restores
+
+            # Notices state only what the run's restore steps really did.
+            facts.register(restores)
 
         try:
             from backups.scheduler import register_task
