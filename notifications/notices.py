@@ -37,9 +37,14 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         "Follow updates at {{ status_url }}\n\n{{ company }}",
     ),
     NoticeKind.RESTORED: (
-        "[{{ incident.reference }}] Service restored",
-        "Dear {{ customer.name }},\n\nThe service is available again{% if incident.recovered_at %} since "
-        "{{ incident.recovered_at|date:'Y-m-d H:i T' }}{% endif %}.\n\n{{ loss.summary }}\n\n{{ company }}",
+        # "Restored" only once the incident is recovered: until then the same notice says where things stand.
+        "[{{ incident.reference }}] {% if incident.recovered_at %}Service restored{% else %}Recovery in progress"
+        "{% endif %}",
+        "Dear {{ customer.name }},\n\n{% if incident.recovered_at %}The service is available again since "
+        "{{ incident.recovered_at|date:'Y-m-d H:i T' }}.{% else %}We are still restoring the service; we will "
+        "write again when it is available.{% endif %}\n{% for r in restores %}- {{ r.asset }}: {% if r.restored %}"
+        "restored from the copy of {{ r.point|date:'Y-m-d H:i T'|default:'an unrecorded time' }}.{% else %}not "
+        "restored yet.{% endif %}\n{% endfor %}\n{{ loss.summary }}\n\n{{ company }}",
     ),
     NoticeKind.DATA_LOSS: (
         "[{{ incident.reference }}] What data {{ customer.name }} can recover",

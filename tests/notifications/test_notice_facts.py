@@ -85,3 +85,24 @@ def test_every_seed_notify_step_that_claims_a_restore_is_guarded(outage):
         text = notices.preview(notice_for(incident, body), world.customers["acme"], NOW).text
         assert body not in text
         assert api.NOT_YET_RESTORED in text
+
+
+def test_the_restored_template_says_restored_only_once_the_incident_is_recovered(outage):
+    from drportal.incidents import services
+    from notifications.choices import NoticeKind
+
+    world, incident, run = outage
+    restore_step(run, "acme-db", StepState.SUCCEEDED,
+                 outputs={"backup": {"recovery_point": "2026-11-18T15:00:00+00:00"}})
+    with time_machine.travel(NOW, tick=False):
+        notice = notices.create_notice(world.users["sam"], incident, NoticeKind.RESTORED)
+    early = notices.preview(notice, world.customers["acme"], NOW)
+    assert "Recovery in progress" in early.subject
+    assert "available again" not in early.text
+    with time_machine.travel(NOW, tick=False):
+        services.transition(world.users["alice"], incident.pk, "recovered")
+    notice.refresh_from_db()
+    late = notices.preview(notice, world.customers["acme"], NOW)
+    assert late.subject.endswith("Service restored")
+    assert "The service is available again since 2026-11-21 09:00 CST." in late.text
+    assert "- acme-db: restored from the copy of 2026-11-18 09:00 CST." in late.text
