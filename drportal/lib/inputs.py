@@ -170,12 +170,14 @@ def load_json(raw: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_DEP
         raise InputError(field, "is not valid JSON") from None
 
 
-def check_yaml_text(raw: str, *, max_bytes: int, max_depth: int = MAX_YAML_DEPTH, field: str = "(document)") -> None:
+def check_yaml_text(raw: str, *, max_bytes: int, max_depth: int = MAX_YAML_DEPTH, field: str = "(document)",
+                    check_text: bool = True) -> None:
     """Refuse (InputError) a YAML text too large or nested too deeply to hand to a parser. Block nesting is
-    bounded by indentation plus the "- " and ": " indicators a line opens; flow nesting by its brackets."""
+    bounded by indentation plus the "- " and ": " indicators a line opens; flow nesting by its brackets.
+    check_text=False leaves NUL and surrogates to a caller that names the field they are in."""
     if len(raw) > max_bytes:
         raise InputError(field, f"is larger than {max_bytes} bytes")
-    problem = text_problem(raw)
+    problem = text_problem(raw) if check_text else None
     if problem:
         raise InputError(field, problem)
     flow = nesting_depth(raw)
