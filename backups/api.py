@@ -24,6 +24,12 @@ def _error(status: int, message: str, errors: list[dict] | None = None) -> JsonR
     return JsonResponse(body, status=status)
 
 
+def _not_allowed(method: str) -> JsonResponse:
+    response = _error(405, f"use {method}")
+    response["Allow"] = method
+    return response
+
+
 UNAUTHORIZED = "A valid, unrevoked bearer token is required (Authorization: Bearer drb_...)."
 
 
@@ -32,7 +38,7 @@ def ingest(request: HttpRequest) -> JsonResponse:
     """One report (an object) or a batch (a list). A single report that is well-formed costs two queries
     (see ingest.ingest_one); every refusal checks the token first, so a bad token is a 401 whatever the body."""
     if request.method != "POST":
-        return _error(405, "use POST")
+        return _not_allowed("POST")
     digest = ingestion.digest_of(request.headers.get("Authorization", ""))
     if digest is None:
         return _error(401, UNAUTHORIZED)
@@ -126,7 +132,7 @@ def rpo(request: HttpRequest) -> HttpResponse:
     and per customer its worst database. A bearer token sees the databases in its scope (its policy or its
     account); a staff session sees all."""
     if request.method != "GET":
-        return _error(405, "use GET")
+        return _not_allowed("GET")
     scope, account_scope, params = "", "", {}
     # Any Authorization header, even an empty one, means token authentication: TokenApiMiddleware has then
     # skipped the session middleware, so there is no request.user to fall back on.
