@@ -151,8 +151,12 @@ def _check(item: object, now: datetime, errors: list, between=None) -> dict:
     location = item.get("location")
     if isinstance(location, dict):
         for key, value in location.items():
-            if isinstance(value, str) and inputs.text_problem(value):
-                errors.append({"field": f"location.{inputs.printable(key)}", "message": inputs.text_problem(value)})
+            if key not in LOCATION_FIELDS:
+                continue  # named by _location
+            if value is not None and not isinstance(value, str):
+                errors.append({"field": f"location.{key}", "message": "must be a string"})
+            elif value and inputs.text_problem(value):
+                errors.append({"field": f"location.{key}", "message": inputs.text_problem(value)})
     if between is not None:  # the pair's errors come here, in the order fields are documented
         between()
     outcome = item.get("outcome")
@@ -167,11 +171,12 @@ def _check(item: object, now: datetime, errors: list, between=None) -> dict:
         errors.append({"field": "size_bytes", "message": "must be a whole number of bytes, zero or more"})
     elif size is not None and size > MAX_SIZE_BYTES:
         errors.append({"field": "size_bytes", "message": f"must be at most {MAX_SIZE_BYTES} bytes"})
-    sha = item.get("sha256") or ""
-    if sha and (not isinstance(sha, str) or not SHA256.match(sha.lower())):
+    # Null and "" mean absent; other falsy values (0, false, []) are the wrong type, not absent.
+    sha = "" if item.get("sha256") is None else item["sha256"]
+    if sha != "" and (not isinstance(sha, str) or not SHA256.match(sha.lower())):
         errors.append({"field": "sha256", "message": "must be 64 hexadecimal characters"})
     error_text = _text(item, "error", errors) or ""
-    state = item.get("provider_state") or ""
+    state = "" if item.get("provider_state") is None else item["provider_state"]
     if not isinstance(state, str) or len(state) > 50:
         errors.append({"field": "provider_state", "message": "must be a string of at most 50 characters"})
     else:
@@ -265,9 +270,7 @@ def _location(value: object, lookups: Lookups, errors: list) -> dict:
     out: dict = {}
     for key in ("provider", "container", "key"):
         text = value.get(key) or ""
-        if not isinstance(text, str):
-            errors.append({"field": f"location.{key}", "message": "must be a string"})
-        out[key] = text if isinstance(text, str) else ""
+        out[key] = text if isinstance(text, str) else ""  # a wrong type is named by _check
     if value.get("zone"):
         zone = lookups.zones.get(value["zone"]) if isinstance(value["zone"], str) else None
         if zone is None:

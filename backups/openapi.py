@@ -13,7 +13,8 @@ from drportal.lib import openapi
 TIME = {"type": "string", "format": "date-time",
         "description": "ISO 8601 with a UTC offset (Z or ±hh:mm, within ±23:59), not before 2000-01-01 and "
                        "at most 5 minutes ahead of the server's clock"}
-MAYBE_TIME = {**TIME, "type": ["string", "null"]}
+# Agents send "" or null for a time they do not have: both mean absent.
+MAYBE_TIME = {"anyOf": [TIME, {"const": ""}, {"type": "null"}]}
 TEXT = "Text without NUL characters or lone surrogates."
 
 REPORT: dict[str, Any] = {
