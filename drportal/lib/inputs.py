@@ -63,6 +63,19 @@ def printable(value: str) -> str:
     return _BAD_TEXT.sub("\ufffd", value)
 
 
+def params_problem(params: Any) -> InputError | None:
+    """The first query-string or form field (a QueryDict) that cannot be stored or searched for, or None."""
+    for key, values in params.lists():
+        problem = text_problem(key)
+        if problem:
+            return InputError(printable(key), f"(a parameter name) {problem}")
+        for value in values:
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem:
+                return InputError(key, problem)
+    return None
+
+
 def text(value: Any, field: str, *, max_length: int | None = None, required: bool = False) -> str:
     """A string that PostgreSQL can store: None and "" are "" (or refused when required)."""
     if value is None or value == "":
