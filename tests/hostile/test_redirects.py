@@ -33,8 +33,9 @@ def test_a_delivery_action_never_redirects_off_the_site(client_as, delivery, tar
     client.raise_request_exception = False
     url = reverse("notifications:delivery-action", args=[delivery.pk, "mark_delivered"])
     response = client.post(url, {"next": target})
-    assert response.status_code == 302
-    assert response["Location"] == reverse("notifications:index")
+    # A NUL never reaches the view: the input boundary answers 400 (tests/hostile/test_crawl.py).
+    expected = (400, None) if "\x00" in target else (302, reverse("notifications:index"))
+    assert (response.status_code, response.get("Location")) == expected
 
 
 def test_a_delivery_action_returns_to_the_page_it_came_from(client_as, delivery):
