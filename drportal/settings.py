@@ -194,3 +194,6 @@ LOGGING = {
         "rq.worker": {"level": envstr("RQ_LOG_LEVEL", "INFO")},
     },
 }
+
+# GET /metrics (Prometheus): off until a bearer token is set; Prometheus sends it as `authorization`.
+METRICS_TOKEN = envsecret("METRICS_TOKEN")

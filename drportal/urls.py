@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from drportal.front import views as front
+from drportal.metrics import views as metrics
 
 urlpatterns = [
     path("healthz", front.healthz, name="healthz"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("drportal.api_urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 handler403 = "drportal.front.errors.forbidden"

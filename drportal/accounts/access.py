@@ -36,6 +36,7 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "notifications:export-download": "customer data export, authenticated by its signed, expiring link",
     "api:backups": "token-authenticated ingestion API for backup agents",
     "api:rpo": "token-authenticated RPO API (session users with a staff role also allowed)",
+    "metrics": "Prometheus scrapes it with a bearer token of its own (METRICS_TOKEN)",
 }
 
 # Whole URL namespaces owned by third-party apps.

@@ -97,6 +97,7 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
+    "metrics": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
