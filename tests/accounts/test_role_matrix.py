@@ -101,6 +101,8 @@ EXPECTED: dict[str, set[str]] = {
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
     "metrics": PUBLIC,
+    "sso-start": PUBLIC,
+    "sso-callback": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
