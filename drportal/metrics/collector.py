@@ -10,6 +10,7 @@ scenarios, notifications register themselves; see docs/CONTRIBUTING.md on layers
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -75,20 +76,15 @@ class StatusCollector(Collector):
             active.add_metric([name], 1.0 if is_active else 0.0)
         age = GaugeMetricFamily(
             "drportal_backup_recovery_point_age_seconds",
-            "Seconds since the newest viable recovery point of the asset under the policy (absent: none yet).",
-            labels=["policy", "asset"])
-        status = GaugeMetricFamily(
-            "drportal_backup_status",
-            "Always 1; the labels carry the pair's freshness, RPO and off-site state as of the last sweep.",
+            "Seconds since the newest viable recovery point of the asset under the policy (+Inf: none at all); "
+            "the labels carry the pair's freshness, RPO and off-site state as of the last sweep.",
             labels=["policy", "asset", "freshness", "rpo", "offsite"])
-        add_age, add_status = age.add_metric, status.add_metric
-        # Two samples per pair, the fewest labels that identify it: at 105,000 pairs the text format itself is
-        # most of a scrape's time (bench/metrics_scrape.py).
+        add = age.add_metric
+        # One sample per pair: at 105,000 pairs the text format itself is most of a scrape's time
+        # (bench/metrics_scrape.py), so the states ride as labels on the age rather than as series of their own.
         for policy, asset, point, freshness, rpo, offsite in _rows(_PAIRS):
-            if point is not None:
-                add_age([policy, asset], (now - point).total_seconds())
-            add_status([policy, asset, freshness, rpo, offsite], 1.0)
-        yield from (objective, active, age, status)
+            add([policy, asset, freshness, rpo, offsite], (now - point).total_seconds() if point else math.inf)
+        yield from (objective, active, age)
 
     def exposure(self) -> Iterator[Metric]:
         for label, sql in (("region", _BY_REGION), ("tier", _BY_TIER)):

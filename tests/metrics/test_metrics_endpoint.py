@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import time_machine
@@ -23,20 +24,19 @@ def test_it_states_each_pairs_recovery_point_age_and_objective(swept, client):
                   policy="Daily database dumps (Dallas)") == timedelta(hours=26).total_seconds()
 
 
-def test_a_pair_never_backed_up_has_no_age_and_says_breached(swept, client):
+def test_a_pair_never_backed_up_is_infinitely_old_and_says_breached(swept, client):
     families = scrape(client)
     assert sample(families, "drportal_backup_recovery_point_age_seconds", asset="zeta-db",
-                  policy="Daily database dumps (Dallas)") is None
-    assert sample(families, "drportal_backup_status", asset="zeta-db", policy="Daily database dumps (Dallas)",
-                  freshness="never", rpo="breached") == 1
+                  policy="Daily database dumps (Dallas)", freshness="never", rpo="breached") == math.inf
 
 
 def test_it_states_off_site_state_as_the_sweep_stored_it(swept, client):
     families = scrape(client)
-    assert sample(families, "drportal_backup_status", asset="acme-db",
-                  policy="Weekly database copies (Kansas City)", offsite="ok", rpo="ok") == 1
-    assert sample(families, "drportal_backup_status", asset="zeta-db",
-                  policy="Weekly database copies (Kansas City)", offsite="missing") == 1
+    assert sample(families, "drportal_backup_recovery_point_age_seconds", asset="acme-db",
+                  policy="Weekly database copies (Kansas City)", offsite="ok", rpo="ok") == timedelta(
+                      days=6, hours=4).total_seconds()  # 15 Nov 11:00 to 21 Nov 15:00
+    assert sample(families, "drportal_backup_recovery_point_age_seconds", asset="zeta-db",
+                  policy="Weekly database copies (Kansas City)", offsite="missing") == math.inf
 
 
 def test_it_counts_exposure_per_region_and_tier(swept, client):

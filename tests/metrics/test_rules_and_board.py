@@ -67,11 +67,17 @@ def series(sample) -> str:
     return f"{sample.name}{{{labels}}}"
 
 
+def values(value: float, minutes: int = 30) -> str:
+    """The same value every minute, in promtool's series notation (which spells infinity +Inf)."""
+    return " ".join(["+Inf" if value == float("inf") else f"{value:g}"] * (minutes + 1))
+
+
 def test_the_rpo_alert_fires_for_the_breached_pairs_only(swept, client, tmp_path):
     families = scrape(client)
-    wanted = ["drportal_backup_status", "drportal_backup_policy_active"]
-    inputs = [{"series": series(s), "values": f"{s.value:g}x30"} for name in wanted for s in families[name]]
-    breached = [s.labels for s in families["drportal_backup_status"] if s.labels["rpo"] == "breached"]
+    wanted = ["drportal_backup_recovery_point_age_seconds", "drportal_backup_policy_active"]
+    inputs = [{"series": series(s), "values": values(s.value)} for name in wanted for s in families[name]]
+    breached = [s.labels for s in families["drportal_backup_recovery_point_age_seconds"]
+                if s.labels["rpo"] == "breached"]
     # Never backed up: zeta-db (two policies), db1's image, the RDS instance. acme-db is within both objectives.
     assert sorted(b["asset"] for b in breached) == ["cybernance-rds", "db1", "zeta-db", "zeta-db"]
     expected = [{"exp_labels": {**b, "severity": "critical"},
