@@ -27,6 +27,15 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+def with_dedup_key(url: str, delivery_id: int) -> str:
+    """PagerDuty opens an incident per event unless events share a dedup_key: one per delivery means a resent
+    delivery (one that was in doubt) updates the incident it may already have opened instead of paging twice.
+    A key the URL sets itself wins."""
+    if not url.lower().startswith("pagerduty://") or re.search(r"[?&]dedup=", url):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}dedup=drportal-delivery-{delivery_id}"
+
+
 class AppriseAdapter(ChannelAdapter):
     name = "apprise"
     channel = "apprise"
@@ -45,7 +54,7 @@ class AppriseAdapter(ChannelAdapter):
                              "keys (DRPORTAL_FERNET_KEYS); save it again", REFUSED) from exc
 
     def send(self, message: Message) -> None:
-        url = self._url(message.address)
+        url = with_dedup_key(self._url(message.address), message.delivery_id)
         sender = apprise.Apprise()
         if not sender.add(url):
             raise self.error("Apprise does not understand this channel's URL; check it on the channels page",

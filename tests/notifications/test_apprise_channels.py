@@ -89,6 +89,8 @@ def test_pagerduty_gets_an_events_v2_trigger(world, smtp, services, redis_conn):
     assert "Daily dumps missed 04:00." in event["payload"]["summary"]
     assert event["payload"]["severity"] in ("critical", "error", "warning", "info")
     assert event["payload"]["source"]
+    # One key per delivery: resending a delivery that was in doubt cannot open a second incident.
+    assert event["dedup_key"] == f"drportal-delivery-{Delivery.objects.get(channel='apprise').pk}"
 
 
 def test_one_alert_posts_once_to_each_channel_of_its_role_only(world, smtp, services, redis_conn):
