@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 
-from drportal.metrics.collector import StatusCollector
+from drportal.lib import clock
+from drportal.metrics.collector import StatusCollector, pair_exposition
 
 # A registry of our own: the process's default one (Python GC, process stats) is per gunicorn worker and
 # would change with whichever worker answered.
@@ -39,4 +40,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
                                 status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="drportal metrics"'
         return response
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE)
+    pairs = pair_exposition(clock.now()).encode()
+    return HttpResponse(generate_latest(REGISTRY) + pairs, content_type=CONTENT_TYPE)

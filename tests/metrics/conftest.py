@@ -19,7 +19,7 @@ TOKEN = "metrics-token-for-tests-0123456789"
 def swept(world, settings):  # noqa: F811
     """acme-db dumped at 10:00 in Dallas and copied to Kansas City; zeta-db never backed up."""
     settings.METRICS_TOKEN = TOKEN
-    with time_machine.travel(NOW - timedelta(minutes=10), tick=False):  # received ten minutes before the scrape
+    with time_machine.travel(NOW - timedelta(minutes=2), tick=False):  # received two minutes before the scrape
         record(world.daily, world.acme_db, at("2026-11-21 10:00"), zone=world.dfw1)
         record(world.weekly, world.acme_db, at("2026-11-15 11:00"), zone=world.mci1)
     sweep.sweep(NOW)

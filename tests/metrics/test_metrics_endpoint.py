@@ -57,11 +57,11 @@ def test_it_counts_deliveries_by_channel_and_state(swept, client):
     assert sample(families, "drportal_deliveries", channel="email", state="queued") == 1
 
 
-def test_it_counts_the_records_received_in_the_last_hour(swept, client):
-    with time_machine.travel(NOW - timedelta(hours=2), tick=False):
+def test_it_counts_the_records_received_in_the_last_five_minutes(swept, client):
+    with time_machine.travel(NOW - timedelta(minutes=5, seconds=1), tick=False):  # just outside the window
         record(swept.daily, swept.zeta_db, at("2026-11-20 10:00"), zone=swept.dfw1)
     families = scrape(client)
-    assert sample(families, "drportal_backup_records_last_hour", source="agent", outcome="succeeded") == 2
+    assert sample(families, "drportal_backup_records_last_5m", source="agent", outcome="succeeded") == 2
     assert sample(families, "drportal_backup_unmatched_objects") == 0
 
 
@@ -100,3 +100,15 @@ def test_it_is_off_until_a_token_is_configured(swept, client, settings):
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer ")
     assert response.status_code == 404
     assert b"METRICS_TOKEN" in response.content
+
+
+def test_names_with_quotes_backslashes_and_newlines_read_back_exactly(swept, client):
+    from drportal.inventory.models import Asset
+
+    evil = 'evil "db" \\ with\na newline'
+    swept.daily.assets.add(Asset.objects.create(name=evil, kind="database"))
+    from backups import sweep
+
+    sweep.sweep(NOW)
+    families = scrape(client)
+    assert sample(families, "drportal_backup_recovery_point_age_seconds", asset=evil) == math.inf
