@@ -55,8 +55,11 @@ def roles_from(claims: dict) -> tuple[list[str], set[str]]:
     groups = claims.get(settings.OIDC_GROUPS_CLAIM) or []
     if isinstance(groups, str):
         groups = [groups]
+    if not isinstance(groups, list):
+        groups = []  # a provider sending an object here has no group we could map
+    names = [g for g in groups if isinstance(g, str)]
     mapping = role_map()
-    return [str(g) for g in groups], {mapping[g] for g in groups if g in mapping}
+    return names, {mapping[g] for g in names if g in mapping}
 
 
 class PasswordBackend(ModelBackend):

@@ -91,3 +91,22 @@ def test_without_sso_the_password_login_is_unchanged_and_sso_urls_are_not_found(
     assert password_sign_in(client, "alice")
     assert client.get("/sso/start/").status_code == 404
     assert "Sign in with" not in client.get("/login/").content.decode()
+
+
+def test_the_page_asked_for_before_signing_in_opens_after_it(provider, client, db):  # noqa: F811
+    login = client.get("/incidents/")
+    assert login["Location"] == "/login/?next=/incidents/"
+    assert 'href="/sso/start/?next=/incidents/"' in client.get(login["Location"]).content.decode()
+    start = client.get("/sso/start/?next=/incidents/")
+    import requests
+
+    authorize = requests.post(start["Location"], data={"sub": OLIVIA["sub"]}, allow_redirects=False, timeout=5)
+    back = authorize.headers["Location"]
+    assert client.get(back[back.index("/sso/callback/"):])["Location"] == "/incidents/"
+
+
+def test_a_groups_claim_of_the_wrong_shape_is_refused_not_a_crash(provider, client, db):  # noqa: F811
+    set_claims(provider, {**NINA, "groups": [{"name": "dr-ops"}, 7, None]})
+    response = sign_in_through(client, NINA["sub"])
+    assert response["Location"] == "/login/"
+    assert "none of your groups (none) gives a role" in client.get("/login/").content.decode()
