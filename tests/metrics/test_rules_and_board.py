@@ -94,3 +94,23 @@ def test_the_rpo_alert_fires_for_the_breached_pairs_only(swept, client, tmp_path
     test_file.write_text(yaml.safe_dump(spec))
     result = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_age_rule_fires_from_the_stored_recovery_points_even_without_the_sweeps_verdict(swept, client, tmp_path):
+    families = scrape(client)
+    wanted = ["drportal_backup_recovery_point_age_seconds", "drportal_backup_rpo_objective_seconds"]
+    inputs = [{"series": series(s), "values": values(s.value)} for name in wanted for s in families[name]]
+    # acme-db's dump (5 h old) and copy (6 days) are within their objectives; the pairs never backed up are not.
+    older = [s.labels for s in families["drportal_backup_recovery_point_age_seconds"] if s.value == float("inf")]
+    assert sorted(o["asset"] for o in older) == ["cybernance-rds", "db1", "zeta-db", "zeta-db"]
+    expected = [{"exp_labels": {**o, "severity": "critical"},
+                 "exp_annotations": {"summary": f"{o['asset']}: newest recovery point is +Inf old ({o['policy']})"}}
+                for o in older]
+    spec = {"rule_files": [str(RULES)], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": inputs,
+                       "alert_rule_test": [{"eval_time": "20m", "alertname": "DrportalRecoveryPointOlderThanObjective",
+                                            "exp_alerts": expected}]}]}
+    test_file = tmp_path / "age-test.yml"
+    test_file.write_text(yaml.safe_dump(spec))
+    result = subprocess.run([promtool(), "test", "rules", str(test_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
