@@ -30,6 +30,10 @@ SERVER_ONLY_CLASSES = frozenset({
     DisasterClass.CACHE_TOTAL_LOSS,
 })
 
+# Classes whose scenario, drilled or assessed before any incident, loses the whole region of its servers
+# (readiness's "what would customers lose" for a scenario names servers, not a region).
+REGION_WIDE_CLASSES = frozenset({DisasterClass.DATACENTER_OFFLINE, DisasterClass.ALL_DATACENTERS_LOST})
+
 RULE_AREA = "area"
 RULE_SERVER = "server"
 
