@@ -228,8 +228,8 @@ def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenari
     """Scenarios for the incident's disaster class, best first, each with why it fits."""
     from drportal.incidents import scope as incident_scope
 
-    chosen = {name for name, ids in incident_scope.chosen(incident).items() if ids}
-    return propose_for(incident.disaster_class, incident_scope.of(incident), chosen, scenarios)
+    scope = incident_scope.of(incident)
+    return propose_for(incident.disaster_class, scope, set(scope.named), scenarios)
 
 
 def propose_for(disaster_class: str, scope, chosen: set[str], scenarios: list[Scenario]
