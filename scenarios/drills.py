@@ -23,7 +23,9 @@ def default_scope(scenario: Scenario) -> dict[str, list]:
     single-server class the first `max_servers` (default 1) matching servers; nothing for a scenario without
     per-server or per-database steps. Matching servers of the scenario's own provider come first
     (match.providers lists it before the simulated cloud). Two queries whatever the inventory's size."""
-    from django.db.models import Case, Count, IntegerField, Value, When
+    from django.db.models import Case, Count, IntegerField, Q, Value, When
+
+    from drportal.inventory.choices import AssetKind
 
     if not any(s.get("for_each") in ("server", "database") for s in scenario.steps):
         return {}
@@ -37,7 +39,10 @@ def default_scope(scenario: Scenario) -> dict[str, list]:
     rank = Case(*[When(zone__region__provider__slug=slug, then=Value(i)) for i, slug in enumerate(providers)],
                 default=Value(len(providers)), output_field=IntegerField())
     if scenario.disaster_class in SERVER_ONLY_CLASSES:
-        return {"servers": list(servers.annotate(rank=rank).order_by("rank", "name")[:match.get("max_servers", 1)])}
+        # A server holding customer databases, when the scenario restores them: the drill rehearses every step.
+        databases = Count("assets", filter=Q(assets__kind=AssetKind.DATABASE))
+        chosen = servers.annotate(rank=rank, databases=databases).order_by("rank", "-databases", "name")
+        return {"servers": list(chosen[:match.get("max_servers", 1)])}
     best = (servers.annotate(rank=rank).values("rank", "zone__region_id").annotate(n=Count("id"))
             .order_by("rank", "-n", "zone__region_id").first())
     if best is None:
