@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "drportal.front.middleware.DatabaseDownMiddleware",
     # Bearer-token API (api:backups, api:rpo with a token) answered here, without sessions and users.
     "drportal.accounts.middleware.TokenApiMiddleware",
+    # NUL and the like in query strings and form fields: a 400 naming the field (drportal/lib/inputs.py).
+    "drportal.front.middleware.InputBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

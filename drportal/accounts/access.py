@@ -36,6 +36,8 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "notifications:export-download": "customer data export, authenticated by its signed, expiring link",
     "api:backups": "token-authenticated ingestion API for backup agents",
     "api:rpo": "token-authenticated RPO API (session users with a staff role also allowed)",
+    "api:openapi": "the API's contract (OpenAPI), for the agents and monitors that call it",
+    "api:docs": "the API's contract as a page, for whoever writes an agent",
 }
 
 # Whole URL namespaces owned by third-party apps.

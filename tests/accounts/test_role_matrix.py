@@ -99,6 +99,8 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
+    "api:openapi": PUBLIC,
+    "api:docs": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
