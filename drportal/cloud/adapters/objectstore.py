@@ -1,6 +1,6 @@
 """libcloud storage (Rackspace Cloud Files, the local driver for drills and tests): listing and fetching.
-Account.driver names the libcloud provider ("cloudfiles", "local"); options carry `region` for Cloud Files
-and `path` for the local driver."""
+Account.driver names the libcloud provider ("cloudfiles", "local", "openstack" for Swift behind Keystone v3);
+options carry `region` for Cloud Files, `path` for the local driver, `auth_url`/`project`/`region` for OpenStack."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def driver(account) -> Any:
         # The local driver stores containers as directories under `path`; it needs `fasteners` installed.
         return get_driver(Provider.LOCAL)(account.options["path"])
     creds = account.credentials()
+    if account.driver == "openstack":
+        # Swift (Rackspace Cloud Files on OpenStack) through the same Keystone v3 account as the servers.
+        from drportal.cloud.adapters.compute import openstack_kwargs
+
+        return get_driver(Provider.OPENSTACK_SWIFT)(creds.get("key", ""), creds.get("secret", ""),
+                                                    **openstack_kwargs(account.options or {}))
     cls = get_driver(getattr(Provider, account.driver.upper(), account.driver))
     return cls(creds.get("key", ""), creds.get("secret", ""), region=account.options.get("region", "dfw"),
                timeout=settings.CLOUD_REQUEST_TIMEOUT)
@@ -59,7 +65,9 @@ def _modified(obj) -> datetime | None:
         try:
             return parsedate_to_datetime(text)
         except (TypeError, ValueError):
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            # Swift lists "2026-12-06T09:00:00.000000" without an offset: it is UTC.
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
