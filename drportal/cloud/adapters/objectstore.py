@@ -13,23 +13,28 @@ from django.conf import settings
 from drportal.cloud.adapters.errors import AdapterError
 
 
-def driver(account) -> Any:
+def driver(account, region: str | None = None) -> Any:
+    """region: an inventory region slug ("mci") when the objects live elsewhere than the account's default;
+    options.catalog_regions maps it to the provider's name for it."""
     from libcloud.storage.providers import get_driver
     from libcloud.storage.types import Provider
 
+    options = account.options or {}
     if account.driver == "local":
         # The local driver stores containers as directories under `path`; it needs `fasteners` installed.
-        return get_driver(Provider.LOCAL)(account.options["path"])
+        return get_driver(Provider.LOCAL)(options["path"])
     creds = account.credentials()
     if account.driver == "openstack":
         # Swift (Rackspace Cloud Files on OpenStack) through the same Keystone v3 account as the servers.
         from drportal.cloud.adapters.compute import openstack_kwargs
 
         return get_driver(Provider.OPENSTACK_SWIFT)(creds.get("key", ""), creds.get("secret", ""),
-                                                    **openstack_kwargs(account.options or {}))
-    cls = get_driver(getattr(Provider, account.driver.upper(), account.driver))
-    return cls(creds.get("key", ""), creds.get("secret", ""), region=account.options.get("region", "dfw"),
-               timeout=settings.CLOUD_REQUEST_TIMEOUT)
+                                                    **openstack_kwargs(options, region))
+    # A Rackspace account (Cloud Servers) reads Cloud Files with the same user name and API key.
+    name = "cloudfiles" if account.driver == "rackspace" else account.driver
+    cls = get_driver(getattr(Provider, name.upper(), name))
+    where = (options.get("catalog_regions") or {}).get(region, region) if region else options.get("region", "dfw")
+    return cls(creds.get("key", ""), creds.get("secret", ""), region=where, timeout=settings.CLOUD_REQUEST_TIMEOUT)
 
 
 def _wrap(exc: Exception) -> AdapterError:
@@ -43,11 +48,11 @@ def _wrap(exc: Exception) -> AdapterError:
     raise exc
 
 
-def list_objects(account, container: str, prefix: str = "") -> Iterator[dict]:
+def list_objects(account, container: str, prefix: str = "", region: str | None = None) -> Iterator[dict]:
     """{key, size, md5, last_modified (aware)}. The local driver reports the modification time as an epoch
     float in extra["modify_time"]; Cloud Files as a string in extra["last_modified"]."""
     try:
-        box = driver(account).get_container(container)
+        box = driver(account, region).get_container(container)
         for obj in box.list_objects(prefix=prefix or None):
             yield {"key": obj.name, "size": obj.size, "md5": obj.hash or "", "last_modified": _modified(obj)}
     except Exception as exc:
@@ -71,9 +76,9 @@ def _modified(obj) -> datetime | None:
     return None
 
 
-def download(account, container: str, key: str, path: str) -> None:
+def download(account, container: str, key: str, path: str, region: str | None = None) -> None:
     try:
-        obj = driver(account).get_object(container, key)
+        obj = driver(account, region).get_object(container, key)
         obj.download(path, overwrite_existing=True)
     except Exception as exc:
         raise _wrap(exc) from exc
