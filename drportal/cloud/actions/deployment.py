@@ -30,6 +30,12 @@ class RunDeployment:
             meta = (Server.objects.filter(name=param(ctx, "server")).values_list("metadata", flat=True).first()
                     or {})
             command, url = meta.get("deploy_command"), meta.get("deploy_webhook")
+            if ctx.drill:
+                # A drill never runs the production deployment: only one the inventory names for drills.
+                command, url = meta.get("drill_deploy_command"), None
+                if not command:
+                    raise AdapterError(f"a drill runs no production deployment: set metadata.drill_deploy_command "
+                                       f"of {param(ctx, 'server')}", permanent=True, code="NoDrillDeployment")
             if not command and not url:
                 raise bad_input("params.command", f"give a command or webhook, or set metadata.deploy_command "
                                                   f"of {param(ctx, 'server')}")

@@ -41,10 +41,23 @@ def _locations(ctx: StepContext, asset) -> list[dict]:
     return chosen
 
 
+def _dumps_account(ctx: StepContext, name: str):
+    """The account holding the dumps. A drill reads the real dumps too (read only, as a restore test does):
+    what it proves is that they restore; it restores them into its sandbox, never onto the target."""
+    if not ctx.drill:
+        return account_named(ctx, "dumps.account", name)
+    from drportal.inventory.models import ProviderAccount
+
+    account = ProviderAccount.objects.filter(name=name).first()
+    if account is None:
+        raise bad_input("dumps.account", f"no provider account {name!r}")
+    return account
+
+
 def _listing(ctx: StepContext, where: dict):
     from drportal.cloud.adapters import objectstore, s3
 
-    account = account_named(ctx, "dumps.account", where["account"])
+    account = _dumps_account(ctx, where["account"])
     slug = (where.get("region") or "").rpartition("/")[2] or None
     if account.driver in S3_DRIVERS:
         return account, s3.list_objects(account, where["container"], where.get("prefix", ""))
@@ -74,7 +87,7 @@ def newest_dump(ctx: StepContext, asset) -> dict:
 def _download(ctx: StepContext, dump: dict, path: str) -> None:
     from drportal.cloud.adapters import objectstore, s3
 
-    account = account_named(ctx, "dumps.account", dump["account"])
+    account = _dumps_account(ctx, dump["account"])
     if account.driver in S3_DRIVERS:
         s3.download(account, dump["container"], dump["key"], path)
     else:
@@ -96,10 +109,21 @@ def _download(ctx: StepContext, dump: dict, path: str) -> None:
                            permanent=False, code="ChecksumMismatch")
 
 
+def drill_database(ctx: StepContext, database: str) -> str:
+    return f"drill{ctx.incident_id}_{database}"[:63]
+
+
 def target_of(ctx: StepContext, asset) -> pgrestore.Target:
     from drportal.inventory.models import Server
 
     spec = asset.restore or {}
+    if ctx.drill:
+        # The bubble's own PostgreSQL (DRILL_POSTGRES_*), a database named after the drill: torn down afterwards.
+        target = pgrestore.drill_target(drill_database(ctx, spec["database"]))
+        if target is None:
+            raise AdapterError("a drill restores into a sandbox PostgreSQL: set DRILL_POSTGRES_HOST", permanent=True,
+                               code="NoDrillTarget")
+        return target
     name = spec.get("server") or (asset.server.name if asset.server_id else "")
     server = Server.objects.filter(name=name).first()
     host = spec.get("host") or (server and ((server.private_ips or []) + (server.public_ips or []) or [""])[0])

@@ -109,6 +109,10 @@ def execute(ctx: StepContext) -> Outcome:
         from drportal.cloud.actions import dump_restore
 
         return dump_restore.execute(ctx, with_dumps)
+    if ctx.drill:
+        # The restore command loads into the production target: a drill needs the inventory's dumps/restore.
+        raise AdapterError(f"a drill restores only databases whose inventory entry names their dumps and restore "
+                           f"({param(ctx, 'asset')} does not)", permanent=True, code="NoDrillRestore")
     asset, record = _latest(ctx) if "record" not in ctx.state else (None, None)
     key = f"{ctx.idempotency_key}:restore"
     row = Deployment.objects.filter(idempotency_key=key).first()

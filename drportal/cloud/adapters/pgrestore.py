@@ -15,6 +15,7 @@ from backups import pgtools
 from drportal.cloud.adapters.errors import AdapterError
 
 PROVIDER = "postgresql"
+DRILL_PASSWORD_VARIABLE = "DRILL_POSTGRES_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 
 
 @dataclass
@@ -46,6 +47,18 @@ class Target:
             # A server that does not answer may be booting still: transient. The message names no password.
             raise AdapterError(f"cannot reach PostgreSQL at {self.host}:{self.port}: {str(exc).strip()[:300]}",
                                permanent=False, provider=PROVIDER, code="Unreachable") from exc
+
+
+def drill_target(database: str = "postgres") -> Target | None:
+    """The sandbox PostgreSQL of drills in a bubble (settings DRILL_POSTGRES_*), or None when there is none."""
+    from django.conf import settings
+
+    host = getattr(settings, "DRILL_POSTGRES_HOST", "")
+    if not host:
+        return None
+    return Target(host=host, port=int(getattr(settings, "DRILL_POSTGRES_PORT", 5432)),
+                  user=getattr(settings, "DRILL_POSTGRES_USER", "postgres"), database=database,
+                  password_env=DRILL_PASSWORD_VARIABLE)
 
 
 def prepare(target: Target) -> int:
