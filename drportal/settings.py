@@ -196,3 +196,9 @@ LOGGING = {
         "rq.worker": {"level": envstr("RQ_LOG_LEVEL", "INFO")},
     },
 }
+
+# Drills in a bubble restore databases into this sandbox PostgreSQL (never onto a restore target), in databases
+# named "drill<incident>_<name>" that the drill's teardown drops; the password, if any, in DRILL_POSTGRES_PASSWORD.
+DRILL_POSTGRES_HOST = envstr("DRILL_POSTGRES_HOST", "")
+DRILL_POSTGRES_PORT = envint("DRILL_POSTGRES_PORT", 5432)
+DRILL_POSTGRES_USER = envstr("DRILL_POSTGRES_USER", "postgres")
