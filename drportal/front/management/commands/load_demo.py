@@ -51,7 +51,7 @@ def on_simulated_cloud(text: str) -> str:
                         and s.get("size")})
         account.pop("credentials_env", None)
         account["options"] = {**(account.get("options") or {}), "stands_in_for": account["driver"],
-                              "latency_s": SIM_LATENCY_S, "locations": zones, "sizes": sizes,
+                              "latency_s": SIM_LATENCY_S, "locations": ",".join(zones), "sizes": ",".join(sizes),
                               "floating_ips": provider.get("kind") != "rackspace"}
         account["driver"] = "simulated"
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
