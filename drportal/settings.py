@@ -99,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "drportal.accounts.context_processors.roles",
             ],
+            # {{ error|readable }}: errors as sentences, the raw error behind a disclosure (drportal/lib/messages.py).
+            "builtins": ["drportal.front.templatetags.readable"],
         },
     },
 ]
