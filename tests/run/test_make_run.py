@@ -6,6 +6,7 @@ process group leaves nothing behind, and a second start is clean."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import textwrap
 
@@ -69,6 +70,26 @@ def kill_and_wait_back(demo: MakeRun, name: str) -> int:
         return pid if pid and pid != before and alive(pid) and demo.healthy() else None
 
     return wait_for(back, BACK_WITHIN_S, f"{name} restarted and /healthz green after a SIGKILL")
+
+
+RAW = re.compile(r"Traceback|\b\w+(?:Error|Exception)\b|HTTPSConnectionPool|\[Errno|Signature=|\?Action=")
+
+
+def test_the_dashboard_of_a_fresh_demo_has_every_plan_ready_a_month_of_history_and_no_raw_error(demo):
+    ops = demo.session("ops")
+
+    def dashboard() -> str | None:
+        page = ops.get(f"{demo.base}/", timeout=10).text
+        ready = re.search(r'tile-value">(\d+)</span> <span class="tile-label">Plans not ready', page)
+        return page if ready and ready.group(1) == "0" else None
+
+    # The accounts' first connection checks run on the scheduler's first ticks.
+    page = wait_for(dashboard, 120, "every plan of the demo ready", every=2)
+    main = re.sub(r"<details.*?</details>", "", page, flags=re.S)
+    assert not RAW.search(main), RAW.search(main)
+    assert "no data yet" not in page
+    days = demo.sql("SELECT count(DISTINCT day) FROM backups_dailyrollup WHERE observed_seconds > 0")[0][0]
+    assert days >= 30
 
 
 def test_a_runbook_started_before_the_worker_is_killed_completes(demo):

@@ -28,16 +28,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         while not stop.is_set():
-            close_old_connections()
             try:
                 created = demo.load(clock.now())
-            except Exception as exc:  # noqa: BLE001 - the database may be restarting: report again next round
-                connection.close()
+            except Exception as exc:  # the database may be restarting: report again next round
                 reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
                 self.stderr.write(f"demo agents: could not report ({reason}); trying again in {interval:g} s")
+                if once:
+                    raise
+                connection.close()
             else:
                 if created:
                     self.stdout.write(f"demo agents: reported {created} backup run(s)")
             if once:
                 return
             stop.wait(interval)
+            close_old_connections()
