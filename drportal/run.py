@@ -305,6 +305,25 @@ def sink_environment(port: str) -> dict[str, str]:
     return env
 
 
+def _one_shot(argv: list[str], supervisor: Supervisor) -> bool:
+    """Run a set-up step to its end; False when a stop was asked for meanwhile (the step is stopped too, so a
+    SIGTERM to `make run` alone is obeyed within STOP_S even while a fresh demo loads)."""
+    step = subprocess.Popen(argv, preexec_fn=_child_setup)  # noqa: S603
+    while step.poll() is None:
+        if supervisor.stopping:
+            os.killpg(step.pid, signal.SIGTERM)
+            try:
+                step.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                os.killpg(step.pid, signal.SIGKILL)
+                step.wait()
+            return False
+        time.sleep(0.1)
+    if step.returncode:
+        raise subprocess.CalledProcessError(step.returncode, argv)
+    return True
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drportal.settings")
@@ -341,9 +360,8 @@ def _start_and_supervise(supervisor: Supervisor, port: str) -> int:
     os.environ.update(sink_environment(port))
 
     for step in (manage("migrate", "--noinput", "-v", "0"), manage("load_demo")):
-        if supervisor.stopping:
+        if not _one_shot(step, supervisor):
             return 0
-        subprocess.run(step, check=True)  # noqa: S603
 
     import django
     from django.core.management import get_commands
