@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "backups",
     "scenarios",
     "notifications",
+    "outbox",  # development sinks and the Outbox page (not routed in production)
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "drportal.accounts.context_processors.roles",
             ],
+            # {{ error|readable }}: errors as sentences, the raw error behind a disclosure (drportal/lib/messages.py).
+            "builtins": ["drportal.front.templatetags.readable"],
         },
     },
 ]
@@ -165,6 +168,8 @@ EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "drportal@localhost")
+# Rounds a channel that cannot be reached is tried before its deliveries fail (notifications/sender.py).
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", 5)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -97,6 +97,7 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:status-update": {OPS, SUPPORT, ADMIN},
     "notifications:exports": {SUPPORT, MANAGER, ADMIN},
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
+    "outbox:index": STAFF,  # development only: not routed in production
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
     "api:openapi": PUBLIC,
