@@ -102,6 +102,12 @@ EXPECTED: dict[str, set[str]] = {
     "api:rpo": PUBLIC,
     "api:openapi": PUBLIC,
     "api:docs": PUBLIC,
+    "notifications:apprise-channels": {ADMIN},
+    "notifications:apprise-channel": {ADMIN},
+    "notifications:apprise-channel-test": {ADMIN},
+    "metrics": PUBLIC,
+    "sso-start": PUBLIC,
+    "sso-callback": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
