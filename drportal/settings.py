@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "backups",
     "scenarios",
     "notifications",
+    "outbox",  # development sinks and the Outbox page (not routed in production)
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,8 @@ MIDDLEWARE = [
     "drportal.front.middleware.DatabaseDownMiddleware",
     # Bearer-token API (api:backups, api:rpo with a token) answered here, without sessions and users.
     "drportal.accounts.middleware.TokenApiMiddleware",
+    # NUL and the like in query strings and form fields: a 400 naming the field (drportal/lib/inputs.py).
+    "drportal.front.middleware.InputBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -100,6 +103,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "drportal.accounts.context_processors.roles",
             ],
+            # {{ error|readable }}: errors as sentences, the raw error behind a disclosure (drportal/lib/messages.py).
+            "builtins": ["drportal.front.templatetags.readable"],
         },
     },
 ]
@@ -165,6 +170,8 @@ EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "drportal@localhost")
+# Rounds a channel that cannot be reached is tried before its deliveries fail (notifications/sender.py).
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", 5)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
@@ -197,6 +204,11 @@ LOGGING = {
     },
 }
 
+# Drills in a bubble restore databases into this sandbox PostgreSQL (never onto a restore target), in databases
+# named "drill<incident>_<name>" that the drill's teardown drops; the password, if any, in DRILL_POSTGRES_PASSWORD.
+DRILL_POSTGRES_HOST = envstr("DRILL_POSTGRES_HOST", "")
+DRILL_POSTGRES_PORT = envint("DRILL_POSTGRES_PORT", 5432)
+DRILL_POSTGRES_USER = envstr("DRILL_POSTGRES_USER", "postgres")
 # GET /metrics (Prometheus): off until a bearer token is set; Prometheus sends it as `authorization`.
 METRICS_TOKEN = envsecret("METRICS_TOKEN")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -27,6 +28,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics.metrics, name="metrics"),
 ]
+
+if not settings.PRODUCTION:
+    # What `make run`'s local sinks received; in production messages reach real people and there is no sink.
+    urlpatterns.append(path("outbox/", include("outbox.urls")))
 
 handler403 = "drportal.front.errors.forbidden"
 handler404 = "drportal.front.errors.not_found"

@@ -140,6 +140,8 @@ class Delivery(models.Model):
     # claiming worker's database session is gone (the worker died).
     claim_key = models.BigIntegerField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When a channel that was unreachable is tried again (sender.defer: back-off, then "failed" at a limit).
+    retry_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     resolved_by = models.ForeignKey(
