@@ -117,8 +117,8 @@ def test_a_refused_post_fails_with_a_reason_and_a_retry_delivers_it(world, smtp,
     sender.send_pending()
     failed.refresh_from_db()
     assert failed.state == "sent"
-    assert failed.attempts == 2
     assert len(services.to("hooks.slack.com")) == 2
+    assert AuditEvent.objects.filter(action="delivery.retry", object_id=str(failed.pk)).exists()
 
 
 def test_an_unreachable_service_is_a_failure_not_a_success(world, smtp, monkeypatch, redis_conn):
