@@ -25,8 +25,21 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", policy())
         return response
+
+
+def policy() -> str:
+    """CSP, plus the identity provider's origin in form-action when single sign-on ends the provider's session
+    too: "Sign out" posts here and is redirected there, and browsers check form-action on that redirect."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    end = urlsplit(getattr(settings, "OIDC_OP_END_SESSION_ENDPOINT", ""))
+    if not end.scheme or not end.netloc:
+        return CSP
+    return CSP.replace("form-action 'self'", f"form-action 'self' {end.scheme}://{end.netloc}")
 
 
 class DatabaseDownMiddleware:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import shlex
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -350,6 +351,7 @@ class Catalog:
                 for z in r.get("zones", []):
                     self.zones.add(f"{p['slug']}/{r['slug']}/{z['slug']}")
         self.account_provider = {a["name"]: a["provider"] for a in d.get("accounts", [])}
+        self.account_driver_names = {a["name"]: a["driver"] for a in d.get("accounts", [])}
         self.servers = {s["name"] for s in d.get("servers", [])}
         self.assets = {a["name"] for a in d.get("assets", [])} | self.servers
         for c in d.get("customers", []):
@@ -372,6 +374,11 @@ class Catalog:
             return True
         provider, region, slug = ref.split("/")
         return Zone.objects.filter(region__provider__slug=provider, region__slug=region, slug=slug).exists()
+
+    def account_driver(self, name: str) -> str | None:
+        if name in self.account_driver_names:
+            return self.account_driver_names[name]
+        return ProviderAccount.objects.filter(name=name).values_list("driver", flat=True).first()
 
     def provider_of_account(self, name: str) -> str | None:
         if name in self.account_provider:
@@ -480,6 +487,7 @@ def _check_references(doc: Document) -> Catalog:
                 doc.error((*path, "mirror_of"), "an asset cannot be a mirror of itself")
             elif not cat.has("asset", a["mirror_of"]):
                 doc.error((*path, "mirror_of"), f"unknown asset {a['mirror_of']!r}")
+        _check_recovery(doc, cat, path, a)
     _check_mirror_cycles(doc, asset_items)
     _check_asset_names_against_database(doc, asset_items)
 
@@ -527,6 +535,46 @@ def _check_references(doc: Document) -> Catalog:
 
     _check_policies(doc, cat)
     return cat
+
+
+# Storage drivers objectstore / s3 can read dumps through (drportal/cloud/adapters/objectstore.py, s3.py).
+DUMP_DRIVERS = {"local", "cloudfiles", "rackspace", "openstack", "s3", "aws", "ec2"}
+
+
+def _check_recovery(doc: Document, cat: Catalog, path: Path, a: dict[str, Any]) -> None:
+    """Where a database's dumps live and how it is restored: every name must exist and the restore must say
+    one way to load the dump, so a recovery never finds out at 3 a.m. that the inventory was incomplete."""
+    for i, where in enumerate(a.get("dumps", [])):
+        wpath = (*path, "dumps", i)
+        driver = cat.account_driver(where["account"])
+        if driver is None:
+            doc.error((*wpath, "account"), f"unknown account {where['account']!r}")
+        elif driver not in DUMP_DRIVERS:
+            doc.error((*wpath, "account"), f"account {where['account']!r} (driver {driver!r}) cannot read object "
+                                           f"storage; use one of {', '.join(sorted(DUMP_DRIVERS))}")
+        if "region" in where and not cat.has_region(where["region"]):
+            doc.error((*wpath, "region"), f"unknown region {where['region']!r}")
+    restore = a.get("restore")
+    if restore is None:
+        return
+    rpath = (*path, "restore")
+    if "dumps" not in a:
+        doc.error(rpath, "a restore needs dumps: say where the dumps live")
+    target = restore.get("server", a.get("server"))
+    if target is None:
+        doc.error(rpath, "name the server the database is restored on (restore.server)")
+    elif not cat.has("server", target):
+        doc.error((*rpath, "server"), f"unknown server {target!r}")
+    if ("method" in restore) == ("command" in restore):
+        doc.error(rpath, "give either method (pg_restore) or command, exactly one")
+    if "command" in restore:
+        try:
+            argv = shlex.split(restore["command"])
+        except ValueError as exc:
+            doc.error((*rpath, "command"), f"cannot be split into arguments: {exc}")
+        else:
+            if not any("{path}" in arg for arg in argv):
+                doc.error((*rpath, "command"), "must contain {path}, where the downloaded dump is put")
 
 
 def _check_asset_names_against_database(doc: Document, asset_items: list[tuple[Path, dict]]) -> None:
@@ -923,7 +971,8 @@ def _write_servers(ctx: Context) -> None:
             ctx.remember("asset", server.name, asset.obj)
 
 
-ASSET_FIELDS = {"external_id": "external_id", "description": "description", "metadata": "metadata"}
+ASSET_FIELDS = {"external_id": "external_id", "description": "description", "metadata": "metadata",
+                "dumps": "dumps", "restore": "restore"}
 
 
 def _asset_values(ctx: Context, a: dict[str, Any], customer: Customer | None) -> dict[str, Any]:

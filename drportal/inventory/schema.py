@@ -50,6 +50,9 @@ DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # Backup policy kinds and location rules: the contract with the backups app (backups/inventory_section.py).
 POLICY_KINDS = ["database_dump", "system_image", "volume_snapshot", "point_in_time", "repository_mirror", "file_copy"]
 LOCATION_RULES = ["any", "offsite_region", "offsite_zone", "named_region"]
+# How a database dump is loaded (drportal/cloud/actions/storage_restore.py); "command" is the alternative.
+RESTORE_METHODS = ["pg_restore"]
+DB_NAME_PATTERN = r"^[A-Za-z_][-A-Za-z0-9_]*$"
 
 # Every list has a maximum (docs/inventory.md, "Limits"): far above any real organisation's inventory, low
 # enough that one document cannot make an import, or what is built from it later (DNS records for every
@@ -154,8 +157,39 @@ DEFS: dict[str, Any] = {
             "mirror_of": _string(200),
             "description": {"type": "string", "maxLength": 5000},
             "metadata": _ref("metadata"),
+            "dumps": _list(_ref("dump_location")),
+            "restore": _ref("restore"),
         },
         ["name", "kind"],
+    ),
+    "dump_location": _object(
+        {
+            "account": _ref("slug"),
+            "container": _string(255, minLength=1),
+            "prefix": _string(500),
+            "region": _ref("region_ref"),
+        },
+        ["account", "container"],
+    ),
+    "restore": _object(
+        {
+            "server": _string(100),
+            "database": _string(
+                63, pattern=DB_NAME_PATTERN, **{"x-error": "is not a database name (letters, digits, _ and -)"}
+            ),
+            "method": {"enum": RESTORE_METHODS},
+            # One command line (split like a shell would, never run by one): {path}, {database}, {host}, {port}.
+            "command": _string(1000, minLength=1),
+            "host": _string(253),
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "user": _string(63),
+            "password_env": _string(
+                100, pattern=ENV_NAME_PATTERN,
+                **{"x-error": "is not the name of an environment variable (secrets never go in the document)",
+                   "x-secret": True},
+            ),
+        },
+        ["database"],
     ),
     "customer_database": _object(
         {
@@ -167,6 +201,8 @@ DEFS: dict[str, Any] = {
             "external_id": _string(500),
             "description": {"type": "string", "maxLength": 5000},
             "metadata": _ref("metadata"),
+            "dumps": _list(_ref("dump_location")),
+            "restore": _ref("restore"),
         },
         ["name"],
     ),

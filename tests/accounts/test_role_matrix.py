@@ -37,8 +37,10 @@ EXPECTED: dict[str, set[str]] = {
     "incidents:list": STAFF,
     "incidents:declare": {OPS, ADMIN},
     "incidents:declare-servers": {OPS, ADMIN},
+    "incidents:declare-preview": {OPS, ADMIN},
     "incidents:detail": STAFF,
     "incidents:transition": {OPS, MANAGER, ADMIN},
+    "incidents:widen": {OPS, ADMIN},
     # cloud (issue 4)
     "cloud:accounts": {OPS, MANAGER, ADMIN},
     "cloud:test-connection": {OPS, ADMIN},
@@ -95,10 +97,17 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:status-update": {OPS, SUPPORT, ADMIN},
     "notifications:exports": {SUPPORT, MANAGER, ADMIN},
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
+    "outbox:index": STAFF,  # development only: not routed in production
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
     "api:openapi": PUBLIC,
     "api:docs": PUBLIC,
+    "notifications:apprise-channels": {ADMIN},
+    "notifications:apprise-channel": {ADMIN},
+    "notifications:apprise-channel-test": {ADMIN},
+    "metrics": PUBLIC,
+    "sso-start": PUBLIC,
+    "sso-callback": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
