@@ -61,7 +61,7 @@ LIMITS: dict[str, int] = {
     "providers": 50, "regions": 100, "zones": 50, "accounts": 500, "servers": 10_000, "assets": 20_000,
     "customers": 20_000, "services": 1_000, "offices": 200, "people": 5_000, "external_contacts": 1_000,
     "backup_policies": 1_000, "addresses": 64, "customer_services": 100, "contacts": 50, "databases": 500,
-    "members": 5_000, "metadata": 100, "settings": 50,
+    "members": 5_000, "metadata": 100, "settings": 50, "dumps": 20,
 }
 SECTION_ITEMS = {
     "providers": "provider", "accounts": "account", "servers": "server", "assets": "asset", "customers": "customer",
@@ -157,7 +157,7 @@ DEFS: dict[str, Any] = {
             "mirror_of": _string(200),
             "description": {"type": "string", "maxLength": 5000},
             "metadata": _ref("metadata"),
-            "dumps": _list(_ref("dump_location")),
+            "dumps": _list(_ref("dump_location"), maxItems=LIMITS["dumps"]),
             "restore": _ref("restore"),
         },
         ["name", "kind"],
@@ -201,7 +201,7 @@ DEFS: dict[str, Any] = {
             "external_id": _string(500),
             "description": {"type": "string", "maxLength": 5000},
             "metadata": _ref("metadata"),
-            "dumps": _list(_ref("dump_location")),
+            "dumps": _list(_ref("dump_location"), maxItems=LIMITS["dumps"]),
             "restore": _ref("restore"),
         },
         ["name"],
