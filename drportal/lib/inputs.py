@@ -138,35 +138,30 @@ def integer(value: Any, field: str, *, minimum: int = 0, maximum: int = BIGINT_M
     return value
 
 
-def nesting_depth(raw: str | bytes, opening: str = "[{", closing: str = "]}") -> int:
+def nesting_depth(raw: str | bytes) -> int:
     """How deep brackets nest in a JSON (or flow YAML) text, strings excluded. Linear, no recursion: run
-    before a recursive parser sees the text. Unbalanced brackets are the parser's business."""
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    # Strings may hold brackets; dropping them first (C speed) leaves only the structure to count.
-    raw = _JSON_STRING.sub("", raw)
-    brackets = raw.translate(_KEEP_BRACKETS)
-    if len(brackets) < 3:
-        return len(brackets) // 2 + len(brackets) % 2
+    before a recursive parser sees the text. Unbalanced brackets are the parser's business. Bytes all the
+    way: a 2 MiB batch is scanned in a few milliseconds (str.translate with a mapping would call Python per
+    character)."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    # Strings may hold brackets: drop escaped backslashes, then escaped quotes, and every other piece between
+    # quotes is inside a string. Right for any valid JSON, which is all json.loads will accept afterwards.
+    outside = b"".join(raw.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[0::2])
+    brackets = outside.translate(None, _NOT_BRACKETS)
     depth = deepest = 0
-    for ch in brackets:
-        if ch in opening:
+    for byte in brackets:
+        if byte in _OPENING:
             depth += 1
-            deepest = max(deepest, depth)
-        elif ch in closing:
+            if depth > deepest:
+                deepest = depth
+        else:
             depth -= 1
     return deepest
 
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-class _KeepBrackets(dict):
-    def __missing__(self, key: int) -> None:
-        return None
-
-
-_KEEP_BRACKETS = _KeepBrackets({ord(c): c for c in "[]{}"})
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
 
 
 def load_json(raw: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH, field: str = "(body)") -> Any:
