@@ -19,7 +19,7 @@ import pytest
 from drportal.audit.models import AuditEvent
 from drportal.incidents import services as incidents
 from drportal.inventory.importer import import_inventory
-from drportal.inventory.models import Asset, ProviderAccount, Server
+from drportal.inventory.models import Asset, ProviderAccount, Region, Server
 from scenarios import engine, loader
 from scenarios.choices import RunState, StepState
 from tests.recovery.conftest import run_to_the_end
@@ -81,8 +81,10 @@ def tag(instance: dict, key: str) -> str | None:
 def test_cybernance_rebuilds_its_platform_for_real_and_moto_holds_exactly_what_drportal_recorded(
         cybernance, moto, alice, mona):
     servers = cybernance["servers"]
+    # Region-only, as ops would declare it: the scope resolver finds every server in us-east-1.
+    region = Region.objects.get(provider__slug="aws", slug="us-east-1")
     incident = incidents.declare(alice, title="All three datacenters lost", disaster_class="all_datacenters_lost",
-                                 impacted={"servers": servers})
+                                 impacted={"regions": [region]})
     run, _ = engine.start_run(incident, loader.library().get("cybernance-all-datacenters-lost"), alice)
     run = run_to_the_end(run, alice, mona)
 
