@@ -10,6 +10,7 @@ from drportal.cloud.actions.base import REGISTRY
 from drportal.incidents.models import Incident
 from drportal.incidents.scope import REGION_WIDE_CLASSES
 from drportal.inventory.models import ExternalContact, Server
+from drportal.lib import messages
 from scenarios import hooks, snapshots
 from scenarios.choices import MitigationStatus
 from scenarios.loader import Scenario
@@ -306,15 +307,26 @@ def connection_check(label: str, accounts, unbound: list[str], now: datetime) ->
         # The simulated cloud (drills, the demo) needs none.
         "no credentials": [a.name for a in accounts if not a.credentials() and a.driver != "simulated"],
         "never checked": [a.name for a in accounts if a.connection_checked_at is None],
-        "refused": [f"{a.name} ({a.connection_message})" for a in accounts if a.connection_ok is False],
+        "refused": [_refusal(a) for a in accounts if a.connection_ok is False],
         "not checked for a day": [a.name for a in accounts
                                   if a.connection_ok and a.connection_checked_at < now - CONNECTION_FRESH],
     }
     problems = [f"{what}: {', '.join(names)}" for what, names in groups.items() if names]
     if problems:
-        return Check(label, False, "; ".join(problems))
+        raw = [f"{a.name}: {a.connection_message}" for a in accounts if a.connection_ok is False
+               and messages.split(a.connection_message)[1]]
+        return Check(label, False, messages.with_details("; ".join(problems), "; ".join(raw)) if raw
+                     else "; ".join(problems))
     return Check(label, True, "answered the provider check within a day: "
                  + ", ".join(f"{a.name} ({a.connection_message})" for a in accounts))
+
+
+def _refusal(account) -> str:
+    """The account's name and, in words, why the provider check failed (the raw answer goes to the details)."""
+    main, details = messages.split(account.connection_message)
+    if details:  # a sentence of ours: it reads on inside the parentheses
+        main = main[:1].lower() + main[1:].rstrip(".")
+    return f"{account.name} ({main})" if main else account.name
 
 
 READINESS_KEY = "readiness"

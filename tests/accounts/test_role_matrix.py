@@ -97,8 +97,17 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:status-update": {OPS, SUPPORT, ADMIN},
     "notifications:exports": {SUPPORT, MANAGER, ADMIN},
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
+    "outbox:index": STAFF,  # development only: not routed in production
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
+    "api:openapi": PUBLIC,
+    "api:docs": PUBLIC,
+    "notifications:apprise-channels": {ADMIN},
+    "notifications:apprise-channel": {ADMIN},
+    "notifications:apprise-channel-test": {ADMIN},
+    "metrics": PUBLIC,
+    "sso-start": PUBLIC,
+    "sso-callback": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
