@@ -60,9 +60,11 @@ def chosen_scope(scenario: Scenario, server_ids: Iterable[str]) -> dict[str, lis
     if len(servers) != len(ids):
         raise EngineError("a drill may only act on servers the scenario matches (its providers and roles)")
     match = scenario.data.get("match", {})
-    if len(servers) > match.get("max_servers", 10**6) or len(servers) < match.get("min_servers", 0):
-        raise EngineError(f"this scenario acts on {match.get('min_servers', 0)} to "
-                          f"{match.get('max_servers', 'any number of')} servers; {len(servers)} were chosen")
+    low, high = match.get("min_servers", 0), match.get("max_servers")
+    if len(servers) < low or (high is not None and len(servers) > high):
+        bound = (f"at least {low}" if high is None else f"exactly {high}" if low == high else f"{low} to {high}")
+        raise EngineError(f"this scenario acts on {bound} server{'s' * (bound != 'exactly 1')}; "
+                          f"{len(servers)} were chosen")
     return {"servers": servers}
 
 
