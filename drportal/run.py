@@ -273,7 +273,7 @@ class Supervisor:
     def stop(self) -> None:
         """Children first (they use the servers), each its whole process group; then the servers."""
         started = time.monotonic()
-        deadline = started + STOP_S - 2.5
+        deadline = started + STOP_S - 4.0  # the rest is the servers': PostgreSQL writes a checkpoint
         for child in self.children:
             child.signal(signal.SIGTERM)
         # rq finishes the job at hand on the first SIGTERM and abandons it on the second (its run is resumed
@@ -293,7 +293,7 @@ class Supervisor:
                 except ProcessLookupError:
                     pass
         for server in reversed(self.servers):
-            server.stop(time.monotonic() + 1.0)
+            server.stop(max(time.monotonic() + 1.0, started + STOP_S - 0.5))
         self._reap_adopted()
         self.status_file.unlink(missing_ok=True)
 
