@@ -8,6 +8,7 @@ from typing import Any
 
 from drportal.cloud.actions.base import REGISTRY
 from drportal.incidents.models import Incident
+from drportal.incidents.scope import REGION_WIDE_CLASSES
 from drportal.inventory.models import ExternalContact, Server
 from drportal.lib import messages
 from scenarios import hooks, snapshots
@@ -100,7 +101,7 @@ def lost_zones(scenario: Scenario, servers: list[Server]) -> set[int]:
     from drportal.inventory.models import Zone
 
     zones = {s.zone_id for s in servers}
-    if scenario.disaster_class in ("datacenter_offline", "all_datacenters_lost") and servers:
+    if scenario.disaster_class in REGION_WIDE_CLASSES and servers:
         regions = {s.zone.region_id for s in servers}
         zones |= set(Zone.objects.filter(region_id__in=regions).values_list("pk", flat=True))
     return zones
@@ -120,7 +121,7 @@ def exposure(scenario: Scenario, now: datetime) -> list | None:
         servers = servers.filter(role__in=match["server_roles"])
     places = set(servers.order_by().values_list("zone_id", "zone__region_id").distinct())
     zones = {zone for zone, _ in places}
-    if scenario.disaster_class in ("datacenter_offline", "all_datacenters_lost") and places:
+    if scenario.disaster_class in REGION_WIDE_CLASSES and places:
         zones |= set(Zone.objects.filter(region_id__in={region for _, region in places}).values_list("pk", flat=True))
     if not zones:
         return []
@@ -228,8 +229,8 @@ def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenari
     """Scenarios for the incident's disaster class, best first, each with why it fits."""
     from drportal.incidents import scope as incident_scope
 
-    chosen = {name for name, ids in incident_scope.chosen(incident).items() if ids}
-    return propose_for(incident.disaster_class, incident_scope.of(incident), chosen, scenarios)
+    scope = incident_scope.of(incident)
+    return propose_for(incident.disaster_class, scope, set(scope.named), scenarios)
 
 
 def propose_for(disaster_class: str, scope, chosen: set[str], scenarios: list[Scenario]

@@ -100,6 +100,14 @@ EXPECTED: dict[str, set[str]] = {
     "outbox:index": STAFF,  # development only: not routed in production
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
+    "api:openapi": PUBLIC,
+    "api:docs": PUBLIC,
+    "notifications:apprise-channels": {ADMIN},
+    "notifications:apprise-channel": {ADMIN},
+    "notifications:apprise-channel-test": {ADMIN},
+    "metrics": PUBLIC,
+    "sso-start": PUBLIC,
+    "sso-callback": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }
