@@ -83,6 +83,9 @@ class Supervised:
     def describe_exit(self) -> str:
         return "stopped"
 
+    def left_behind(self) -> None:
+        """Called once when it is found dead, before it is started again."""
+
     def tend(self, now: float) -> bool:
         """Start it if it is down and its back-off has passed; True when it was (re)started."""
         if self.alive():
@@ -91,6 +94,7 @@ class Supervised:
             return False
         if self.launched:
             if self.due == 0.0:
+                self.left_behind()
                 wait = 0.0 if now - self.started > STABLE_S else BACKOFF[min(self.failures, len(BACKOFF) - 1)]
                 self.failures += 1
                 self.due = now + wait
@@ -126,6 +130,11 @@ class Child(Supervised):
         if code is not None and code < 0:
             return f"was killed by {signal.Signals(-code).name}"
         return f"exited with code {code}"
+
+    def left_behind(self) -> None:
+        # What its process group still holds (gunicorn's workers keep the port until they notice their master
+        # is gone) would stand in the way of the new one.
+        self.signal(signal.SIGKILL)
 
     def signal(self, sig: int) -> None:
         if self.process is None:
@@ -264,7 +273,7 @@ class Supervisor:
     def stop(self) -> None:
         """Children first (they use the servers), each its whole process group; then the servers."""
         started = time.monotonic()
-        deadline = started + STOP_S - 2.5
+        deadline = started + STOP_S - 4.0  # the rest is the servers': PostgreSQL writes a checkpoint
         for child in self.children:
             child.signal(signal.SIGTERM)
         # rq finishes the job at hand on the first SIGTERM and abandons it on the second (its run is resumed
@@ -284,7 +293,7 @@ class Supervisor:
                 except ProcessLookupError:
                     pass
         for server in reversed(self.servers):
-            server.stop(time.monotonic() + 1.0)
+            server.stop(max(time.monotonic() + 1.0, started + STOP_S - 0.5))
         self._reap_adopted()
         self.status_file.unlink(missing_ok=True)
 

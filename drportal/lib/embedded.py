@@ -60,7 +60,7 @@ def stop_postgres(timeout: float = 5.0) -> None:
     pid = postgres_pid()
     if pid is None:
         return
-    for sig, wait in ((signal.SIGINT, timeout * 0.7), (signal.SIGQUIT, timeout * 0.2), (signal.SIGKILL, 1.0)):
+    for sig, wait in ((signal.SIGINT, timeout * 0.7), (signal.SIGQUIT, timeout * 0.2), (signal.SIGKILL, timeout * 0.1)):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:

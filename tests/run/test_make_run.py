@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +53,11 @@ START_RUN = textwrap.dedent('''
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    run = MakeRun(tmp_path_factory.mktemp("make-run-var"), free_port())
+def demo():
+    # Not under pytest's numbered basetemp: another pytest session on the machine may prune it (it keeps the
+    # newest three), and would delete the embedded PostgreSQL's files under it mid-test.
+    var = Path(tempfile.mkdtemp(prefix="drportal-make-run-"))
+    run = MakeRun(var, free_port())
     run.start()
     try:
         run.wait_until_up()
@@ -59,6 +65,7 @@ def demo(tmp_path_factory):
     finally:
         if run.process.poll() is None:
             run.stop()
+        shutil.rmtree(var, ignore_errors=True)
 
 
 def kill_and_wait_back(demo: MakeRun, name: str) -> int:

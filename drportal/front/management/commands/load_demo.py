@@ -36,24 +36,31 @@ def demo_password() -> str:
 
 
 def on_simulated_cloud(text: str) -> str:
-    """The seed inventory as the demo runs it. We hold no Rackspace or AWS account here, so every compute
-    account is served by the simulated cloud (drportal/cloud/adapters/simulated.py), with what it stands in for
-    kept in its options: Rackspace cannot move an IP to a new server (the plan's words), AWS can. Without this
-    the demo's readiness could only say that a real provider refused or could not be reached."""
+    """The seed inventory as the demo runs it. We hold no Rackspace or AWS account here, so the servers of every
+    compute account are moved to a stand-in, "<account>-demo", served by the simulated cloud
+    (drportal/cloud/adapters/simulated.py), with what it stands in for kept in its options: Rackspace cannot move
+    an IP to a new server (the plan's words), AWS can. The real account stays as the seed has it, for what else
+    names it (the object storage holding customer dumps). Without this the demo's readiness could only say that
+    a real provider refused or could not be reached."""
     data = yaml.safe_load(text)
     providers = {p["slug"]: p for p in data.get("providers", [])}
+    stand_ins = []
     for account in data.get("accounts", []):
         if account.get("driver") not in STAND_IN_DRIVERS:
             continue
+        servers = [s for s in data.get("servers", []) if s.get("account") == account["name"]]
+        if not servers:
+            continue
         provider = providers.get(account.get("provider"), {})
         zones = [z["slug"] for r in provider.get("regions", []) for z in r.get("zones", [])]
-        sizes = sorted({s["size"] for s in data.get("servers", []) if s.get("account") == account["name"]
-                        and s.get("size")})
-        account.pop("credentials_env", None)
-        account["options"] = {**(account.get("options") or {}), "stands_in_for": account["driver"],
-                              "latency_s": SIM_LATENCY_S, "locations": ",".join(zones), "sizes": ",".join(sizes),
-                              "floating_ips": provider.get("kind") != "rackspace"}
-        account["driver"] = "simulated"
+        sizes = sorted({s["size"] for s in servers if s.get("size")})
+        name = f"{account['name']}-demo"
+        stand_ins.append({"name": name, "provider": account["provider"], "driver": "simulated", "options": {
+            "stands_in_for": account["driver"], "latency_s": SIM_LATENCY_S, "locations": ",".join(zones),
+            "sizes": ",".join(sizes), "floating_ips": provider.get("kind") != "rackspace"}})
+        for server in servers:
+            server["account"] = name
+    data["accounts"] = [*data.get("accounts", []), *stand_ins]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
