@@ -28,7 +28,7 @@ def test_a_fresh_demo_has_thirty_days_of_compliance_to_chart(db):
     load_seeds()
     now = clock.now()
     demo.load(now)
-    days = compliance_history(now.date(), 30)
+    days = compliance_history(now, 30)
     assert [day for day, percent in days if percent is None] == []
     assert demo.seed_history(now) == 0  # once only: a demo with records is never replayed again
 
