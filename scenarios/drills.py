@@ -28,7 +28,7 @@ def start_drill(scenario: Scenario, actor, *, servers=None) -> Drill:
         run, _ = engine.start_run(incident, scenario, actor, drill=True)
         drill = Drill.objects.create(
             scenario_id=scenario.id, run=run, started_at=run.started_at,
-            rto_objective_minutes=scenario.rto_minutes, rpo_objective_minutes=scenario.rpo_minutes,
+            rto_objective_minutes=scenario.rto_minutes, rpo_objective_minutes=run.bindings["rpo_minutes"],
             recovery_point=hooks.recovery_point([s.pk for s in servers or []], clock.now()),
         )
     return drill

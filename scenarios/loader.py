@@ -27,6 +27,7 @@ SCHEMA_PATH = Path(settings.BASE_DIR) / "docs" / "scenario.schema.json"
 CATALOGUE_ACTIONS = frozenset({
     "provision_from_image", "run_deployment", "restore_database", "transfer_ip", "dns_cutover",
     "verify_dns_propagation", "rotate_load_balancer", "verify_failover", "reconfigure_offsite", "simulated",
+    "restore_repository", "export_customer_data",
 })
 
 
@@ -65,8 +66,9 @@ class Scenario:
         return self.data["objectives"]["rto_minutes"]
 
     @property
-    def rpo_minutes(self) -> int:
-        return self.data["objectives"]["rpo_minutes"]
+    def rpo_minutes(self) -> int | None:
+        """What the file sets, None when it leaves the objective to the plan's promise (scenarios.promise)."""
+        return self.data["objectives"].get("rpo_minutes")
 
     @property
     def last_reviewed(self) -> date:

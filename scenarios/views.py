@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, plandoc, readiness
+from scenarios import drills, engine, loader, loss, plandoc, promise, readiness
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -47,6 +47,7 @@ def detail(request: HttpRequest, scenario_id: str) -> HttpResponse:
     result.exposure = readiness.exposure(scenario, now)
     ctx = {
         "scenario": scenario,
+        "objective": promise.objective(scenario),
         "readiness": result,
         "snapshot": snapshot,
         "drills": Drill.objects.filter(scenario_id=scenario.id).select_related("run")[:20],
@@ -90,7 +91,22 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
     ctx = _run_context(run)
     ctx["loss"] = loss.for_run(run, ctx["now"])
+    ctx["promise"] = run_promise(run, ctx["loss"])
     return render(request, "scenarios/run.html", ctx)
+
+
+def run_promise(run: Run, exposure) -> dict:
+    """The run's recovery-point target in words: the plan's promise frozen at the start, the scenario's looser
+    figure if it has one, and whether the loss window so far breaks the promise."""
+    bindings = run.bindings
+    target = promise.Objective(bindings.get("rpo_accepts_minutes", run.spec["objectives"].get("rpo_minutes")),
+                               bindings.get("rpo_promise_minutes"), tuple(bindings.get("rpo_promise_policies", ())))
+    worst = None
+    if exposure:
+        seconds = [row["seconds_lost"] for row in exposure]
+        worst = None if None in seconds else max(seconds)
+    broken = promise.loss_sentence(target.target_minutes, worst, "the worst-off customer") if exposure else ""
+    return {"objective": target, "looser": target.sentence, "broken": broken}
 
 
 @roles(*ALL_STAFF)

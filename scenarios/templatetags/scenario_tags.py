@@ -40,6 +40,13 @@ def minutes(value: int) -> str:
 
 
 @register.filter
+def rpo_words(target) -> str:
+    from scenarios.plandoc import rpo_words as words
+
+    return words(target)
+
+
+@register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key)
 

@@ -3,7 +3,7 @@ them all (CloudConfig.ready calls it, so the registry is full whenever Django is
 
 from __future__ import annotations
 
-MODULES = ["provision", "ip", "dns", "database", "deployment", "loadbalancer", "failover", "offsite"]
+MODULES = ["provision", "ip", "dns", "database", "deployment", "loadbalancer", "failover", "offsite", "repository"]
 
 
 def load_all() -> None:
