@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, plandoc, promise, readiness
+from scenarios import drills, engine, loader, loss, plandoc, promise, readiness, recovery_points
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -119,11 +119,28 @@ def run_live(request: HttpRequest, pk: int) -> HttpResponse:
 @roles(*ALL_STAFF)
 def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(StepRun.objects.select_related("run__incident", "actor"), pk=pk)
-    return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run,
-                                                   "now": clock.now()})
+    now = clock.now()
+    points = recovery_points.candidates(row, now) if recovery_points.is_choosable(row) else None
+    return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run, "now": now,
+                                                   "points": points,
+                                                   "choosable": row.state in recovery_points.CHOOSABLE})
 
 
-STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip"}
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def point_suspect(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        recovery_points.mark_suspect(pk, request.user, request.POST.get("reason", ""))
+        messages.success(request, f"Backup #{pk} marked suspect: it is no longer any restore's default.")
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    back = request.POST.get("step", "")
+    return redirect("scenarios:step", pk=int(back)) if back.isdigit() else redirect("scenarios:index")
+
+
+STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip", "recovery-point",
+            "approve-suspect"}
+MANAGER_OPS = {"approve", "refuse", "approve-suspect"}
 
 
 @require_POST
@@ -131,7 +148,7 @@ STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "ski
 def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
     if op not in STEP_OPS:
         raise Http404("unknown operation")
-    if op not in ("approve", "refuse") and not has_role(request.user, Role.OPS):
+    if op not in MANAGER_OPS and not has_role(request.user, Role.OPS):
         raise PermissionDenied("only ops run steps")
     row = get_object_or_404(StepRun, pk=pk)
     post = request.POST
@@ -148,6 +165,13 @@ def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
             engine.retry_step(pk, request.user)
         elif op == "skip":
             engine.skip_step(pk, request.user, reason=post.get("reason", ""))
+        elif op == "recovery-point":
+            record = post.get("record", "")
+            if not record.isdigit():
+                raise engine.EngineError({"record": "choose a recovery point from the list"})
+            recovery_points.choose(pk, request.user, int(record))
+        elif op == "approve-suspect":
+            recovery_points.approve_suspect(pk, request.user)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("scenarios:step", pk=pk)
