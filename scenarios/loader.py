@@ -27,7 +27,7 @@ SCHEMA_PATH = Path(settings.BASE_DIR) / "docs" / "scenario.schema.json"
 CATALOGUE_ACTIONS = frozenset({
     "provision_from_image", "run_deployment", "restore_database", "transfer_ip", "dns_cutover",
     "verify_dns_propagation", "rotate_load_balancer", "verify_failover", "reconfigure_offsite", "simulated",
-    "restore_repository", "export_customer_data",
+    "restore_repository", "export_customer_data", "retire_node",
 })
 
 

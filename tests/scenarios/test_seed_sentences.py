@@ -35,6 +35,8 @@ PEOPLE = {MANUAL, DECISION, APPROVAL}
 
 POWER, DESTROYED = "jivosoft-office-power-internet", "jivosoft-office-destroyed"
 CRASH, DALLAS = "jivosoft-server-crash", "jivosoft-datacenter-offline"
+# The way home after Disaster 4 (re-protect, fail back, retire): the plan's own words for the steps it shares.
+HOME = "jivosoft-return-home"
 RDS, DB_LOST, APP, ALL_DC = ("cybernance-rds-primary-failure", "cybernance-database-total-loss",
                              "cybernance-app-server-lost", "cybernance-all-datacenters-lost")
 REDIS_ONE, REDIS_BOTH = "cybernance-redis-failover", "cybernance-redis-total-loss"
@@ -162,7 +164,7 @@ PLAN: dict[str, dict[str, set[str]]] = {
     "Should it be necessary to restore one or more customer databases from backup, this could be done very "
     "quickly, easily and reliably.": only(CRASH, DALLAS, kinds={AUTOMATED}),
     "In the event that a particular server became disabled, Jivosoft could provision a new server with the most "
-    "recent viable image of the disabled server.": only(CRASH, DALLAS, kinds={AUTOMATED}),
+    "recent viable image of the disabled server.": only(CRASH, DALLAS, HOME, kinds={AUTOMATED}),
     # Recovery times: the scenarios' RTO.
     "The entire process of provisioning a new server from a backup image would take approximately 15-30 minutes.":
         only(CRASH, kinds={OBJECTIVES}),
@@ -177,7 +179,7 @@ PLAN: dict[str, dict[str, set[str]]] = {
     "action would be required.": only(DALLAS, kinds={DECISION, WAIT, MANUAL, OBJECTIVES}),
     # Notices to customers, with what they lose: notify steps; the promise is also the scenarios' RPO target.
     "Jivosoft staff would notify all impacted customers of the outage and provide an expected timeline for the "
-    "resumption of service.": only(CRASH, DALLAS, kinds={NOTIFY}),
+    "resumption of service.": only(CRASH, DALLAS, HOME, kinds={NOTIFY}),
     "In the case of potential data loss, Jivosoft will notify the customer of what data they can expect to "
     "recover and what data would need to be reconstituted.": only(CRASH, DALLAS, kinds={NOTIFY}),
     "In no case would customers expect to lose any data prior to the early morning of the day of the outage.":
@@ -207,13 +209,13 @@ PLAN: dict[str, dict[str, set[str]]] = {
     "recent, viable system images for the disabled servers stored in the Rackspace data center in Kansas City, "
     "Missouri.": only(DALLAS, kinds={DECISION, APPROVAL, AUTOMATED}),
     "Customer databases would be recovered from Cloud Storage and customers would be notified of the extent of "
-    "any data loss.": only(DALLAS, kinds={AUTOMATED, NOTIFY}),
+    "any data loss.": only(DALLAS, HOME, kinds={AUTOMATED, NOTIFY}),
     "It is unlikely that Rackspace would be able to transfer IP addresses from the servers in the Dallas data "
     "center to the newly re-provisioned servers in the Kansas City data center.": only(DALLAS, kinds={AUTOMATED}),
     "Therefore, Jivosoft staff would update the DNS entries for the lost servers to reflect the addresses of the "
-    "newly re-provisioned servers.": only(DALLAS, kinds={AUTOMATED}),
+    "newly re-provisioned servers.": only(DALLAS, HOME, kinds={AUTOMATED}),
     "It can take several hours or longer for DNS entries to propagate completely through the Internet.":
-        only(DALLAS, kinds={AUTOMATED}),
+        only(DALLAS, HOME, kinds={AUTOMATED}),
     "As a result, Jivosoft should prioritize the task of updating the DNS and do so as soon as the IP addresses "
     "of the newly provisioned servers are known.": only(DALLAS, kinds={AUTOMATED}),
     "Due to delays in DNS propagation, some Jivosoft customers or users could experience difficulty accessing the "
@@ -221,16 +223,16 @@ PLAN: dict[str, dict[str, set[str]]] = {
     "If there were changes to the servers' environment(s) since the images were backed up, staff will document "
     "and re-create the changes on the newly re-provisioned servers.": only(DALLAS, kinds={MANUAL}),
     "Once the servers have been reconstituted, Jivosoft will notify customers that the services are once again "
-    "available.": only(DALLAS, kinds={NOTIFY}),
+    "available.": only(DALLAS, HOME, kinds={NOTIFY}),
     "Once services are fully restored, Jivosoft staff will review its new environment and fine-tune any changes "
     "that are necessary to reestablish appropriate levels of redundancy and recoverability.":
-        only(DALLAS, kinds={MANUAL}),
+        {**only(DALLAS, kinds={MANUAL}), HOME: {TRIGGER, MANUAL, APPROVAL, AUTOMATED}},
     # Putting the off-site copies off-site again is what reconfigure_offsite does.
     'For example, if new servers are operating from the same data center where the "off-site" backups were '
     'stored, those backups are no longer "off-site," but rather are co-located with the new servers.':
         only(DALLAS, kinds={AUTOMATED}),
     "Jivosoft staff will reconfigure backups to be stored off-site at another Rackspace data center that is fully "
-    "operational.": only(DALLAS, kinds={AUTOMATED}),
+    "operational.": only(DALLAS, HOME, kinds={AUTOMATED}),
 
     # --- Cybernance, 1 Policy Statement (and the sentences 2 and 3 repeat) ---
     "Cybernance employs daily offsite backups, continuous replication, and point-in-time recovery.":
