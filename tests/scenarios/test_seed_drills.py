@@ -21,7 +21,7 @@ SEEDS = [
     "jivosoft-datacenter-offline", "cybernance-rds-primary-failure", "cybernance-database-total-loss",
     "cybernance-app-server-lost", "cybernance-redis-failover", "cybernance-redis-total-loss",
     "cybernance-all-datacenters-lost", "cybernance-github-lost", "cybernance-customer-termination",
-    "jivosoft-return-home",
+    "jivosoft-return-home", "cybernance-return-home",
 ]
 
 

@@ -41,6 +41,7 @@ RDS, DB_LOST, APP, ALL_DC = ("cybernance-rds-primary-failure", "cybernance-datab
                              "cybernance-app-server-lost", "cybernance-all-datacenters-lost")
 REDIS_ONE, REDIS_BOTH = "cybernance-redis-failover", "cybernance-redis-total-loss"
 GITHUB, TERMINATION = "cybernance-github-lost", "cybernance-customer-termination"
+CYB_HOME = "cybernance-return-home"  # the way back after every datacenter was lost
 BOTH_OFFICES = {POWER, DESTROYED}
 
 
@@ -264,9 +265,9 @@ PLAN: dict[str, dict[str, set[str]]] = {
     "These backups are up-to-date within 5 minutes.": {POLICY: {POLICY}, **only(DB_LOST, kinds={OBJECTIVES, NOTIFY})},
     "If both the primary and secondary databases, or the datacenters that hold them, fail in some way, Cybernance "
     "can make use of backups, and the point-in-time restore capabilities of those backups.":
-        only(DB_LOST, ALL_DC, kinds={APPROVAL, AUTOMATED, MANUAL}),
+        only(DB_LOST, ALL_DC, CYB_HOME, kinds={APPROVAL, AUTOMATED, MANUAL}),
     "These backups are generally up to date within 5 minutes.":
-        only(DB_LOST, ALL_DC, kinds={AUTOMATED, NOTIFY}),
+        only(DB_LOST, ALL_DC, CYB_HOME, kinds={AUTOMATED, NOTIFY}),
     # Application servers: stateless (register), one lost is replaced behind the load balancers.
     "The Cybernance Platform application servers are stateless, meaning that no information other than the code "
     "of the application is stored on the servers.": {REGISTER: {REGISTER}, **only(APP, kinds={AUTOMATED})},
@@ -282,11 +283,12 @@ PLAN: dict[str, dict[str, set[str]]] = {
     # Every datacenter lost: rebuild from code; the distributed backups are kept (register).
     "In the event that all three datacenters fail, a new server with the code can be provisioned, since "
     "distributed backups of both the servers themselves, the code, and the deployment mechanisms have been "
-    "continuously maintained.": {REGISTER: {REGISTER}, **only(ALL_DC, kinds={APPROVAL, AUTOMATED, MANUAL, NOTIFY})},
+    "continuously maintained.": {REGISTER: {REGISTER},
+                                 **only(ALL_DC, CYB_HOME, kinds={APPROVAL, AUTOMATED, MANUAL, NOTIFY})},
     "If all three datacenters fail, a new server with the code can be provisioned, since distributed backups of "
     "both the servers themselves, the code, and the deployment mechanisms have been continuously maintained.":
         {REGISTER: {REGISTER},
-         **only(ALL_DC, kinds={TRIGGER, OBJECTIVES, APPROVAL, AUTOMATED, MANUAL, NOTIFY})},
+         **only(ALL_DC, CYB_HOME, kinds={TRIGGER, OBJECTIVES, APPROVAL, AUTOMATED, MANUAL, NOTIFY})},
     # Redis: the pair (register); one fails over, both lost waits for Amazon.
     "The two redis servers are managed by Amazon and are set up in a failover configuration that holds information "
     "about background asynchronous jobs (e.g., generating reports, emails, and so on).":
