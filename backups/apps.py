@@ -5,6 +5,7 @@ class BackupsConfig(AppConfig):
     name = "backups"
 
     def ready(self) -> None:
-        from backups import inventory_section
+        from backups import inventory_section, openapi
 
         inventory_section.register()
+        openapi.register()

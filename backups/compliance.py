@@ -1,16 +1,31 @@
 """The manager's compliance report: share of observed time each policy and each customer was compliant,
-from the daily rollups, and the violations (changes into an alerting state) in the period."""
+from the daily rollups, and the violations (changes into an alerting state) in the period.
+
+`report()` is the one computation: the page, the printable page, the CSV, the PDF and the dashboard all read
+it, and `table()` turns it into the cells all of them print, so they cannot disagree on a figure or a unit.
+Time is counted in asset-hours: one policy-asset pair watched for one hour is one asset-hour.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import F, Sum
 
-from backups.models import DailyRollup, StatusChange
+from backups.models import DailyRollup, ObservedDay, StatusChange
 
 PERIODS = (7, 30, 90)
+# Below this share of the period observed by the sweep, a percentage is not a fact about the period: it is
+# shown greyed as provisional, with the reason, never as the period's figure.
+MIN_COVERAGE = 0.9
+UNIT = "asset-hours"
+
+
+def hours(seconds: float) -> float:
+    """Seconds as hours, rounded as every output prints them."""
+    return round(seconds / 3600, 2)
 
 
 @dataclass(frozen=True)
@@ -18,12 +33,37 @@ class Line:
     name: str
     observed_seconds: float
     compliant_seconds: float
+    unverified_seconds: float = 0.0
 
     @property
     def percent(self) -> float | None:
         if not self.observed_seconds:
             return None
         return round(100.0 * self.compliant_seconds / self.observed_seconds, 2)
+
+    @property
+    def observed_hours(self) -> float:
+        return hours(self.observed_seconds)
+
+    @property
+    def compliant_hours(self) -> float:
+        return hours(self.compliant_seconds)
+
+    @property
+    def unverified_hours(self) -> float:
+        return hours(self.unverified_seconds)
+
+    @property
+    def why(self) -> str:
+        """Why the line is below 100 %, when part of it is only for want of a restore test."""
+        missing = self.observed_seconds - self.compliant_seconds
+        if missing <= 0 or not self.unverified_seconds:
+            return ""
+        if self.unverified_seconds >= missing - 1e-6:
+            return ("fresh, within the RPO and off-site all the time not counted; not compliant only because "
+                    "no restore test passed within the policy's window (unverified)")
+        return (f"{hours(self.unverified_seconds)} of the {hours(missing)} non-compliant {UNIT}: no restore test "
+                "passed within the policy's window (unverified)")
 
 
 @dataclass(frozen=True)
@@ -34,24 +74,152 @@ class Report:
     policies: list[Line]
     customers: list[Line]
     violations: list[StatusChange]
+    observed_seconds: float = 0.0
+    total: Line = field(default_factory=lambda: Line("All policies", 0.0, 0.0))
+
+    @property
+    def period_seconds(self) -> float:
+        return (self.until - self.since).total_seconds()
+
+    @property
+    def coverage(self) -> float:
+        """The share of the period the sweep observed (0..1)."""
+        return min(self.observed_seconds / self.period_seconds, 1.0) if self.period_seconds > 0 else 0.0
+
+    @property
+    def certified(self) -> bool:
+        return self.coverage >= MIN_COVERAGE
+
+    @property
+    def coverage_text(self) -> str:
+        return (f"Observed {hours(self.observed_seconds)} h of the period's {hours(self.period_seconds)} h "
+                f"({round(100 * self.coverage, 1)} %).")
+
+    @property
+    def withheld_reason(self) -> str:
+        if self.certified:
+            return ""
+        return (f"Percentages are provisional: only {round(100 * self.coverage, 1)} % of the period was observed, "
+                f"below the {round(100 * MIN_COVERAGE)} % a report needs to state compliance for the period.")
 
 
-def report(days: int, now: datetime, *, violations_limit: int = 500) -> Report:
-    since = now - timedelta(days=days)
-    rollups = DailyRollup.objects.filter(day__gt=since.date(), day__lte=now.date())
-    policies = [
-        Line(r["policy__name"], r["observed"] or 0.0, r["compliant"] or 0.0)
-        for r in rollups.values("policy__name").annotate(observed=Sum("observed_seconds"),
-                                                        compliant=Sum("compliant_seconds")).order_by("policy__name")
-    ]
-    customers = [
-        Line(r["customer__name"], r["observed"] or 0.0, r["compliant"] or 0.0)
-        for r in rollups.filter(customer__isnull=False).values("customer__name")
-        .annotate(observed=Sum("observed_seconds"), compliant=Sum("compliant_seconds"))
-        .order_by(F("compliant") / F("observed"), "customer__name")
-    ]
+def period_start(days: int, now: datetime) -> datetime:
+    """Rollups are kept per UTC day: a report of `days` days covers today so far and the days - 1 before it,
+    from midnight UTC, so the period it names is exactly the time its rows can cover."""
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    return datetime.combine(first, time.min, tzinfo=UTC)
+
+
+def _lines(rows, key: str) -> list[Line]:
+    return [Line(r[key], r["observed"] or 0.0, r["compliant"] or 0.0, r["unverified"] or 0.0) for r in rows]
+
+
+SUMS = {"observed": Sum("observed_seconds"), "compliant": Sum("compliant_seconds"),
+        "unverified": Sum("unverified_seconds")}
+
+
+def report(days: int, now: datetime, *, violations_limit: int = 500, detail: bool = True) -> Report:
+    """The period's figures; without `detail` (the dashboard) only the policies, the total and the observed
+    time, without the customers and the violations."""
+    since = period_start(days, now)
+    rollups = DailyRollup.objects.filter(day__gte=since.date(), day__lte=now.astimezone(UTC).date())
+    policies = _lines(rollups.values("policy__name").annotate(**SUMS).order_by("policy__name"), "policy__name")
+    customers = [] if not detail else _lines(
+        rollups.filter(customer__isnull=False).values("customer__name").annotate(**SUMS)
+        .order_by(F("compliant") / F("observed"), "customer__name"), "customer__name")
     violations = list(
-        StatusChange.objects.filter(alert=True, at__gt=since, at__lte=now)
+        StatusChange.objects.filter(alert=True, at__gte=since, at__lte=now)
         .select_related("pair__policy", "pair__asset", "pair__customer").order_by("-at")[:violations_limit]
-    )
-    return Report(days, since, now, policies, customers, violations)
+    ) if detail else []
+    observed = ObservedDay.objects.filter(day__gte=since.date(), day__lte=now.astimezone(UTC).date()).aggregate(
+        s=Sum("seconds"))["s"] or 0.0
+    total = Line("All policies", sum(p.observed_seconds for p in policies), sum(p.compliant_seconds for p in policies),
+                 sum(p.unverified_seconds for p in policies))
+    return Report(days, since, now, policies, customers, violations, observed, total)
+
+
+def daily(days: int, now: datetime) -> list[tuple[date, float | None]]:
+    """Percent of observed time compliant per UTC day (the days the rollups are kept in), one query."""
+    end = now.astimezone(UTC).date()
+    start = end - timedelta(days=days - 1)
+    sums = {row["day"]: row for row in
+            DailyRollup.objects.filter(day__gte=start, day__lte=end).values("day").annotate(**SUMS).order_by()}
+    out: list[tuple[date, float | None]] = []
+    for i in range(days):
+        day = start + timedelta(days=i)
+        row = sums.get(day)
+        line = Line("", row["observed"] or 0.0, row["compliant"] or 0.0) if row else None
+        out.append((day, line.percent if line else None))
+    return out
+
+
+# --- the one table every output prints -------------------------------------------------------------------
+
+LINE_HEADER = ["section", "name", f"observed_{UNIT}", f"compliant_{UNIT}", f"unverified_{UNIT}",
+               "percent_compliant", "certified", "why"]
+
+
+def cells(section: str, line: Line, report: Report) -> list[str]:
+    percent = "" if line.percent is None else f"{line.percent:.2f}"
+    return [section, line.name, f"{line.observed_hours:.2f}", f"{line.compliant_hours:.2f}",
+            f"{line.unverified_hours:.2f}", percent, "yes" if report.certified and percent else "no", line.why]
+
+
+def table(report: Report) -> list[list[str]]:
+    """The report's figures as printed, one row per line: the page, the CSV and the PDF print these cells."""
+    rows = [cells("total", report.total, report)] if report.total.observed_seconds else []
+    rows += [cells("policy", line, report) for line in report.policies]
+    rows += [cells("customer", line, report) for line in report.customers]
+    return rows
+
+
+def pdf(report: Report, zone_name: str, local) -> bytes:
+    """The report as a PDF (ReportLab, as the plan PDF): the same cells as the page and the CSV. `local`
+    turns a UTC datetime into the reader's zone."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=9, leading=11)
+    grey = ParagraphStyle("grey", parent=body, textColor=colors.HexColor("#666666"))
+
+    def p(text: str, style=body) -> Paragraph:
+        return Paragraph(escape(str(text)), style)
+
+    story: list = [
+        p("Backup compliance report", styles["Title"]),
+        p(f"From {local(report.since):%Y-%m-%d %H:%M} to {local(report.until):%Y-%m-%d %H:%M} ({zone_name}), "
+          f"{report.days} days. Compliant: fresh, within the RPO objective, off-site where required and "
+          f"restore-tested where required. Time in {UNIT} (one asset watched for one hour)."),
+        p(report.coverage_text),
+    ]
+    if report.withheld_reason:
+        story.append(p(report.withheld_reason, grey))
+    header = ["Section", "Name", "Observed", "Compliant", "Unverified", "%", "Certified", "Why"]
+    rows = [header] + [[p(c, grey if not report.certified else body) if i in (1, 7) else c
+                        for i, c in enumerate(row)] for row in table(report)]
+    grid = Table(rows, colWidths=[18 * mm, 60 * mm, 22 * mm, 22 * mm, 22 * mm, 16 * mm, 16 * mm, 90 * mm],
+                 repeatRows=1)
+    style = [("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8.5), ("FONT", (0, 1), (-1, -1), "Helvetica", 8.5),
+             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]
+    if not report.certified:
+        style.append(("TEXTCOLOR", (5, 1), (5, -1), colors.HexColor("#888888")))
+    grid.setStyle(TableStyle(style))
+    story += [grid, p(f"Violations ({len(report.violations)})", styles["Heading2"])]
+    vrows = [["When", "Asset", "Policy", "Customer", "What"]] + [
+        [f"{local(v.at):%Y-%m-%d %H:%M}", p(v.pair.asset.name), p(v.pair.policy.name),
+         p(v.pair.customer.name if v.pair.customer else "—"), p(f"{v.dimension}: {v.before} to {v.after}")]
+        for v in report.violations] or [["None.", "", "", "", ""]]
+    vgrid = Table(vrows, colWidths=[30 * mm, 55 * mm, 65 * mm, 50 * mm, 60 * mm], repeatRows=1)
+    vgrid.setStyle(TableStyle(style[:4]))
+    story.append(vgrid)
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=landscape(A4), title="Backup compliance report", author="drportal",
+                      leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=12 * mm).build(story)
+    return out.getvalue()

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Q
 
 from backups.models import BackupRecord
+from drportal.lib import timefmt
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,7 @@ def _surviving_regions(lost_zones: set[int]) -> set[int]:
 
 
 def _duration(seconds: float) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
-    return " ".join(p for p in parts if p) or f"{int(seconds)} s"
+    return timefmt.duration(seconds)
 
 
 def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down: bool = True) -> LossWindow:
@@ -85,7 +82,7 @@ def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down
                           **base)
     seconds = max((now - best.recovery_point).total_seconds(), 0.0)
     text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {best.policy} backup in "
-            f"{best.location_label} from {best.recovery_point:%Y-%m-%d %H:%M} UTC: {_duration(seconds)} of data "
+            f"{best.location_label} from {timefmt.moment(best.recovery_point)}: {_duration(seconds)} of data "
             "would be lost")
     if objective is not None and seconds > objective:
         text += f", more than the plan's objective of {_duration(objective)}"

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from backups import exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
 from drportal.audit import log as audit
+from drportal.lib import timefmt
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,8 @@ def down_locations() -> tuple[list[int], list[int]]:
 
     zones: set[int] = set()
     regions: set[int] = set()
-    for incident in Incident.objects.filter(status__in=["declared", "responding"]):
+    # A drill rehearses on the simulated cloud: its zones are not down.
+    for incident in Incident.objects.filter(status__in=["declared", "responding"], is_drill=False):
         scope = incident_scope.of(incident)
         zones |= set(scope.zones)
         regions |= set(scope.regions)
@@ -258,20 +262,28 @@ def _write(pairs: list[PolicyAssetStatus]) -> None:
 
 
 ROLLUP_SQL = """
-INSERT INTO backups_dailyrollup (day, policy_id, customer_id, observed_seconds, compliant_seconds)
+INSERT INTO backups_dailyrollup (day, policy_id, customer_id, observed_seconds, compliant_seconds,
+                                 unverified_seconds)
 SELECT %(day)s, s.policy_id, s.customer_id, count(*) * %(secs)s,
-       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification <> %(unverified)s) * %(secs)s
+       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification <> %(unverified)s) * %(secs)s,
+       count(*) FILTER (WHERE s.overall <> 'bad' AND s.verification = %(unverified)s) * %(secs)s
 FROM backups_policyassetstatus s WHERE s.swept_at IS NOT NULL
 GROUP BY s.policy_id, s.customer_id
 ON CONFLICT (day, policy_id, customer_id) DO UPDATE SET
   observed_seconds = backups_dailyrollup.observed_seconds + EXCLUDED.observed_seconds,
-  compliant_seconds = backups_dailyrollup.compliant_seconds + EXCLUDED.compliant_seconds
+  compliant_seconds = backups_dailyrollup.compliant_seconds + EXCLUDED.compliant_seconds,
+  unverified_seconds = backups_dailyrollup.unverified_seconds + EXCLUDED.unverified_seconds
+"""
+
+OBSERVED_SQL = """
+INSERT INTO backups_observedday (day, seconds) VALUES (%(day)s, %(secs)s)
+ON CONFLICT (day) DO UPDATE SET seconds = backups_observedday.seconds + EXCLUDED.seconds
 """
 
 
 def integrate_rollups(now: datetime) -> float:
     """Add the time since the last integration to each pair's day, as compliant or not by its status now
-    (summed per policy and customer).
+    (summed per policy and customer), and to the day's observed wall-clock time.
     The interval is claimed with a conditional update: a second sweep finds it taken and adds nothing."""
     state, created = SweepState.objects.get_or_create(name="rollup", defaults={"until": now})
     if created or state.until is None or state.until >= now:
@@ -284,8 +296,10 @@ def integrate_rollups(now: datetime) -> float:
         while start < now:
             midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=start.tzinfo)
             end = min(now, midnight)
-            cur.execute(ROLLUP_SQL, {"day": start.date(), "secs": (end - start).total_seconds(),
-                                     "unverified": VerificationStatus.UNVERIFIED})
+            params = {"day": start.date(), "secs": (end - start).total_seconds(),
+                      "unverified": VerificationStatus.UNVERIFIED}
+            cur.execute(ROLLUP_SQL, params)
+            cur.execute(OBSERVED_SQL, params)
             start = end
     return (now - state.until).total_seconds()
 
@@ -316,8 +330,10 @@ def send_alerts(now: datetime) -> int:
     for group in by_pair.values():
         pair = group[0].pair
         words = ", ".join(c.after.replace("_", " ") for c in group)
-        body = "\n".join(f"{c.dimension.replace('_', ' ')}: {c.before} → {c.after} at {c.at:%Y-%m-%d %H:%M} UTC"
-                         for c in group)
+        # Staff read these in the display zone, as the pages show times.
+        with timezone.override(settings.DISPLAY_TIME_ZONE):
+            body = "\n".join(f"{c.dimension.replace('_', ' ')}: {c.before} → {c.after} at {timefmt.moment(c.at)}"
+                             for c in group)
         notify_staff(role="ops", subject=f"Backups: {pair.asset} is {words} ({pair.policy})", body=body,
                      link=_url(reverse("backups:asset", args=[pair.asset_id])),
                      dedupe_key="backups:change:" + ",".join(str(c.pk) for c in group))

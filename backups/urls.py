@@ -17,6 +17,7 @@ urlpatterns = [
     path("records/<int:pk>/verify/", views.request_verification, name="verify"),
     path("compliance/", views.compliance, name="compliance"),
     path("compliance.csv", views.compliance_csv, name="compliance-csv"),
+    path("compliance.pdf", views.compliance_pdf, name="compliance-pdf"),
     path("exposure/", views.exposure_page, name="exposure"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="token-revoke"),

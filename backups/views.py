@@ -26,7 +26,7 @@ from backups.forms import PolicyForm, TokenForm
 from backups.models import BackupPolicy, BackupRecord, IngestToken, PolicyAssetStatus, UnmatchedObject
 from drportal.accounts.access import ALL_STAFF, Role, roles
 from drportal.audit import log as audit
-from drportal.lib import clock
+from drportal.lib import clock, timefmt
 
 PAGE = 100
 
@@ -130,7 +130,8 @@ def _timeline(pairs, records, now) -> dict:
     marks = [
         {"x": round((r.started_at - start).total_seconds() / span * TIMELINE_WIDTH, 1),
          "y": 20 + 30 * lanes[r.policy_id],
-         "outcome": r.outcome, "viable": r.viable, "title": f"{r.policy} · {r.outcome} · {r.started_at:%Y-%m-%d %H:%M}"}
+         "outcome": r.outcome, "viable": r.viable,
+         "title": f"{r.policy} · {r.outcome} · {timefmt.moment(r.started_at)}"}
         for r in records if r.started_at >= start and r.policy_id in lanes
     ]
     ticks = [{"x": round(i / TIMELINE_DAYS * TIMELINE_WIDTH, 1), "label": (start + timedelta(days=i)).date()}
@@ -226,26 +227,45 @@ def _period(request: HttpRequest) -> int:
 @roles(Role.MANAGER, Role.OPS)
 def compliance(request: HttpRequest) -> HttpResponse:
     report = compliance_report.report(_period(request), clock.now())
+    # The printable page is a document for an auditor: its own template, without the site's navigation.
     template = "backups/compliance_print.html" if request.GET.get("print") else "backups/compliance.html"
-    return render(request, template, {"report": report, "periods": compliance_report.PERIODS})
+    ctx = {"report": report, "periods": compliance_report.PERIODS, "table": compliance_report.table(report),
+           "unit": compliance_report.UNIT}
+    return render(request, template, ctx)
 
 
 @roles(Role.MANAGER, Role.OPS)
 def compliance_csv(request: HttpRequest) -> HttpResponse:
+    from django.utils import timezone
+
     report = compliance_report.report(_period(request), clock.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="backup-compliance-{report.days}d.csv"'
     out = csv.writer(response)
-    out.writerow(["section", "name", "observed_hours", "compliant_hours", "percent_compliant"])
-    for section, lines in (("policy", report.policies), ("customer", report.customers)):
-        for line in lines:
-            out.writerow([section, _cell(line.name), round(line.observed_seconds / 3600, 2),
-                          round(line.compliant_seconds / 3600, 2), line.percent if line.percent is not None else ""])
+    out.writerow(["period_from", "period_to", "observed_hours", "period_hours", "observed_percent", "note"])
+    out.writerow([timezone.localtime(report.since).isoformat(), timezone.localtime(report.until).isoformat(),
+                  compliance_report.hours(report.observed_seconds), compliance_report.hours(report.period_seconds),
+                  round(100 * report.coverage, 1), report.withheld_reason])
+    out.writerow([])
+    out.writerow(compliance_report.LINE_HEADER)
+    for row in compliance_report.table(report):
+        out.writerow([_cell(c) for c in row])
     out.writerow([])
     out.writerow(["violation_at", "asset", "policy", "customer", "dimension", "from", "to"])
     for v in report.violations:
-        out.writerow([v.at.isoformat(), _cell(v.pair.asset.name), _cell(v.pair.policy.name),
+        out.writerow([timezone.localtime(v.at).isoformat(), _cell(v.pair.asset.name), _cell(v.pair.policy.name),
                       _cell(v.pair.customer.name if v.pair.customer else ""), v.dimension, v.before, v.after])
+    return response
+
+
+@roles(Role.MANAGER, Role.OPS)
+def compliance_pdf(request: HttpRequest) -> HttpResponse:
+    from django.utils import timezone
+
+    report = compliance_report.report(_period(request), clock.now())
+    zone = timezone.get_current_timezone_name()
+    response = HttpResponse(compliance_report.pdf(report, zone, timezone.localtime), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="backup-compliance-{report.days}d.pdf"'
     return response
 
 

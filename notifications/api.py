@@ -5,6 +5,7 @@ send them from an RQ job."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -12,19 +13,22 @@ from django.db import IntegrityError, transaction
 from drportal.audit import log as audit_log
 from drportal.lib import clock
 from notifications.choices import Channel
-from notifications.models import Delivery, StaffPage, WebhookTarget
+from notifications.models import AppriseChannel, Delivery, StaffPage, WebhookTarget
 
 logger = logging.getLogger(__name__)
 
 
 def notify_staff(*, role: str, subject: str, body: str, link: str = "", dedupe_key: str = "") -> None:
-    """Tell everyone holding `role` (ops, manager, support, admin) by e-mail, and the role's webhooks.
+    """Tell everyone holding `role` (ops, manager, support, admin) by e-mail, and the role's webhooks and
+    Apprise channels.
     `dedupe_key` makes repeated calls with the same key send once."""
     from django.contrib.auth.models import User
 
     emails = User.objects.filter(groups__name=role, is_active=True).exclude(email="").values_list("email", flat=True)
     recipients = [(Channel.EMAIL, e) for e in emails]
     recipients += [(Channel.WEBHOOK, w.url) for w in WebhookTarget.objects.filter(active=True, role__in=[role, ""])]
+    channels = AppriseChannel.objects.filter(active=True, role__in=[role, ""])
+    recipients += [(Channel.APPRISE, c.address) for c in channels]
     page(dedupe_key=dedupe_key or f"adhoc:{uuid.uuid4()}", role=role, subject=subject, body=body, link=link,
          recipients=recipients)
     logger.info("staff notice to %s: %s", role, subject)
@@ -65,9 +69,13 @@ def on_incident_declared(incident_id: int) -> None:
     staff.send_checkin_links(incident_id)
 
 
-# A runbook step's text is plain text; around it each customer's own data-loss window is rendered.
+# A runbook step's text is plain text; around it each customer's own data-loss window is rendered, and what
+# the run's restore steps really did for their databases.
 RUNBOOK_HEAD = "Dear {{ customer.name }},\n\n"
 RUNBOOK_TAIL = (
+    "{% if restores %}\n\n{% for r in restores %}- {{ r.asset }}: {% if r.restored %}restored from the copy of "
+    "{{ r.point|date:'Y-m-d H:i T'|default:'an unrecorded time' }}.{% else %}not restored yet.{% endif %}\n"
+    "{% endfor %}{% endif %}"
     "\n\n{{ loss.summary }}\n{% for row in loss.rows %}- {{ row.asset }}: "
     "{% if row.known %}recoverable up to {{ row.recovery_point|date:'Y-m-d H:i T' }}; anything entered after "
     "that (about {{ row.lost_for }}) will need to be re-entered.{% else %}no viable backup is known yet; we "
@@ -78,6 +86,20 @@ RUNBOOK_TAIL = (
 def literal(text: str) -> str:
     """Template source that renders as exactly `text`: a runbook's "{" never opens a tag or a variable."""
     return text.replace("{", "{{ '{' }}")
+
+
+# A step's text that says data was restored: sent as written only to a customer whose restores all succeeded.
+RESTORE_CLAIM = re.compile(r"\brestored\b", re.IGNORECASE)
+NOT_YET_RESTORED = ("We are still recovering your data: not all of your databases are restored yet (see below). "
+                    "We will write again when they are.")
+
+
+def guarded(body: str) -> str:
+    """Template source for a runbook step's text: a claim of restored data is rendered only where the run's
+    rows back it, and the sentence for what is still missing everywhere else."""
+    if not RESTORE_CLAIM.search(body):
+        return literal(body)
+    return "{% if all_restored %}" + literal(body) + "{% else %}" + NOT_YET_RESTORED + "{% endif %}"
 
 
 def notify_customers(*, incident_id: int, subject: str, body: str, dedupe_key: str,
@@ -104,7 +126,7 @@ def notify_customers(*, incident_id: int, subject: str, body: str, dedupe_key: s
         with transaction.atomic():
             notice = Notice(
                 incident=incident, kind=NoticeKind.RUNBOOK, dedupe_key=key, subject=literal(subject),
-                body_text=RUNBOOK_HEAD + literal(body.strip()) + RUNBOOK_TAIL, channels=channels or [Channel.EMAIL],
+                body_text=RUNBOOK_HEAD + guarded(body.strip()) + RUNBOOK_TAIL, channels=channels or [Channel.EMAIL],
                 created_by=user, created_at=clock.now(),
             )
             notice.full_clean(exclude=["dedupe_key"])  # its uniqueness is the insert's to decide

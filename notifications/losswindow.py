@@ -9,6 +9,7 @@ from typing import Any
 
 from drportal.incidents.models import Incident
 from drportal.inventory.models import Customer
+from drportal.lib import timefmt
 from notifications import audience
 
 
@@ -57,15 +58,7 @@ class LossWindow:
 def humanize(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return "no data" if seconds == 0 else f"{seconds} seconds"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if days:
-        return f"{days} day{'s' * (days != 1)} {hours % 24} h"
-    if hours:
-        return f"{hours} h {minutes % 60} min"
-    return f"{minutes} min"
+    return "no data" if int(seconds) <= 0 else timefmt.duration(seconds)
 
 
 # The copy a recovery really restored (or is set to restore) is known to the runbook engine, a layer above:
@@ -83,6 +76,8 @@ class Scope:
 
     def __init__(self, incident: Incident):
         self.incident = incident
+        # Windows end when the loss began, not at "now": a notice sent a day later states the same window.
+        self.until = incident.loss_began_at
         self.lost_zones = audience.lost_zone_ids(incident)
         self.crashed_servers = audience.crashed_server_ids(incident)
         # customer id -> [(asset id, name, kind)] of the assets the incident hit: one query for the whole notice.
@@ -109,7 +104,7 @@ class Scope:
         once on first use (a handful of queries instead of about eight per protected asset)."""
         if self._exposure is None:
             self._exposure = {}
-            for window in bulk_loss_windows(self.asset_ids, self.lost_zones, now):
+            for window in bulk_loss_windows(self.asset_ids, self.lost_zones, now, until=self.until):
                 self._exposure.setdefault(window.customer_id, []).append(window.window)
             for windows in self._exposure.values():
                 windows.sort(key=lambda w: (w.seconds_lost is not None, -(w.seconds_lost or 0)))
@@ -193,7 +188,8 @@ def _without_crashed_storage(customer: Customer, scope: Scope, rows: list[LossRo
         # Copies on the crashed server's attached storage are only a hope (the plan tries them first);
         # the promise to the customer rests on the newest viable copy stored elsewhere.
         candidates = (
-            BackupRecord.objects.filter(asset=asset, viable=True, recovery_point__isnull=False)
+            BackupRecord.objects.filter(asset=asset, viable=True, recovery_point__isnull=False,
+                                        recovery_point__lte=scope.until)
             .exclude(container__in=on_server).order_by("-recovery_point")
         )
         record = next((r for r in candidates[:20] if r.is_viable_at(now)), None)
@@ -201,7 +197,7 @@ def _without_crashed_storage(customer: Customer, scope: Scope, rows: list[LossRo
             by_name[asset.name] = LossRow(asset.name, None, None, "", "no viable backup outside the crashed server")
         else:
             by_name[asset.name] = LossRow(
-                asset.name, record.recovery_point, (now - record.recovery_point).total_seconds(),
+                asset.name, record.recovery_point, (scope.until - record.recovery_point).total_seconds(),
                 record.location_label, f"restored from the newest viable backup off {asset.server.name}",
             )
     return list(by_name.values())
@@ -229,11 +225,15 @@ class _AssetWindow:
     window: Any  # backups.exposure.LossWindow
 
 
-def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime) -> list[_AssetWindow]:
+def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
+                      until: datetime | None = None) -> list[_AssetWindow]:
     """backups.exposure.data_loss_window for every protected asset among `asset_ids`, in five queries whatever
     their number. The same rules and words, asset for asset (tests/notifications/test_losswindow.py checks
     both agree): running outside the lost zones or a synchronous standby outside them loses nothing; else the
-    newest viable, unexpired copy held outside the lost zones in a surviving region."""
+    newest viable, unexpired copy held outside the lost zones in a surviving region.
+    With `until` (when the loss began), only copies made by then count and the window ends there, not at
+    `now`: copies made after the loss (of a restored database, say) cannot hold the lost data."""
+    end = until or now
     from django.db.models import Min, Q
 
     from backups.exposure import LossWindow as Window
@@ -270,10 +270,10 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime) 
         standby = (standbys.get((zone.region_id, meta["standby_zone"]))
                    if zone is not None and meta.get("multi_az") and meta.get("standby_zone") else None)
         if zone is not None and zone.pk not in lost:
-            window = Window(now, None, f"{zone} (running)", 0.0,
+            window = Window(end, None, f"{zone} (running)", 0.0,
                             f"{asset.name} runs in {zone}, which is not lost: nothing is lost.", **base)
         elif standby is not None and standby.pk not in lost:
-            window = Window(now, None, f"{standby} (synchronous standby)", 0.0,
+            window = Window(end, None, f"{standby} (synchronous standby)", 0.0,
                             f"{asset.name} fails over to its synchronous standby in {standby}: nothing is lost.",
                             **base)
         else:
@@ -284,9 +284,10 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime) 
         surviving = _surviving_regions(lost)
         best = {
             r.asset_id: r for r in
-            BackupRecord.objects.filter(asset_id__in=need, viable=True)
+            BackupRecord.objects.filter(asset_id__in=need, viable=True, recovery_point__lte=end)
             .exclude(checksum_ok=False)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            # A copy that existed when the loss began is the recovery point the window is measured from.
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=end))
             .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
                     | Q(zone__isnull=True, region_id__in=surviving))
             .select_related("policy", "zone__region__provider", "region__provider")
@@ -303,10 +304,16 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime) 
                 window = Window(None, None, "", None, f"No viable copy of {asset.name} survives the loss of "
                                 f"{where}: all its data would be lost.", **base)
             else:
-                seconds = max((now - record.recovery_point).total_seconds(), 0.0)
-                text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
-                        f"backup in {record.location_label} from {record.recovery_point:%Y-%m-%d %H:%M} UTC: "
-                        f"{_duration(seconds)} of data would be lost")
+                seconds = max((end - record.recovery_point).total_seconds(), 0.0)
+                if until is None:
+                    text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
+                            f"backup in {record.location_label} from {timefmt.moment(record.recovery_point)}: "
+                            f"{_duration(seconds)} of data would be lost")
+                else:
+                    text = (f"The newest viable copy of {asset.name} made before {where} was lost is the "
+                            f"{record.policy} backup in {record.location_label} from "
+                            f"{timefmt.moment(record.recovery_point)}: the {_duration(seconds)} of data written "
+                            "after it, up to the outage, is lost")
                 if objective is not None and seconds > objective:
                     text += f", more than the plan's objective of {_duration(objective)}"
                 window = Window(record.recovery_point, record.pk, record.location_label, seconds, text + ".",

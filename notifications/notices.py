@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.template import Template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from drportal.audit import log as audit
@@ -19,7 +20,7 @@ from drportal.incidents.models import Incident
 from drportal.inventory.choices import ContactPurpose
 from drportal.inventory.models import Customer, CustomerContact
 from drportal.lib import clock
-from notifications import audience, losswindow, templating
+from notifications import audience, facts, losswindow, templating
 from notifications.choices import AudienceSource, Channel, DeliveryState, NoticeKind
 from notifications.models import Delivery, Notice, NoticeRecipient, NoticeTemplate
 
@@ -36,9 +37,14 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         "Follow updates at {{ status_url }}\n\n{{ company }}",
     ),
     NoticeKind.RESTORED: (
-        "[{{ incident.reference }}] Service restored",
-        "Dear {{ customer.name }},\n\nThe service is available again{% if incident.recovered_at %} since "
-        "{{ incident.recovered_at|date:'Y-m-d H:i T' }}{% endif %}.\n\n{{ loss.summary }}\n\n{{ company }}",
+        # "Restored" only once the incident is recovered: until then the same notice says where things stand.
+        "[{{ incident.reference }}] {% if incident.recovered_at %}Service restored{% else %}Recovery in progress"
+        "{% endif %}",
+        "Dear {{ customer.name }},\n\n{% if incident.recovered_at %}The service is available again since "
+        "{{ incident.recovered_at|date:'Y-m-d H:i T' }}.{% else %}We are still restoring the service; we will "
+        "write again when it is available.{% endif %}\n{% for r in restores %}- {{ r.asset }}: {% if r.restored %}"
+        "restored from the copy of {{ r.point|date:'Y-m-d H:i T'|default:'an unrecorded time' }}.{% else %}not "
+        "restored yet.{% endif %}\n{% endfor %}\n{{ loss.summary }}\n\n{{ company }}",
     ),
     NoticeKind.DATA_LOSS: (
         "[{{ incident.reference }}] What data {{ customer.name }} can recover",
@@ -126,13 +132,22 @@ class Renderer:
         self._text = Template(self.notice.body_text, engine=templating.ENGINE)
         self._html = Template(self.notice.body_html, engine=templating.ENGINE) if self.notice.body_html else None
         self._base = base_context(self.notice)
+        self._restores = facts.restores(self.notice.incident)
 
     def render(self, customer: Customer) -> Rendered:
+        # Customers read times in the company's zone, named, whether a person previews or a worker sends.
+        with timezone.override(settings.NOTIFY_TIME_ZONE):
+            return self._render(customer)
+
+    def _render(self, customer: Customer) -> Rendered:
         from django.template import Context
 
         loss = losswindow.window(customer, self.scope, self.now)
+        restores = self._restores.get(customer.pk, [])
         ctx = {**self._base, "customer": {"name": customer.name, "tier": customer.get_tier_display()},
-               "loss": loss.as_context()}
+               "loss": loss.as_context(), "restores": [r.as_context() for r in restores],
+               # A sentence saying data was restored is true only when every restore of theirs succeeded.
+               "all_restored": bool(restores) and all(r.restored for r in restores)}
         subject = " ".join(self._subject.render(Context(ctx, autoescape=False)).split())[:300]
         text = self._text.render(Context(ctx, autoescape=False))
         if self._html is not None:

@@ -19,10 +19,15 @@ VARIABLES: dict[str, frozenset[str] | None] = {
     "status_url": None,
     "company": None,
     "loss": frozenset({"known", "summary", "rows", "worst_seconds", "worst"}),
+    # What the run's restore steps did for the customer's databases (notifications.facts), and whether all
+    # of them succeeded: the only ground for saying data was restored.
+    "restores": None,
+    "all_restored": None,
 }
 # Attributes of each row of loss.rows (one per protected database or asset of the customer).
 LOSS_ROW = frozenset({"asset", "recovery_point", "seconds_lost", "lost_for", "location", "explanation", "known"})
-LOOP_SOURCES = {"loss.rows": LOSS_ROW}
+RESTORE_ROW = frozenset({"asset", "restored", "point", "why"})
+LOOP_SOURCES = {"loss.rows": LOSS_ROW, "restores": RESTORE_ROW}
 
 _ALLOWED_NODES = (TextNode, VariableNode, IfNode, ForNode, WithNode, CommentNode)
 

@@ -10,6 +10,15 @@ class ScenariosConfig(AppConfig):
         from scenarios import simulated  # noqa: F401
 
         scope_changed.connect(_widen_run, dispatch_uid="scenarios-widen-run")
+        try:
+            from notifications import facts
+        except ImportError:
+            pass
+        else:
+            from scenarios.notice_facts import restores
+
+            # Notices state only what the run's restore steps really did.
+            facts.register(restores)
 
         try:
             from notifications.losswindow import register_points_used
@@ -27,6 +36,8 @@ class ScenariosConfig(AppConfig):
         # The reconciler every minute (dead workers, jobs a restarted Redis lost, waits whose poller is gone);
         # `manage.py scenarios_reconcile --loop 15` runs it more often where that matters.
         register_task("scenarios.reconcile", "* * * * *", "scenarios.jobs.reconcile")
+        # Steps waiting for a person longer than their scenario allows page that person's role.
+        register_task("scenarios.page_waiting", "* * * * *", "scenarios.waiting.page_waiting")
 
 
 def _widen_run(sender, incident_id: int, actor, **kwargs) -> None:

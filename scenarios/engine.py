@@ -26,8 +26,8 @@ from django.urls import reverse
 from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
-from drportal.lib import clock
-from scenarios import promise
+from drportal.lib import clock, timefmt
+from scenarios import lifecycle, promise
 from scenarios.choices import (
     DONE_STATES,
     FINAL_RUN_STATES,
@@ -163,6 +163,8 @@ def target_gap(step: dict, bindings: dict[str, Any], item: str) -> str:
         return ""
     each = step.get("for_each")
     if each and not item:
+        if nothing_to_do(step, bindings, item):
+            return "no customer database on the servers in the incident's scope: nothing to restore"
         return (f"no {FOR_EACH_WORDS.get(each, each)} in the incident's scope: name the lost region, zone or "
                 f"server on the incident")
     names = item_names(step, bindings, item)
@@ -173,6 +175,12 @@ def target_gap(step: dict, bindings: dict[str, Any], item: str) -> str:
     why = {"failed_region": "the impacted servers are not in exactly one region",
            "servers": "no server in the incident's scope"}
     return "unknown " + "; ".join(f"{n} ({why[n]})" if n in why else n for n in missing)
+
+
+def nothing_to_do(step: dict, bindings: dict[str, Any], item: str) -> bool:
+    """A per-database step whose scope has servers but no customer database on them: nothing was lost that
+    it could restore, so its being not applicable leaves nothing unrecovered (unlike a step with no server)."""
+    return step.get("for_each") == "database" and not item and bool(bindings.get("servers"))
 
 
 def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
@@ -263,6 +271,7 @@ def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = Fa
             audit.record(actor, "scenario_run.started", run, after={
                 "scenario": scenario.id, "digest": scenario.digest, "incident": incident.pk, "drill": run.drill,
                 "steps": len(rows)})
+            lifecycle.run_started(run, actor)
             advance(run.pk, actor)
     except IntegrityError:
         # Someone else's Execute won the race on the unique incident: theirs is the run.
@@ -357,7 +366,9 @@ def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: l
         row.state = StepState.NOT_APPLICABLE
         row.skip_reason = gap
         row.finished_at = now
-        row.save(update_fields=["state", "skip_reason", "finished_at", "ready_at"])
+        if nothing_to_do(spec, run.bindings, row.item):
+            row.outputs = {**row.outputs, "nothing_to_do": True}
+        row.save(update_fields=["state", "skip_reason", "finished_at", "ready_at", "outputs"])
         return
     if row.kind in JOB_KINDS:
         row.state = StepState.READY
@@ -387,8 +398,10 @@ def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
 
 
 def not_recovered(rows: list[StepRun]) -> list[StepRun]:
-    """The recovery (automated) steps the run was meant to do and could not: nothing to act on."""
-    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE]
+    """The recovery (automated) steps the run was meant to do and could not: nothing to act on (a step with
+    nothing to do, such as restoring the databases of servers that hold none, is not among them)."""
+    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE
+            and not r.outputs.get("nothing_to_do")]
 
 
 def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
@@ -408,14 +421,32 @@ def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
         run.save(update_fields=["state", "finished_at", "note"])
         audit.record(actor, f"scenario_run.{run.state}", run, before={"state": before},
                      after={"state": run.state, **({"note": run.note} if run.state == RunState.INCOMPLETE else {})})
-        if run.state == RunState.SUCCEEDED:
-            _finish_drill(run)
+        if run.state in (RunState.SUCCEEDED, RunState.INCOMPLETE):
+            _finish_drill(run, rows)
+        lifecycle.run_ended(run, actor)
 
 
-def _finish_drill(run: Run) -> None:
+def _finish_drill(run: Run, rows: list[StepRun]) -> None:
     from scenarios.models import Drill
 
-    Drill.objects.filter(run=run, finished_at__isnull=True).update(finished_at=run.finished_at)
+    Drill.objects.filter(run=run, finished_at__isnull=True).update(finished_at=run.finished_at,
+                                                                   not_exercised=not_exercised(rows))
+
+
+def not_exercised(rows: list[StepRun]) -> list[str]:
+    """The automated steps of a drill that did not really recover anything, "title: why" each: a step whose
+    real action was only planned (the simulated cloud stood in), or that was not applicable, skipped by a
+    person or cancelled. A branch not taken is not part of the drill's path and is not counted."""
+    out = []
+    for row in rows:
+        if row.kind != StepKind.AUTOMATED:
+            continue
+        outcome = step_outcome(row)
+        if outcome == StepOutcome.DONE and row.outputs.get("exercised") is False:
+            out.append(f"{row.title}: {row.outputs.get('not_exercised', 'only planned')}")
+        elif outcome in (StepOutcome.NOT_APPLICABLE, StepOutcome.SKIPPED, StepOutcome.CANCELLED):
+            out.append(f"{row.title}: {row.skip_reason or StepOutcome(outcome).label}")
+    return out
 
 
 def _notify_staff_later(role: str, subject: str, body: str, run: Run, row: StepRun) -> None:
@@ -462,14 +493,17 @@ def _open_row(step_run_id: int) -> tuple[Run, StepRun]:
 
 def _already(row: StepRun) -> EngineError:
     who = row.actor.username if row.actor_id else (row.actor_label or "someone")
-    when = row.finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if row.finished_at else ""
+    when = timefmt.moment(row.finished_at, "%Y-%m-%d %H:%M:%S %Z") if row.finished_at else ""
     return EngineError(f"step “{row.title}” is already {row.state}" + (f" (by {who} at {when})" if when else ""))
 
 
 def _finish_by_person(row: StepRun, actor, expected: tuple[str, ...], **fields) -> None:
     now = clock.now()
     changed = StepRun.objects.filter(pk=row.pk, state__in=expected).update(
-        actor=actor, actor_label=actor.username, finished_at=now, started_at=row.started_at or now, **fields)
+        # A person's step started when it became theirs to do (ready_at), not when they clicked "done": that
+        # made every person's step read an elapsed time of zero.
+        actor=actor, actor_label=actor.username, finished_at=now, started_at=row.started_at or row.ready_at or now,
+        **fields)
     if changed != 1:
         row.refresh_from_db()
         raise _already(row)
@@ -647,6 +681,7 @@ def abort(run_id: int, actor, *, reason: str) -> Run:
         run.save(update_fields=["state", "finished_at", "note"])
         audit.record(actor, "scenario_run.aborted", run, before={"state": before},
                      after={"state": run.state, "reason": reason, "cancelled_steps": cancelled})
+        lifecycle.run_ended(run, actor)
     return run
 
 

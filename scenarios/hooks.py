@@ -8,6 +8,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from drportal.lib import timefmt
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,10 +29,7 @@ def send_customer_notice(row, *, subject: str, body: str) -> dict[str, Any] | No
 
 
 def _duration(seconds: float) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{rest // 60} min" if rest >= 60 else ""]
-    return " ".join(p for p in parts if p) or f"{int(seconds)} s"
+    return timefmt.duration(seconds)
 
 
 # How many customers the readiness and run pages list, worst first; the rest are counted.
@@ -74,7 +73,7 @@ WITH lost AS (
 ), per_asset AS (
   -- LATERAL: the asset's few pairs by index, never a scan of every pair
   SELECT h.customer_id,
-         CASE WHEN h.standby THEN %(now)s WHEN h.more_of_region THEN pa.offregion ELSE pa.offzone END AS rp,
+         CASE WHEN h.standby THEN %(until)s WHEN h.more_of_region THEN pa.offregion ELSE pa.offzone END AS rp,
          pa.objective
   FROM scoped h CROSS JOIN LATERAL (
     SELECT max(s.offzone_recovery_point) AS offzone, max(s.offregion_recovery_point) AS offregion,
@@ -85,7 +84,7 @@ WITH lost AS (
   WHERE pa.pairs > 0
 ), per_customer AS (
   SELECT customer_id, count(*) AS assets, count(*) FILTER (WHERE rp IS NULL) AS lost_entirely, min(rp) AS oldest,
-         bool_or(rp IS NULL OR extract(epoch FROM %(now)s - rp) > objective) AS breaches
+         bool_or(rp IS NULL OR extract(epoch FROM %(until)s - rp) > objective) AS breaches
   FROM per_asset GROUP BY customer_id
 )
 SELECT c.name, pc.assets, pc.lost_entirely, pc.oldest, pc.breaches, count(*) OVER ()
@@ -96,12 +95,13 @@ LIMIT %(limit)s
 
 
 def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
-                      limit: int = EXPOSURE_ROWS) -> Exposure | None:
+                      limit: int = EXPOSURE_ROWS, until: datetime | None = None) -> Exposure | None:
     """What the customers with data in these zones would lose if the zones were lost now: worst window per
     customer, the `limit` worst first. One query whatever the number of customers (computing
     backups.exposure.customer_exposure customer by customer took minutes at 5,000 customers); the exact
     per-asset windows of one customer stay with the notifications app. None when the backups app is not
-    installed."""
+    installed. With `until` (when an incident's loss began) the windows end there instead of at `now`."""
+    end = until or now
     try:
         from backups.models import PolicyAssetStatus  # noqa: F401 - the SQL reads its table
     except ImportError:
@@ -112,7 +112,7 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
     rows = Exposure()
     try:
         with connection.cursor() as cur:
-            cur.execute(EXPOSURE_SQL, {"zones": sorted(lost_zone_ids), "now": now, "limit": limit,
+            cur.execute(EXPOSURE_SQL, {"zones": sorted(lost_zone_ids), "until": end, "limit": limit,
                                        "all_customers": customers is None, "customers": ids})
             found = cur.fetchall()
     except Exception:  # the readiness and run pages must still render if the backups tables are not there
@@ -120,7 +120,7 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
         return None
     for name, assets, lost_entirely, oldest, breaches, total in found:
         rows.total = total
-        seconds = None if lost_entirely or oldest is None else max((now - oldest).total_seconds(), 0.0)
+        seconds = None if lost_entirely or oldest is None else max((end - oldest).total_seconds(), 0.0)
         if seconds is None:
             explanation = (f"{lost_entirely} of {assets} protected asset(s) in the lost zones have no viable copy "
                            "outside them")
@@ -128,7 +128,7 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
             explanation = f"{assets} protected asset(s) in the lost zones; each survives (standby or fresh copy)"
         else:
             explanation = (f"{assets} protected asset(s) in the lost zones; the oldest of their newest surviving "
-                           f"copies is from {oldest:%Y-%m-%d %H:%M} UTC (as of the last backups sweep)")
+                           f"copies is from {timefmt.moment(oldest)} (as of the last backups sweep)")
         rows.append({
             "customer": name,
             "seconds_lost": seconds,
@@ -136,6 +136,62 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
             "explanation": explanation,
             "breaches": bool(breaches),
         })
+    return rows
+
+
+def server_loss(server_ids: set[int], until: datetime, now: datetime, customers=None) -> Exposure | None:
+    """What the customers with data on these crashed servers lost, when only the servers are lost (their zone
+    stays up): per asset the newest viable copy made by `until` and stored off the server itself (a dump on its
+    own disk went down with it), then per customer the oldest of those, worst first. None when the backups app
+    is not installed."""
+    try:
+        from backups.models import BackupRecord
+    except ImportError:
+        return None
+    from django.db.models import Min, Q
+
+    from drportal.inventory.models import Asset, Server
+
+    servers = list(Server.objects.filter(pk__in=server_ids))
+    on_server = {s.name for s in servers} | {s.provider_node_id for s in servers if s.provider_node_id}
+    assets = Asset.objects.filter(server_id__in=server_ids, customer__isnull=False, backup_policies__isnull=False)
+    if customers is not None:
+        assets = assets.filter(customer__in=customers)
+    assets = {a.pk: a for a in
+              assets.select_related("customer").annotate(objective=Min("backup_policies__rpo_objective"))}
+    best = {
+        r.asset_id: r.recovery_point for r in
+        BackupRecord.objects.filter(asset_id__in=assets, viable=True, recovery_point__lte=until)
+        .exclude(checksum_ok=False).exclude(container__in=on_server)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=until))
+        .order_by("asset_id", "-recovery_point").distinct("asset_id")
+    }
+    per_customer: dict[str, dict] = {}
+    for pk, asset in assets.items():
+        row = per_customer.setdefault(asset.customer.name, {"assets": 0, "lost": 0, "oldest": None, "breaches": False})
+        row["assets"] += 1
+        point = best.get(pk)
+        if point is None:
+            row["lost"] += 1
+            row["breaches"] = True
+            continue
+        row["oldest"] = point if row["oldest"] is None else min(row["oldest"], point)
+        if asset.objective is not None and until - point > asset.objective:
+            row["breaches"] = True
+    rows = Exposure()
+    for name, row in per_customer.items():
+        seconds = None if row["lost"] or row["oldest"] is None else max((until - row["oldest"]).total_seconds(), 0.0)
+        rows.append({
+            "customer": name, "seconds_lost": seconds,
+            "lost": "everything (no surviving copy)" if seconds is None else _duration(seconds),
+            "explanation": (f"{row['lost']} of {row['assets']} protected asset(s) on the crashed server(s) have no "
+                            "viable copy off them" if seconds is None else
+                            f"{row['assets']} protected asset(s) on the crashed server(s); the oldest of their newest "
+                            f"copies off the server is from {timefmt.moment(row['oldest'])}"),
+            "breaches": row["breaches"],
+        })
+    rows.sort(key=lambda r: (r["seconds_lost"] is not None, -(r["seconds_lost"] or 0), r["customer"]))
+    rows.total = len(rows)
     return rows
 
 

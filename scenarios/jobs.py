@@ -35,7 +35,7 @@ from rq import Worker, get_current_job
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import REGISTRY, Outcome, StepContext
 from drportal.cloud.adapters.errors import AdapterError
-from drportal.lib import clock
+from drportal.lib import clock, timefmt
 from scenarios import engine, hooks
 from scenarios.choices import JOB_KINDS, StepKind, StepState
 from scenarios.models import StepRun
@@ -183,14 +183,20 @@ class Heartbeat:
 
 
 def perform(row: StepRun) -> Result:
-    stamp = clock.now().strftime("%H:%M:%S")
+    stamp = timefmt.stamp(clock.now())
     if row.kind == StepKind.NOTIFY:
         return _perform_notify(row, stamp)
     spec = row.spec
     drill = row.run.drill
-    name = "simulated" if drill else spec["action"]
+    # A drill in a bubble (scenarios/drills.py) runs the real action against the sandbox accounts.
+    bubble = drill and bool(row.run.bindings.get("bubble"))
+    name = "simulated" if drill and not bubble else spec["action"]
     params = dict(row.params)
-    if drill:
+    if bubble:
+        from scenarios.drills import bubble_params
+
+        params = bubble_params(row, params)
+    elif drill:
         # Drills never touch production: every automated step runs on the simulated cloud.
         params.setdefault("as_action", spec["action"])
         params.setdefault("duration", params.get("drill_duration", 0))
@@ -224,6 +230,10 @@ def perform(row: StepRun) -> Result:
     lines = checked + [f"{stamp} {line}" for line in ctx.log]
     if outcome.done:
         outputs = dict(outcome.output)
+        if drill and name != spec["action"]:
+            # The real action only planned; the simulated cloud stood in: the drill did not exercise it.
+            outputs["exercised"] = False
+            outputs["not_exercised"] = f"only planned ({spec['action']} checked its plan; the simulated cloud stood in)"
         handover = outcome.handover or (ctx.state.get("handover", "") if drill else "")
         if handover:
             outputs["handover"] = handover
@@ -475,7 +485,7 @@ def _serve_wait(step_run_id: int, now: datetime, label: str) -> None:
             StepRun.objects.filter(pk=row.pk, state=StepState.WAITING).update(
                 state=StepState.SUCCEEDED, finished_at=now, due_at=None, actor_label=label,
                 outputs={**row.outputs, "ended": "time"},
-                log=[*row.log, f"{now:%H:%M:%S} waited {spec['duration_minutes']:g} min"])
+                log=[*row.log, f"{timefmt.stamp(now)} waited {spec['duration_minutes']:g} min"])
             audit.record(label, "scenario_step.wait_over", row, before={"state": StepState.WAITING},
                          after={"state": StepState.SUCCEEDED})
             engine.advance(row.run_id, label)
@@ -487,7 +497,7 @@ def _serve_wait(step_run_id: int, now: datetime, label: str) -> None:
         row.due_at = engine._next_wait_due(spec, row, now)
         StepRun.objects.filter(pk=row.pk).update(
             reminders_sent=number, due_at=row.due_at,
-            log=[*row.log, f"{now:%H:%M:%S} reminder {number} sent to {role}"])
+            log=[*row.log, f"{timefmt.stamp(now)} reminder {number} sent to {role}"])
         audit.record(label, "scenario_step.reminded", row, after={"reminder": number, "role": role})
 
 
@@ -504,7 +514,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         lapsed = list(StepRun.objects.select_for_update(skip_locked=True, of=("self",))
                       .filter(state=StepState.RUNNING, lease_until__lt=now).select_related("run"))
         for row in lapsed:
-            line = f"{now:%H:%M:%S} worker lost (lease lapsed at {row.lease_until:%H:%M:%S}); "
+            line = f"{timefmt.stamp(now)} worker lost (lease lapsed at {row.lease_until:%H:%M:%S} UTC); "
             if row.attempts >= row.max_attempts:
                 StepRun.objects.filter(pk=row.pk, state=StepState.RUNNING, attempts=row.attempts).update(
                     state=StepState.FAILED, finished_at=now, lease_until=None, actor_label=label,

@@ -31,11 +31,15 @@ def lost_of(scope) -> tuple[set[int], list[int]]:
     return zones, list(scope.customers)
 
 
-def _compute(zones: set[int], customers: list[int] | None, now: datetime) -> dict[str, Any]:
+def _compute(zones: set[int], customers: list[int] | None, now: datetime, until: datetime | None = None,
+             servers: list[int] | None = None) -> dict[str, Any]:
     from drportal.inventory.models import Customer
 
     chosen = None if customers is None else Customer.objects.filter(pk__in=customers)
-    rows = hooks.customer_exposure(zones, now, chosen)
+    if servers:
+        rows = hooks.server_loss(set(servers), until or now, now, chosen)
+    else:
+        rows = hooks.customer_exposure(zones, now, chosen, until=until)
     if rows is None:
         return {"available": False}
     return {"available": True, "rows": list(rows), "total": rows.total}
@@ -54,16 +58,39 @@ def exposure_of(key: str, zones: set[int], customers: list[int] | None, now: dat
 
 
 def for_run(run: Run, now: datetime) -> hooks.Exposure | None:
-    """The run's loss window, worst first, with `computed_at`; None when the backups app does not offer it."""
-    zones, customers = lost(run.incident)
-    if not zones:
+    """The run's loss window, worst first, with `computed_at`; None when the backups app does not offer it.
+    It ends when the incident's loss began, so it does not grow while the run goes on; a single crashed
+    server's window is that of the data it held, not its zone's."""
+    from drportal.incidents import scope as incident_scope
+
+    incident = run.incident
+    until = incident.loss_began_at
+    scope = incident_scope.of(incident)
+    servers = list(scope.crashed_servers) if scope.rule == incident_scope.RULE_SERVER else []
+    zones, customers = (set(), list(scope.customers)) if servers else lost_of(scope)
+    if not zones and not servers:
         return hooks.Exposure()
-    return exposure_of(f"loss:run:{run.pk}", zones, customers, now)
+    key = f"loss:run:{run.pk}"
+    read = snapshots.read(key, snapshots.basis_of(sorted(zones), customers, until.isoformat(), servers),
+                          lambda: _compute(zones, customers, now, until, servers),
+                          ("scenarios.loss.refresh", key, sorted(zones), customers, until.isoformat(), servers), now)
+    if not read.data["available"]:
+        return None
+    rows = hooks.Exposure(read.data["rows"])
+    rows.total, rows.computed_at, rows.refreshing = read.data["total"], read.computed_at, read.refreshing
+    return rows
 
 
-def refresh(key: str, zones: list[int], customers: list[int] | None) -> None:
-    """RQ job: recompute one snapshot's exposure for the zones it was read for. Safe to run twice."""
+def refresh(key: str, zones: list[int], customers: list[int] | None, until: str | None = None,
+            servers: list[int] | None = None) -> None:
+    """RQ job: recompute one snapshot's exposure for the zones (or crashed servers) it was read for, ending when
+    the loss began (`until`, ISO) for a run's. Safe to run twice."""
     from drportal.lib import clock
 
     now = clock.now()
-    snapshots.store(key, snapshots.basis_of(sorted(zones), customers), _compute(set(zones), customers, now), now)
+    if until is None:
+        snapshots.store(key, snapshots.basis_of(sorted(zones), customers), _compute(set(zones), customers, now), now)
+        return
+    end = datetime.fromisoformat(until)
+    snapshots.store(key, snapshots.basis_of(sorted(zones), customers, until, servers or []),
+                    _compute(set(zones), customers, now, end, servers), now)

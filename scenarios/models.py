@@ -123,6 +123,9 @@ class Drill(models.Model):
     # The newest data the recovery would have had (the backups app's latest restorable point, when known).
     recovery_point = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
+    # The recovery steps the drill did not really perform, each "title: why" (only planned on the simulated
+    # cloud, not applicable, skipped, cancelled): written when the drill ends. With any, no RTO is claimed.
+    not_exercised = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -137,8 +140,12 @@ class Drill(models.Model):
 
     @property
     def rto_met(self) -> bool | None:
+        """None when not measured: the drill is not over, or some recovery step was not exercised (a drill that
+        only planned has not shown the objective can be met)."""
         rto = self.measured_rto
-        return None if rto is None else rto <= timedelta(minutes=self.rto_objective_minutes)
+        if rto is None or self.not_exercised:
+            return None
+        return rto <= timedelta(minutes=self.rto_objective_minutes)
 
     @property
     def data_loss(self) -> timedelta | None:

@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, plandoc, promise, readiness, recovery_points
+from scenarios import drills, engine, lifecycle, loader, loss, plandoc, promise, readiness, recovery_points, waiting
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -83,8 +83,12 @@ def _run_context(run: Run) -> dict:
     now = clock.now()
     for row in rows:
         row.elapsed_now = row.elapsed(now)
+    waiting_rows = waiting.for_rows(rows)
+    names = waiting.who_may_act(waiting_rows)
+    asks = [{"step": w.row, "role": w.role, "what": w.what, "verb": w.verb, "waited": w.waited(now),
+             "people": names.get(w.role, []), "admins": names.get("admin", [])} for w in waiting_rows]
     return {"run": run, "rows": rows, "summary": engine.run_summary(run, rows, now), "now": now,
-            "job_kinds": JOB_KINDS}
+            "job_kinds": JOB_KINDS, "waiting": asks}
 
 
 @roles(*ALL_STAFF)
@@ -252,7 +256,7 @@ def drill_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = 'attachment; filename="drills.csv"'
     writer = csv.writer(response)
     writer.writerow(["scenario", "started_at", "finished_at", "measured_rto_seconds", "rto_objective_minutes",
-                     "rto_met", "recovery_point", "rpo_objective_minutes", "run_state", "run"])
+                     "rto_met", "recovery_point", "rpo_objective_minutes", "run_state", "run", "not_exercised"])
     for drill in Drill.objects.select_related("run").order_by("-started_at"):
         rto = drill.measured_rto
         writer.writerow([
@@ -260,7 +264,7 @@ def drill_csv(request: HttpRequest) -> HttpResponse:
             int(rto.total_seconds()) if rto else "", drill.rto_objective_minutes,
             "" if drill.rto_met is None else ("yes" if drill.rto_met else "no"),
             drill.recovery_point.isoformat() if drill.recovery_point else "not available",
-            drill.rpo_objective_minutes, drill.run.state, drill.run_id,
+            drill.rpo_objective_minutes, drill.run.state, drill.run_id, "; ".join(drill.not_exercised),
         ])
     return response
 
@@ -327,7 +331,7 @@ def panel_context(incident: Incident, user) -> dict:
     # What Execute would do, step by step, shown before the click: each automated step's targets, or why it
     # has none.
     plans = [(scenario, why, engine.plan(incident, scenario)) for scenario, why in proposals]
-    return {"incident": incident, "run": run, "proposals": plans,
+    return {"incident": incident, "run": run, "proposals": plans, "next": lifecycle.proposal(run, incident),
             "can_execute": has_role(user, Role.OPS) and incident.is_open,
             "has_review": Review.objects.filter(incident=incident).exists()}
 

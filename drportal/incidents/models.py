@@ -48,6 +48,13 @@ class Incident(models.Model):
     def is_open(self) -> bool:
         return self.status in (IncidentStatus.DECLARED, IncidentStatus.RESPONDING)
 
+    @property
+    def loss_began_at(self):
+        """When the lost data stopped being written: a data-loss window runs from a recovery point to here, never
+        to "now", so it does not grow while the outage lasts or after it. The declaration is the moment drportal
+        knows of; a later, earlier-dated start would only narrow the window."""
+        return self.declared_at
+
     def check_transition(self, to: str) -> None:
         if to not in TRANSITIONS.get(self.status, ()):
             raise ValidationError(f"an incident cannot go from {self.status} to {to}")

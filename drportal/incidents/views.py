@@ -16,7 +16,8 @@ from drportal.incidents.models import Incident
 
 @roles(*ALL_STAFF)
 def incident_list(request: HttpRequest) -> HttpResponse:
-    incidents = Incident.objects.select_related("declared_by").order_by("-declared_at")[:200]
+    # With each one's run (a join): a recovered incident whose run did not recover everything says so.
+    incidents = Incident.objects.select_related("declared_by", "scenario_run").order_by("-declared_at")[:200]
     return render(request, "incidents/list.html", {"incidents": incidents})
 
 

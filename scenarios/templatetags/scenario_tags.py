@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django import template
 
+from drportal.lib import timefmt
+
 register = template.Library()
 
 
@@ -38,27 +40,20 @@ def scenario_preview(scope, disaster_class: str, chosen):
 
 @register.filter
 def duration(value: timedelta | None) -> str:
-    """1 d 02:03:04 style; negative durations get a minus sign."""
-    if value is None:
-        return "—"
-    seconds = int(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    return f"{sign}{days} d {text}" if days else f"{sign}{text}"
+    """drportal.lib.timefmt.duration: the one way durations are written."""
+    return timefmt.duration(value)
 
 
 @register.filter
 def minutes(value: int) -> str:
-    value = int(value)
-    if value >= 1440 and value % 1440 == 0:
-        return f"{value // 1440} d"
-    if value >= 60 and value % 60 == 0:
-        return f"{value // 60} h"
-    return f"{value} min"
+    """An objective in minutes, written as every other duration."""
+    return timefmt.duration(int(value) * 60)
+
+
+@register.filter
+def log_line(line: str) -> str:
+    """A step's log line with its UTC stamp in the reader's zone."""
+    return timefmt.log_line(str(line))
 
 
 @register.filter

@@ -16,6 +16,13 @@ from tests.notifications.factories import crash
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def at_now():
+    """Incidents are declared at NOW: a loss window ends when the loss began."""
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
 def record(policy, asset, age: timedelta, *, region, zone=None, container="", key="dump.sql.gz"):
     at = NOW - age
     return BackupRecord.objects.create(
@@ -53,7 +60,7 @@ def test_losing_dallas_leaves_only_the_weekly_kansas_city_copy(world, backed_up)
     assert (row.asset, row.recovery_point, row.seconds_lost) == ("acme-db", NOW - timedelta(days=3), 3 * 86400)
     assert "cloudfiles-mci" in row.location
     assert loss.known
-    assert "up to 3 days 0 h of recent data" in loss.summary
+    assert "up to 3 d of recent data" in loss.summary
 
 
 def test_a_crashed_server_loses_the_dumps_on_its_own_disk_but_not_cloud_files(world, backed_up):
@@ -85,7 +92,7 @@ def test_the_data_loss_notice_states_each_customers_own_window(world, backed_up)
     acme = notices.preview(notice, world.customers["acme"], NOW).text
     globex = notices.preview(notice, world.customers["globex"], NOW).text
     assert "- acme-db: recoverable up to 2026-11-18" in acme
-    assert "about 3 days 0 h" in acme
+    assert "about 3 d" in acme
     assert "globex-db: no viable backup is known yet" in globex
     assert "acme-db" not in globex
 
@@ -129,3 +136,26 @@ def test_a_notice_reads_the_backup_records_in_a_few_queries_whatever_the_number_
     with django_assert_max_num_queries(12):
         windows = [losswindow.window(c, scope, NOW) for c in Customer.objects.filter(slug__startswith="extra")]
     assert all(w.rows[0].seconds_lost == 7200 for w in windows)
+
+
+@pytest.mark.parametrize("later", [timedelta(hours=1), timedelta(days=1)])
+def test_the_window_ends_when_the_loss_began_not_when_the_notice_is_read(world, backed_up, later):
+    incident = crash(world, disaster_class="datacenter_offline", impacted={"regions": [world.dfw]})
+    notice = notices.create_notice(world.users["sam"], incident, NoticeKind.DATA_LOSS)
+    at_declaration = notices.preview(notice, world.customers["acme"], NOW)
+    with time_machine.travel(NOW + later, tick=False):
+        # Kansas City keeps backing up after the outage (a restored database): it cannot hold the lost data.
+        record(BackupPolicy.objects.get(name="weekly KC copy"), backed_up, -later + timedelta(minutes=5),
+               region=world.ord, container="cloudfiles-mci", key="after.sql.gz")
+        afterwards = notices.preview(notice, world.customers["acme"], NOW + later)
+    assert afterwards.loss.rows[0].seconds_lost == at_declaration.loss.rows[0].seconds_lost == 3 * 86400
+    assert afterwards.text == at_declaration.text
+
+
+def test_a_single_crashed_server_loses_its_own_data_not_its_zones(world, backed_up):
+    incident = crash(world, world.db1)
+    loss = loss_for(incident, world.customers["acme"])
+    [row] = loss.rows
+    # The Cloud Files copy in Dallas survives a server crash: 12 hours, not the 3 days of losing Dallas.
+    assert row.seconds_lost == 12 * 3600
+    assert world.customers["globex"].pk not in losswindow.Scope(incident).assets_by_customer

@@ -234,7 +234,7 @@ REAL = scenario("real", """\
 """)
 
 
-def test_a_drill_runs_every_automated_step_on_the_simulated_cloud(make_servers, alice, monkeypatch):
+def test_a_drill_runs_every_automated_step_on_the_simulated_cloud(make_servers, alice, monkeypatch, client_as):
     from drportal.cloud.actions.base import REGISTRY
     from scenarios import drills
 
@@ -267,7 +267,15 @@ def test_a_drill_runs_every_automated_step_on_the_simulated_cloud(make_servers, 
     drill.refresh_from_db()
     assert drill.finished_at is not None
     assert drill.measured_rto is not None
-    assert drill.rto_met is True
+    # provision_from_image only planned, the simulated cloud stood in: the drill cannot claim its RTO.
+    assert drill.rto_met is None
+    provisions = drill.run.steps.filter(step_id="provision").count()
+    assert len(drill.not_exercised) == provisions
+    assert "only planned (provision_from_image checked its plan" in drill.not_exercised[0]
+    page = client_as("mona").get("/scenarios/drills/").content.decode()
+    assert "not measured" in page
+    assert f"{provisions} recovery step{'s' if provisions > 1 else ''} not exercised" in page
+    assert '<span class="badge s-ok">met</span>' not in page
 
 
 def test_outside_a_drill_a_missing_action_fails_the_step_with_a_clear_message(make_servers, declare, alice,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from drportal.audit.models import AuditEvent
@@ -87,7 +88,7 @@ def run(declare, alice):
 def test_the_run_page_shows_steps_elapsed_and_rto(client_as, run):
     page = client_as("sam").get(reverse("scenarios:run", args=[run.pk])).content.decode()
     assert "Contact Rackspace to determine the cause of the server outage" in page
-    assert "of RTO 01:00:00" in page
+    assert "of RTO 1 h" in page
     assert 'hx-get="' + reverse("scenarios:run-live", args=[run.pk]) in page
     assert "No customer data at risk in the impacted zones." in page
 
@@ -97,8 +98,9 @@ def test_the_live_part_has_a_fixed_query_count(client_as, run, django_assert_num
     url = reverse("scenarios:run-live", args=[run.pk])
     client.get(url)
     # session, user, user's profile (time zone), user's groups (roles), the run with its incident and
-    # starter, the steps with their actors: the same 6 whatever the number of steps
-    with django_assert_num_queries(6):
+    # starter, the steps with their actors; who may act on the steps waiting for a person: the same 7 whatever
+    # the number of steps
+    with django_assert_num_queries(7):
         response = client.get(url)
     assert response.status_code == 200
 
@@ -231,9 +233,15 @@ def test_readiness_and_the_run_page_show_each_customers_exposure_from_the_backup
     page = client_as("alice").get(reverse("scenarios:detail", args=["jivosoft-server-crash"])).content.decode()
     assert "Alamo Freight" in page
     assert "everything (no surviving copy)" in page
-    run, _ = engine.start_run(declare(servers=[server]), crash_scenario(), alice)
-    run_page = client_as("alice").get(reverse("scenarios:run", args=[run.pk])).content.decode()
-    assert "<strong>Alamo Freight</strong>: everything (no surviving copy)" in run_page
+    # A newer dump on the server's own disk goes down with it.
+    BackupRecord.objects.create(policy=policy, asset=asset, started_at=now - timedelta(hours=1), outcome="succeeded",
+                                completed_at=now - timedelta(hours=1), recovery_point=now - timedelta(hours=1),
+                                viable=True, zone=server.zone, region=server.zone.region, container=server.name)
+    with time_machine.travel(now, tick=False):
+        run, _ = engine.start_run(declare(servers=[server]), crash_scenario(), alice)
+        run_page = client_as("alice").get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    # Only the server crashed, not its zone: the copy in the zone off the server survives, five hours back.
+    assert "<strong>Alamo Freight</strong>: 5 h" in run_page
 
 
 def test_the_index_takes_a_fixed_number_of_queries(client_as, make_servers, django_assert_num_queries):
@@ -271,9 +279,25 @@ def test_the_run_page_takes_a_fixed_number_of_queries(client_as, make_servers, d
     client = client_as("alice")
     url = reverse("scenarios:run", args=[run.pk])
     client.get(url)
-    # session, user, profile, groups; the run; its steps; the zones of the servers in the incident's stored
-    # scope (its assets' zones when it has serverless ones); the loss-window snapshot: the same 8 for any
+    # session, user, profile, groups; the run; its steps; who may act on the waiting steps; the loss-window
+    # snapshot (a server crash: the crashed servers come from the incident's stored scope): the same 8 for any
     # number of customers
     with django_assert_num_queries(8):
         response = client.get(url)
     assert response.status_code == 200
+
+
+def test_a_persons_step_shows_the_time_it_waited_for_them_not_zero(client_as, declare, alice):
+    from datetime import UTC, datetime
+
+    start = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        run, _ = engine.start_run(declare(), crash_scenario(), alice)
+    ask = run.steps.get(step_id="ask-provider")
+    with time_machine.travel(start + timedelta(minutes=20), tick=False):
+        engine.complete_step(ask.pk, alice, notes="ticket 123", evidence="ticket 123")
+    ask.refresh_from_db()
+    assert ask.elapsed(start + timedelta(hours=5)) == timedelta(minutes=20)
+    with time_machine.travel(start + timedelta(hours=5), tick=False):
+        page = client_as("sam").get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    assert "<td>20 min</td>" in page

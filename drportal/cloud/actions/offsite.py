@@ -77,6 +77,12 @@ class ReconfigureOffsite:
         return lines or [f"No policy keeps its copies in {active}; list the backups co-located there."]
 
     def execute(self, ctx: StepContext) -> Outcome:
+        if ctx.drill:
+            # Backup policies are production configuration: a drill in a bubble only says what it would change.
+            lines = self.plan(ctx)
+            for line in lines:
+                ctx.say(f"drill: would {line}")
+            return Outcome(done=True, output={"drill": True, "would": lines})
         active, target, colocated = self._setup(ctx)
         changed = []
         for policy in colocated:
@@ -87,8 +93,10 @@ class ReconfigureOffsite:
                          audit.snapshot(policy, ["target_region"]), note=f"servers now run in {active}")
             changed.append(policy.name)
         backups = self._colocated_backups(active)
-        ctx.say(f"{len(changed)} polic{'y' if len(changed) == 1 else 'ies'} now keep copies in {target}; "
-                f"{len(backups)} latest backup(s) are co-located with the servers in {active}")
+        # With no policy to move there is no target region to name (it is None): say so, not "in None".
+        moved = (f"{len(changed)} polic{'y' if len(changed) == 1 else 'ies'} now keep copies in {target}"
+                 if changed else f"no backup policy keeps its copies in {active}: none needed moving")
+        ctx.say(f"{moved}; {len(backups)} latest backup(s) are co-located with the servers in {active}")
         return Outcome(done=True, output={"region": str(active), "target_region": str(target) if target else None,
                                           "changed": changed, "colocated_backups": backups})
 

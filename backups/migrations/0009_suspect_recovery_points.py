@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0005_lean_record_indexes_and_exposure_rows'),
+        ('backups', '0008_merge_compliance_and_brin'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

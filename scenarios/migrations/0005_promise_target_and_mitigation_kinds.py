@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scenarios', '0003_run_incomplete_step_not_applicable'),
+        ('scenarios', '0004_drill_steps_not_exercised'),
     ]
 
     operations = [

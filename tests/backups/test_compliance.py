@@ -1,0 +1,134 @@
+"""The compliance report an auditor can be handed: one computation read by the page, the printable page, the
+CSV, the PDF and the dashboard, in the same units; how much of the period was observed; why a policy whose
+rows read OK is below 100 %."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from backups import compliance, sweep
+from tests.backups.conftest import at, record
+
+NOW = at("2026-11-21 15:00")
+
+
+def fresh_every_day(world, days: int) -> None:
+    """A successful daily dump of each customer database in Dallas and a weekly copy in Kansas City."""
+    for back in range(days + 2):
+        day = NOW - timedelta(days=back)
+        for db in (world.acme_db, world.zeta_db):
+            record(world.daily, db, day.replace(hour=10), zone=world.dfw1)
+            if back % 7 == 0:
+                record(world.weekly, db, day.replace(hour=11), zone=world.mci1)
+
+
+@pytest.fixture
+def observed_90_minutes(world):
+    """The sweep ran for an hour and a half before the report was read: 5,400 seconds observed."""
+    fresh_every_day(world, 1)
+    for minutes in range(0, 91, 15):
+        sweep.sweep(NOW + timedelta(minutes=minutes))
+    return world
+
+
+def csv_lines(content: bytes) -> dict[tuple[str, str], list[str]]:
+    rows = list(csv.reader(io.StringIO(content.decode())))
+    start = rows.index(compliance.LINE_HEADER) + 1
+    end = rows.index([], start)
+    return {(r[0], r[1]): r for r in rows[start:end]}
+
+
+def pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_page_csv_and_pdf_print_the_same_figures_in_hours(client_as, observed_90_minutes):
+    client = client_as("mona")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client.get("/backups/compliance/?days=30")
+        sheet = client.get("/backups/compliance.csv?days=30")
+        pdf = client.get("/backups/compliance.pdf?days=30")
+    assert pdf["Content-Type"] == "application/pdf"
+    table = page.context["table"]
+    pitr = next(r for r in table if r[1] == "RDS point-in-time")
+    assert pitr[2] == "1.50"  # 5,400 seconds are 1.50 asset-hours, never "5400" hours
+    html = page.content.decode()
+    by_csv = csv_lines(sheet.content)
+    text = pdf_text(pdf.content)
+    for row in table:
+        assert by_csv[(row[0], row[1])] == row  # the CSV's cells are the page's cells
+        assert f"<td>{row[1]}</td><td class=\"num\">{row[2]}</td><td class=\"num\">{row[3]}</td>" in html
+        assert f"{row[2]} {row[3]} {row[4]}" in text  # and the PDF's
+
+
+def test_a_report_resting_on_little_observation_says_so_and_marks_percentages_provisional(
+        client_as, observed_90_minutes):
+    client = client_as("mona")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        report = compliance.report(30, NOW + timedelta(minutes=91))
+        page = client.get("/backups/compliance/?days=30").content.decode()
+        sheet = client.get("/backups/compliance.csv?days=30").content.decode()
+        text = pdf_text(client.get("/backups/compliance.pdf?days=30").content)
+    assert report.observed_seconds == 5400
+    assert not report.certified
+    assert "Observed 1.5 h of the period" in page
+    assert "(provisional)" in page
+    assert "only 0.2 % of the period was observed" in page
+    assert "only 0.2 % of the period was observed" in sheet
+    assert "only 0.2 % of the period was observed" in text
+    assert all(row[6] == "no" for row in compliance.table(report))
+
+
+def test_a_week_swept_every_hour_is_certified(world):
+    fresh_every_day(world, 8)
+    start = at("2026-11-15 00:00")
+    for hour in range(0, 24 * 6 + 16):
+        sweep.sweep(start + timedelta(hours=hour))
+    report = compliance.report(7, start + timedelta(hours=24 * 6 + 15))
+    assert report.observed_seconds == (24 * 6 + 15) * 3600
+    assert report.certified
+    assert report.withheld_reason == ""
+    weekly = next(line for line in report.policies if line.name == world.weekly.name)
+    assert weekly.percent == 100.0
+    assert all(row[6] == "yes" for row in compliance.table(report) if row[5])
+
+
+def test_a_policy_fresh_but_not_restore_tested_says_why_it_is_below_100_percent(client_as, observed_90_minutes):
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client_as("mona").get("/backups/compliance/?days=7")
+    daily = next(line for line in page.context["report"].policies if line.name == "Daily database dumps (Dallas)")
+    assert daily.percent == 0.0
+    assert daily.unverified_seconds == daily.observed_seconds
+    assert "not compliant only because no restore test passed within the policy&#x27;s window" in \
+        page.content.decode()
+
+
+def test_the_printable_page_is_a_document_without_navigation(client_as, observed_90_minutes):
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client_as("mona").get("/backups/compliance/?days=7&print=1").content.decode()
+    assert "Backup compliance report" in page
+    assert "<nav" not in page
+    assert "Sign out" not in page
+    assert re.search(r"From 2026-11-1\d 18:00 CST to 2026-11-21 10:31 CST", page)
+
+
+def test_the_dashboard_states_the_reports_figure_and_that_it_is_provisional(client_as, observed_90_minutes):
+    # 18:31 in Chicago is already the next UTC day: the dashboard must still see the report's rows.
+    late = at("2026-11-22 00:31")
+    sweep.sweep(late - timedelta(minutes=1))
+    with time_machine.travel(late, tick=False):
+        report = compliance.report(30, late)
+        page = client_as("mona").get(reverse("dashboard")).content.decode()
+    assert report.total.percent is not None
+    assert f"Backup compliance, last 30 days: {report.total.percent:.2f} % (provisional" in page
+    assert "no data yet" not in page
+    assert "nothing observed yet" not in page

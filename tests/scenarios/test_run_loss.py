@@ -1,0 +1,66 @@
+"""A run's data-loss window (scenarios.loss.for_run) ends when the incident's loss began: reading it an hour or
+a day later shows the same window; a single crashed server loses its own data, not its zone's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from backups import sweep
+from drportal.incidents import services as incidents
+from drportal.inventory.choices import AssetKind, ServerRole
+from drportal.inventory.models import Asset, Customer, Server
+from scenarios import loss
+from scenarios.models import Run, Snapshot
+from tests.backups.conftest import at, record, world  # noqa: F401 - the backups world, reused
+
+NOW = at("2026-11-21 15:00")
+
+
+@pytest.fixture
+def dallas(world, alice):  # noqa: F811
+    """Daily dumps in Dallas (not on the database server's disk), weekly copies in Kansas City, and a second
+    database server in the same Dallas zone with a customer of its own."""
+    db2 = Server.objects.create(name="db2", role=ServerRole.DATABASE, zone=world.dfw1)
+    other = Customer.objects.create(slug="other", name="Other Co")
+    other_db = Asset.objects.create(name="other-db", kind=AssetKind.DATABASE, server=db2, customer=other)
+    world.daily.assets.add(other_db)
+    for day in range(0, 8):
+        for db in (world.acme_db, world.zeta_db, other_db):
+            record(world.daily, db, at("2026-11-21 10:00") - timedelta(days=day), zone=world.dfw1)
+    for db in (world.acme_db, world.zeta_db, other_db):
+        record(world.weekly, db, at("2026-11-15 11:00"), zone=world.mci1)
+    sweep.sweep(NOW)
+    world.alice = alice
+    return world
+
+
+def run_for(w, **incident) -> Run:
+    with time_machine.travel(NOW, tick=False):
+        declared = incidents.declare(w.alice, title="outage", severity="sev1", **incident)
+    return Run.objects.create(incident=declared, scenario_id="test", scenario_title="Test", digest="x",
+                              spec={"objectives": {"rto_minutes": 60}, "steps": []}, started_by=w.alice,
+                              started_at=NOW)
+
+
+def window_at(run: Run, moment) -> dict[str, float | None]:
+    Snapshot.objects.all().delete()  # computed afresh at that moment, not read back
+    with time_machine.travel(moment, tick=False):
+        return {row["customer"]: row["seconds_lost"] for row in loss.for_run(run, moment)}
+
+
+@pytest.mark.parametrize("later", [timedelta(hours=1), timedelta(days=1)])
+def test_losing_dallas_reads_the_same_window_an_hour_or_a_day_later(dallas, later):
+    run = run_for(dallas, disaster_class="datacenter_offline", impacted={"regions": [dallas.dfw]})
+    at_start = window_at(run, NOW)
+    assert at_start["Acme Dental"] == (NOW - at("2026-11-15 11:00")).total_seconds()
+    assert window_at(run, NOW + later) == at_start
+
+
+def test_a_single_crashed_server_loses_what_it_held_not_its_zone(dallas):
+    run = run_for(dallas, disaster_class="server_crash", impacted={"servers": [dallas.db1]})
+    rows = window_at(run, NOW + timedelta(hours=3))
+    # The customers of db1 only, back to this morning's dump in Dallas, not the week of losing the zone.
+    assert rows == {"Acme Dental": 5 * 3600.0, "Zeta Clinics": 5 * 3600.0}
