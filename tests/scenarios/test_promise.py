@@ -54,7 +54,7 @@ def test_a_scenario_that_accepts_a_week_is_told_the_plan_promises_26_hours(demo)
 
     assert target.looser
     assert target.target_minutes == 26 * 60  # the promise stays the bar
-    assert target.sentence == "This scenario accepts up to 7 d; the plan promises 26 h (jv-customer-db-daily)."
+    assert target.sentence == "This scenario accepts up to 7 d; the plan promises 1 d 2 h (jv-customer-db-daily)."
 
 
 def test_readiness_says_the_looser_scenario_and_the_broken_promise_in_words(demo):
@@ -64,7 +64,7 @@ def test_readiness_says_the_looser_scenario_and_the_broken_promise_in_words(demo
     check = readiness.promise_check(looser, readiness.scope_servers(looser), clock.now())
 
     assert (check.ok, check.blocking) == (False, False)
-    assert "This scenario accepts up to 7 d; the plan promises 26 h" in check.detail
+    assert "This scenario accepts up to 7 d; the plan promises 1 d 2 h" in check.detail
 
 
 def test_readiness_of_dallas_says_losing_it_breaks_the_promise(demo):
@@ -75,14 +75,14 @@ def test_readiness_of_dallas_says_losing_it_breaks_the_promise(demo):
 
     assert check.ok is False
     assert check.detail.startswith("This breaks the plan's promise: losing its servers now would lose up to ")
-    assert check.detail.endswith("the plan promises no more than 26 h.")
+    assert check.detail.endswith("the plan promises no more than 1 d 2 h.")
 
 
 def test_the_plan_page_shows_that_losing_dallas_breaks_the_promise(demo, client_as):
     page = text(client_as("mona").get(reverse("scenarios:plan")))
 
     section = page.split("Rackspace&#x27;s Dallas data center goes offline", 1)[1].split("<section", 1)[0]
-    assert "recovery point 26 h, the plan&#x27;s promise (jv-customer-db-daily)" in section
+    assert "recovery point 1 d 2 h, the plan&#x27;s promise (jv-customer-db-daily)" in section
     assert "This breaks the plan&#x27;s promise: losing its servers now would lose up to" in section
 
 
@@ -101,7 +101,7 @@ def test_the_dallas_drill_report_shows_the_broken_promise(demo, alice, client_as
     assert drill.recovery_point is not None
     assert drill.rpo_met is False
     page = text(client_as("mona").get(reverse("scenarios:drills")))
-    assert "26 h <span class=\"error\">broken</span>" in page
+    assert "1 d 2 h <span class=\"error\">broken</span>" in page
     assert "This breaks the plan&#x27;s promise: this recovery would lose up to" in page
 
 
@@ -110,4 +110,4 @@ def test_the_dallas_run_page_shows_the_objective_as_the_plans_promise(demo, alic
 
     page = text(client_as("alice").get(reverse("scenarios:run", args=[run.pk])))
 
-    assert "Recovery point objective: recovery point 26 h, the plan&#x27;s promise (jv-customer-db-daily)." in page
+    assert "Recovery point objective: recovery point 1 d 2 h, the plan&#x27;s promise (jv-customer-db-daily)." in page

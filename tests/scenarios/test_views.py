@@ -265,9 +265,9 @@ def test_a_scenario_page_takes_a_fixed_number_of_queries(client_as, make_servers
     # session, user, profile, groups; the readiness snapshot; the zones of the scenario's servers, the other
     # zones of their regions (a data-center disaster), the exposure snapshot for those zones; the servers in the
     # scenario's scope and the policies of what it recovers (the plan's promise); a drill's default scope (the
-    # matching servers, the region with most of them and its provider); the drills: the same 14 for any number
-    # of servers and customers
-    with django_assert_num_queries(14):
+    # matching servers, the region with most of them); the drills: the same 13 for any number of servers and
+    # customers
+    with django_assert_num_queries(13):
         response = client.get(url)
     assert response.status_code == 200
 
