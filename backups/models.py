@@ -468,3 +468,17 @@ class CustomerExposure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.location_id} customer {self.customer_id}"
+
+
+class SuspectPoint(models.Model):
+    """A person's judgement that a recovery point may hold damage (written before a corruption or ransomware was
+    found, say). The record's facts stay frozen; the mark lives beside them. A suspect point is never the default
+    of a restore, and restoring from it needs a manager's approval (scenarios.recovery_points)."""
+
+    record = models.OneToOneField(BackupRecord, on_delete=models.PROTECT, related_name="suspect")
+    reason = models.TextField()
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"backup #{self.record_id} suspect: {self.reason[:60]}"

@@ -5,6 +5,7 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
+        import notifications.actions  # noqa: F401 (registers export_customer_data with the runbook engine)
         from drportal.incidents.services import incident_declared
 
         incident_declared.connect(_page_on_declare, dispatch_uid="notifications.page_on_declare")

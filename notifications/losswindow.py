@@ -61,6 +61,16 @@ def humanize(seconds: float | None) -> str:
     return "no data" if int(seconds) <= 0 else timefmt.duration(seconds)
 
 
+# The copy a recovery really restored (or is set to restore) is known to the runbook engine, a layer above:
+# it registers a source here (scenarios.apps), asset name -> (recovery point, location) for an incident.
+POINTS_USED: list = []
+
+
+def register_points_used(source) -> None:
+    if source not in POINTS_USED:
+        POINTS_USED.append(source)
+
+
 class Scope:
     """What an incident lost, computed once and reused for every customer of a notice."""
 
@@ -120,6 +130,7 @@ def window(customer: Customer, scope: Scope, now: datetime) -> LossWindow:
             continue
         rows.append(_row(raw))
     rows = _without_crashed_storage(customer, scope, rows, now)
+    rows = _with_points_used(scope, rows)
     rows += _unprotected(customer, scope, {r.asset for r in rows})
     known = all(r.known for r in rows)
     if not rows:
@@ -132,6 +143,25 @@ def window(customer: Customer, scope: Scope, now: datetime) -> LossWindow:
     else:
         summary = "For some of your data no viable backup survives; we will contact you about reconstituting it."
     return LossWindow(known=known, rows=rows, summary=summary)
+
+
+def _with_points_used(scope: Scope, rows: list[LossRow]) -> list[LossRow]:
+    """A person chose the copy to restore (an older one, before a corruption): the window runs from that copy,
+    not from the newest one that survives."""
+    if not hasattr(scope, "points_used"):
+        scope.points_used = {}
+        for source in POINTS_USED:
+            scope.points_used.update(source(scope.incident.pk))
+    for row in rows:
+        used = scope.points_used.get(row.asset)
+        if used is None or row.recovery_point is None or row.seconds_lost is None:
+            continue
+        point, location = used
+        row.seconds_lost = max(row.seconds_lost + (row.recovery_point - point).total_seconds(), 0.0)
+        row.recovery_point, row.location = point, location
+        row.explanation = (f"restored from the copy chosen for the recovery, {location} from "
+                           f"{point:%Y-%m-%d %H:%M} UTC")
+    return rows
 
 
 def _unprotected(customer: Customer, scope: Scope, listed: set[str]) -> list[LossRow]:

@@ -21,6 +21,15 @@ class ScenariosConfig(AppConfig):
             facts.register(restores)
 
         try:
+            from notifications.losswindow import register_points_used
+        except ImportError:
+            pass
+        else:
+            from scenarios.recovery_points import points_used
+
+            register_points_used(points_used)
+
+        try:
             from backups.scheduler import register_task
         except ImportError:
             return

@@ -67,6 +67,12 @@ class MitigationKind(models.TextChoices):
     PHONE_FORWARDING = "phone_forwarding", "Phone forwarding"
     OFFSITE_CODE = "offsite_code", "Off-site code repository"
     OFFSITE_RECORDS = "offsite_records", "Off-site records backup"
+    PHONE_REMOTE = "phone_remote", "Phone system from laptops and phones"
+    PUBLIC_WIFI = "public_wifi", "Public Wi-Fi"
+    PAYMENTS = "payments", "Payment channels"
+    HOSTING = "hosting", "Hosting redundancy"
+    REPLICATION = "replication", "Replication and failover"
+    BACKUPS = "backups", "Backups"
     OTHER = "other", "Other"
 
 

@@ -97,7 +97,7 @@ def start_drill(scenario: Scenario, actor, *, servers=None, bubble: bool = False
         in_scope = incident.scope.get("servers", [])
         drill = Drill.objects.create(
             scenario_id=scenario.id, run=run, started_at=run.started_at,
-            rto_objective_minutes=scenario.rto_minutes, rpo_objective_minutes=scenario.rpo_minutes,
+            rto_objective_minutes=scenario.rto_minutes, rpo_objective_minutes=run.bindings.get("rpo_minutes"),
             recovery_point=hooks.recovery_point(list(Server.objects.filter(pk__in=in_scope)
                                                      .values_list("pk", flat=True)), clock.now()),
         )

@@ -27,7 +27,7 @@ from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock, timefmt
-from scenarios import lifecycle
+from scenarios import lifecycle, promise
 from scenarios.choices import (
     DONE_STATES,
     FINAL_RUN_STATES,
@@ -101,18 +101,46 @@ def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
         "servers": [s.name for s in servers],
         "databases": databases,
         "zones": zones,
+        "customers": incident_customers(incident, scenario),
         "target_region": scenario.data.get("target_region", ""),
         # The region the impacted servers ran in, when there is one: never a place to recover or copy to.
         "failed_region": regions[0] if len(regions) == 1 else "",
         "rto_minutes": scenario.rto_minutes,
-        "rpo_minutes": scenario.rpo_minutes,
+        # The target is the plan's promise for what this incident's servers hold (scenarios.promise), frozen at
+        # the start like the spec: rpo_minutes, and the scenario's own and the plan's figures beside it.
+        **promise.objective(scenario, servers or None).as_bindings(),
     }
+
+
+def incident_customers(incident: Incident, scenario: Scenario) -> list[str]:
+    """The customers a `for_each: customer` step acts on (slugs): those whose assets or services the incident
+    names; else, for a scenario that has such a step (the termination scenario), every terminated customer of
+    the scenario's providers still without a ready data file."""
+    from django.db.models import Q
+
+    from drportal.inventory.choices import CustomerStatus
+    from drportal.inventory.models import Customer
+
+    if not any(s.get("for_each") == "customer" for s in scenario.steps):
+        return []
+    named = Customer.objects.filter(Q(assets__incidents=incident) | Q(services__incidents=incident))
+    slugs = sorted(set(named.values_list("slug", flat=True)))
+    if slugs:
+        return slugs
+    waiting = Customer.objects.filter(status=CustomerStatus.TERMINATED).exclude(exports__state="ready")
+    providers = scenario.data.get("match", {}).get("providers")
+    if providers:
+        # A customer whose databases run at another provider belongs to the other company's plan.
+        elsewhere = Customer.objects.filter(assets__server__isnull=False).exclude(
+            assets__server__zone__region__provider__slug__in=providers)
+        waiting = waiting.exclude(pk__in=elsewhere)
+    return sorted(waiting.values_list("slug", flat=True))
 
 
 # Names that say what a step acts on: bound to nothing, the step has no target. Others may be empty and the
 # action chooses (no target_region: the account's default region; no attached_storage: the copies).
 TARGET_NAMES = frozenset({"server", "servers", "database", "failed_region"})
-FOR_EACH_WORDS = {"server": "server", "database": "customer database"}
+FOR_EACH_WORDS = {"server": "server", "database": "customer database", "customer": "customer"}
 
 
 def placeholders(value: Any) -> set[str]:
@@ -186,6 +214,8 @@ def _items(step: dict, bindings: dict) -> list[str]:
         return list(bindings["servers"]) or [""]
     if step.get("for_each") == "database":
         return list(bindings.get("databases", {})) or [""]
+    if step.get("for_each") == "customer":
+        return list(bindings.get("customers", [])) or [""]
     return [""]
 
 
@@ -196,6 +226,8 @@ def item_names(step: dict, bindings: dict, item: str) -> dict[str, Any]:
         database = bindings.get("databases", {}).get(item, {})
         return {**names, "database": item, "server": database.get("server", ""),
                 "attached_storage": database.get("attached_storage", "")}
+    if step.get("for_each") == "customer":
+        return {**names, "customer": item}
     return {**names, "server": item}
 
 

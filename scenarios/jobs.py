@@ -245,7 +245,7 @@ def perform(row: StepRun) -> Result:
 
 # What a drill's plan check reports as a failure of the plan itself: the step could not run for real.
 PLAN_FINDINGS = ("BadInput", "NoDrillAccount", "NoViableBackup", "NoSnapshot", "NoViableImage", "NoSuchSize",
-                 "NoSuchZone", "BadConfiguration")
+                 "NoSuchZone", "BadConfiguration", "SuspectNeedsApproval")
 
 
 def drill_check(row: StepRun, name: str, stamp: str) -> tuple[Result | None, list[str], str]:

@@ -29,6 +29,7 @@ SCHEMA_PATH = Path(settings.BASE_DIR) / "docs" / "scenario.schema.json"
 CATALOGUE_ACTIONS = frozenset({
     "provision_from_image", "run_deployment", "restore_database", "transfer_ip", "dns_cutover",
     "verify_dns_propagation", "rotate_load_balancer", "verify_failover", "reconfigure_offsite", "simulated",
+    "restore_repository", "export_customer_data", "retire_node",
 })
 
 
@@ -67,8 +68,9 @@ class Scenario:
         return self.data["objectives"]["rto_minutes"]
 
     @property
-    def rpo_minutes(self) -> int:
-        return self.data["objectives"]["rpo_minutes"]
+    def rpo_minutes(self) -> int | None:
+        """What the file sets, None when it leaves the objective to the plan's promise (scenarios.promise)."""
+        return self.data["objectives"].get("rpo_minutes")
 
     @property
     def last_reviewed(self) -> date:
@@ -271,9 +273,10 @@ def _check_graph(
 
 # The names every step can bind (scenarios.engine.incident_bindings), and those a fan-out adds per item.
 RUN_NAMES = frozenset({"incident_id", "incident_title", "public_summary", "servers", "databases", "zones",
-                       "failed_region", "rto_minutes", "rpo_minutes"})
+                       "failed_region", "rto_minutes", "rpo_minutes", "customers"})
 FOR_EACH_NAMES = {"server": frozenset({"server", "item"}),
-                  "database": frozenset({"database", "server", "attached_storage", "item"})}
+                  "database": frozenset({"database", "server", "attached_storage", "item"}),
+                  "customer": frozenset({"customer", "item"})}
 # Texts of a step that people read or an action receives.
 BOUND_FIELDS = ("title", "params", "subject", "body")
 

@@ -117,7 +117,9 @@ class Drill(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     rto_objective_minutes = models.PositiveIntegerField()
-    rpo_objective_minutes = models.PositiveIntegerField()
+    # The plan's promise for what the drill recovered (scenarios.promise); null when no policy covers it and
+    # the scenario sets none.
+    rpo_objective_minutes = models.PositiveIntegerField(null=True, blank=True)
     # The newest data the recovery would have had (the backups app's latest restorable point, when known).
     recovery_point = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
@@ -148,6 +150,27 @@ class Drill(models.Model):
     @property
     def data_loss(self) -> timedelta | None:
         return self.started_at - self.recovery_point if self.recovery_point else None
+
+    @property
+    def rpo_met(self) -> bool | None:
+        """Did the recovery point keep the plan's promise? None when either is unknown."""
+        loss = self.data_loss
+        if loss is None or self.rpo_objective_minutes is None:
+            return None
+        return loss <= timedelta(minutes=self.rpo_objective_minutes)
+
+    @property
+    def promise_sentences(self) -> list[str]:
+        """What the drill report says in words about the promise: a looser scenario, a broken promise."""
+        from scenarios import promise
+
+        bindings = self.run.bindings
+        said = [promise.Objective(bindings.get("rpo_accepts_minutes"), bindings.get("rpo_promise_minutes"),
+                                  tuple(bindings.get("rpo_promise_policies", ()))).sentence]
+        if self.rpo_met is False:
+            said.append(promise.loss_sentence(self.rpo_objective_minutes, self.data_loss.total_seconds(),
+                                              "this recovery"))
+        return [s for s in said if s]
 
 
 class Mitigation(models.Model):

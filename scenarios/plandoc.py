@@ -8,24 +8,45 @@ which HTML-to-PDF engines like WeasyPrint need), so it builds on any machine `pi
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from scenarios import loader, readiness
+from scenarios import loader, promise, readiness
 from scenarios.models import Mitigation
 from scenarios.templatetags.scenario_tags import minutes
 
 
-def entries(today: date) -> dict[str, Any]:
+def entries(today: date, now: datetime | None = None) -> dict[str, Any]:
+    from drportal.inventory.models import Server
+    from drportal.lib import clock
+
     lib = loader.library()
     items = {m.slug: m for m in Mitigation.objects.all()}
+    scenarios = list(lib.scenarios.values())
+    # The promise and whether the surviving copies keep it, from the readiness snapshot (one query).
+    checks = {r.scenario.id: next((c for c in r.checks if c.name == readiness.PROMISE_CHECK), None)
+              for r in readiness.current(scenarios, now or clock.now()).rows}
+    servers = list(Server.objects.select_related("zone__region__provider", "account"))
     rows = []
-    for scenario in sorted(lib.scenarios.values(), key=lambda s: (s.data.get("organisation", ""), s.id)):
+    for scenario in sorted(scenarios, key=lambda s: (s.data.get("organisation", ""), s.id)):
         due = readiness.review_due(scenario, today)
+        target = promise.objective(scenario, readiness.scope_servers(scenario, servers))
+        check = checks.get(scenario.id)
         rows.append({"scenario": scenario, "review_due": due, "review_overdue": due < today,
+                     "objective": target, "promise_finding": check.detail if check and not check.ok else "",
                      "mitigations": [(slug, items.get(slug)) for slug in scenario.data.get("mitigations", [])]})
     return {"entries": rows, "errors": lib.errors, "today": today,
             "mitigations": [(m, m.status(today)) for m in items.values()]}
+
+
+def rpo_words(target: promise.Objective) -> str:
+    """The recovery-point objective as the plan page and the PDF say it."""
+    if target.target_minutes is None:
+        return "no recovery point objective (no backup policy covers what it recovers)"
+    if target.accepts_minutes is None or target.looser:
+        return (f"recovery point {minutes(target.target_minutes)}, the plan's promise "
+                f"({', '.join(target.policies)})")
+    return f"recovery point {minutes(target.target_minutes)}"
 
 
 def _step_lines(step: dict) -> list[str]:
@@ -118,7 +139,9 @@ def pdf(context: dict[str, Any]) -> bytes:
                   p(f"{data.get('organisation', '')} · {data.get('source', '')}", small),
                   p("Event description", h3), p(data.get("trigger", "")),
                   p("Objectives", h3),
-                  p(f"Recovery time {minutes(scenario.rto_minutes)}; recovery point {minutes(scenario.rpo_minutes)}.")]
+                  p(f"Recovery time {minutes(scenario.rto_minutes)}; {rpo_words(entry['objective'])}.")]
+        if entry["promise_finding"]:
+            story.append(p(entry["promise_finding"], alert))
         if data.get("objectives", {}).get("quote"):
             story.append(p(f"“{data['objectives']['quote']}”", quote))
         review = (f"REVIEW OVERDUE since {entry['review_due']:%Y-%m-%d}" if entry["review_overdue"]

@@ -202,6 +202,9 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
                 bad.append(f"{item.title} ({item.status(today)})")
         checks.append(Check("Standing mitigations", not bad, "all current" if not bad else "; ".join(bad)))
 
+    checks.append(promise_check(scenario, servers if needs_servers else scope_servers(
+        scenario, facts.servers if facts else None), now))
+
     due = review_due(scenario, today)
     checks.append(Check("Plan reviewed", due >= today, f"next review by {due}" if due >= today
                         else f"review overdue since {due}", blocking=False))
@@ -215,6 +218,35 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
         exposure = hooks.customer_exposure(zones, now) if zones else []
     result.exposure = exposure
     return result
+
+
+PROMISE_CHECK = "Plan's promise"
+ZONE_WIDE = ("datacenter_offline", "all_datacenters_lost")
+
+
+def promise_check(scenario: Scenario, servers: list[Server], now: datetime) -> Check:
+    """Does the scenario keep the plan's promise for the data it recovers? In words: the looser objective a
+    scenario file may set, and what the surviving copies deliver now (the recovery point of its servers)."""
+    from scenarios import promise
+
+    target = promise.objective(scenario, servers)
+    if target.target_minutes is None:
+        return Check(PROMISE_CHECK, True, "no backup policy covers what this scenario recovers", blocking=False)
+    said = [target.sentence] if target.looser else []
+    # hooks.recovery_point reads the servers' zones as lost with them: the disaster of these classes, not of a
+    # single crashed server (whose zone, and the copies kept there, survive).
+    zone_wide = scenario.disaster_class in ZONE_WIDE
+    point = hooks.recovery_point([s.pk for s in servers], now) if servers and zone_wide else None
+    seconds = (now - point).total_seconds() if point else None
+    if point is not None:
+        said.append(promise.loss_sentence(target.target_minutes, seconds, "losing its servers now"))
+    said = [s for s in said if s]
+    if said:
+        return Check(PROMISE_CHECK, False, " ".join(said), blocking=False)
+    basis = "the plan's promise" if target.accepts_minutes is None or not target.promise_minutes else "its own"
+    kept = f"; the newest surviving copies are from {point:%Y-%m-%d %H:%M} UTC" if point else ""
+    return Check(PROMISE_CHECK, True, f"recovery point target {promise.minutes(target.target_minutes)} "
+                 f"({basis}){kept}", blocking=False)
 
 
 def last_drills() -> dict[str, datetime]:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("runs/<int:pk>/<slug:op>/", views.run_action, name="run-action"),
     path("steps/<int:pk>/", views.step_detail, name="step"),
     path("steps/<int:pk>/<slug:op>/", views.step_action, name="step-action"),
+    path("recovery-points/<int:pk>/suspect/", views.point_suspect, name="point-suspect"),
     path("<slug:scenario_id>/", views.detail, name="detail"),
     path("<slug:scenario_id>/drill/", views.drill_start, name="drill-start"),
 ]

@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, lifecycle, loader, loss, plandoc, readiness, waiting
+from scenarios import drills, engine, lifecycle, loader, loss, plandoc, promise, readiness, recovery_points, waiting
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -47,6 +47,7 @@ def detail(request: HttpRequest, scenario_id: str) -> HttpResponse:
     result.exposure = readiness.exposure(scenario, now)
     ctx = {
         "scenario": scenario,
+        "objective": promise.objective(scenario),
         "readiness": result,
         "snapshot": snapshot,
         "drills": Drill.objects.filter(scenario_id=scenario.id).select_related("run")[:20],
@@ -95,7 +96,22 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
     ctx = _run_context(run)
     ctx["loss"] = loss.for_run(run, ctx["now"])
+    ctx["promise"] = run_promise(run, ctx["loss"])
     return render(request, "scenarios/run.html", ctx)
+
+
+def run_promise(run: Run, exposure) -> dict:
+    """The run's recovery-point target in words: the plan's promise frozen at the start, the scenario's looser
+    figure if it has one, and whether the loss window so far breaks the promise."""
+    bindings = run.bindings
+    target = promise.Objective(bindings.get("rpo_accepts_minutes", run.spec["objectives"].get("rpo_minutes")),
+                               bindings.get("rpo_promise_minutes"), tuple(bindings.get("rpo_promise_policies", ())))
+    worst = None
+    if exposure:
+        seconds = [row["seconds_lost"] for row in exposure]
+        worst = None if None in seconds else max(seconds)
+    broken = promise.loss_sentence(target.target_minutes, worst, "the worst-off customer") if exposure else ""
+    return {"objective": target, "looser": target.sentence, "broken": broken}
 
 
 @roles(*ALL_STAFF)
@@ -108,11 +124,28 @@ def run_live(request: HttpRequest, pk: int) -> HttpResponse:
 @roles(*ALL_STAFF)
 def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(StepRun.objects.select_related("run__incident", "actor"), pk=pk)
-    return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run,
-                                                   "now": clock.now()})
+    now = clock.now()
+    points = recovery_points.candidates(row, now) if recovery_points.is_choosable(row) else None
+    return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run, "now": now,
+                                                   "points": points,
+                                                   "choosable": row.state in recovery_points.CHOOSABLE})
 
 
-STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip"}
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def point_suspect(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        recovery_points.mark_suspect(pk, request.user, request.POST.get("reason", ""))
+        messages.success(request, f"Backup #{pk} marked suspect: it is no longer any restore's default.")
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    back = request.POST.get("step", "")
+    return redirect("scenarios:step", pk=int(back)) if back.isdigit() else redirect("scenarios:index")
+
+
+STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip", "recovery-point",
+            "approve-suspect"}
+MANAGER_OPS = {"approve", "refuse", "approve-suspect"}
 
 
 @require_POST
@@ -120,7 +153,7 @@ STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "ski
 def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
     if op not in STEP_OPS:
         raise Http404("unknown operation")
-    if op not in ("approve", "refuse") and not has_role(request.user, Role.OPS):
+    if op not in MANAGER_OPS and not has_role(request.user, Role.OPS):
         raise PermissionDenied("only ops run steps")
     row = get_object_or_404(StepRun, pk=pk)
     post = request.POST
@@ -137,6 +170,13 @@ def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
             engine.retry_step(pk, request.user)
         elif op == "skip":
             engine.skip_step(pk, request.user, reason=post.get("reason", ""))
+        elif op == "recovery-point":
+            record = post.get("record", "")
+            if not record.isdigit():
+                raise engine.EngineError({"record": "choose a recovery point from the list"})
+            recovery_points.choose(pk, request.user, int(record))
+        elif op == "approve-suspect":
+            recovery_points.approve_suspect(pk, request.user)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("scenarios:step", pk=pk)

@@ -57,6 +57,13 @@ def log_line(line: str) -> str:
 
 
 @register.filter
+def rpo_words(target) -> str:
+    from scenarios.plandoc import rpo_words as words
+
+    return words(target)
+
+
+@register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key)
 

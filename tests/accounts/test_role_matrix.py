@@ -78,6 +78,7 @@ EXPECTED: dict[str, set[str]] = {
     "scenarios:step-action": {OPS, MANAGER, ADMIN},
     "scenarios:detail": STAFF,
     "scenarios:drill-start": {OPS, ADMIN},
+    "scenarios:point-suspect": {OPS, MANAGER, ADMIN},
     "status:index": PUBLIC,
     "status:incident": PUBLIC,
     "status:feed": PUBLIC,

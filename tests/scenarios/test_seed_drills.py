@@ -20,7 +20,8 @@ SEEDS = [
     "jivosoft-office-power-internet", "jivosoft-office-destroyed", "jivosoft-server-crash",
     "jivosoft-datacenter-offline", "cybernance-rds-primary-failure", "cybernance-database-total-loss",
     "cybernance-app-server-lost", "cybernance-redis-failover", "cybernance-redis-total-loss",
-    "cybernance-all-datacenters-lost",
+    "cybernance-all-datacenters-lost", "cybernance-github-lost", "cybernance-customer-termination",
+    "jivosoft-return-home", "cybernance-return-home",
 ]
 
 

@@ -105,7 +105,7 @@ def test_a_decision_target_must_wait_for_the_decision():
 def test_the_shipped_library_is_valid():
     lib = loader.load_dir()
     assert lib.errors == []
-    assert len(lib.scenarios) == 10
+    assert len(lib.scenarios) == 14
     for scenario in lib.scenarios.values():
         for step in scenario.steps:
             assert len(step["quote"]) >= 10, (scenario.id, step["id"])
@@ -113,7 +113,7 @@ def test_the_shipped_library_is_valid():
 
 def test_the_command_passes_on_the_library(capsys):
     call_command("validate_scenarios")
-    assert "10 scenario file(s) OK" in capsys.readouterr().out
+    assert "14 scenario file(s) OK" in capsys.readouterr().out
 
 
 def test_the_command_fails_with_file_line_and_reason(tmp_path, capsys):

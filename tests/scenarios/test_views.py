@@ -145,7 +145,7 @@ def test_abort_needs_a_reason(client_as, run):
 
 def test_the_plan_is_one_page_with_every_scenario_and_overdue_reviews(client_as):
     page = client_as("mona").get(reverse("scenarios:plan")).content.decode()
-    assert page.count('class="plan-scenario"') == 10
+    assert page.count('class="plan-scenario"') == 14
     assert "review overdue since 2019-08-15" in page  # Jivosoft last reviewed 2018-08-15, yearly
     assert "If Rackspace anticipates that the data center will be operational and available within 8 hours" in page
 
@@ -263,10 +263,11 @@ def test_a_scenario_page_takes_a_fixed_number_of_queries(client_as, make_servers
     client.get(url)
     make_servers(5, provider="rackspace", prefix="app")
     # session, user, profile, groups; the readiness snapshot; the zones of the scenario's servers, the other
-    # zones of their regions (a data-center disaster), the exposure snapshot for those zones; the drills; a
-    # drill's default scope (the region with most matching servers, and its name): the same 11 for any
-    # number of servers and customers
-    with django_assert_num_queries(11):
+    # zones of their regions (a data-center disaster), the exposure snapshot for those zones; the servers in the
+    # scenario's scope and the policies of what it recovers (the plan's promise); a drill's default scope (the
+    # matching servers, the region with most of them); the drills: the same 13 for any number of servers and
+    # customers
+    with django_assert_num_queries(13):
         response = client.get(url)
     assert response.status_code == 200
 

@@ -3,7 +3,8 @@ them all (CloudConfig.ready calls it, so the registry is full whenever Django is
 
 from __future__ import annotations
 
-MODULES = ["provision", "ip", "dns", "database", "deployment", "loadbalancer", "failover", "offsite"]
+MODULES = ["provision", "ip", "dns", "database", "deployment", "loadbalancer", "failover", "offsite", "repository",
+           "retire"]
 
 
 def load_all() -> None:

@@ -2,8 +2,9 @@
 downloaded through the storage adapter, then loaded by the configured restore command, which runs
 detached like a deployment (a Deployment row claimed before it starts, so it never runs twice).
 
-params: asset (a database on a server), region (only copies kept there), storage_account (where the copies
-are), restore_command
+params: asset (a database on a server), region (only copies kept there), record (the backup record a person
+chose as the recovery point; default the newest viable one that nobody marked suspect), suspect_approved_by
+(the manager who approved restoring from a suspect point), storage_account (where the copies are), restore_command
 (argv or string; "{path}" is replaced by the downloaded file), timeout_s.
 """
 
@@ -43,11 +44,27 @@ def _latest(ctx: StepContext):
             where = (Q(region__slug=slug, region__provider__slug=provider)
                      | Q(zone__region__slug=slug, zone__region__provider__slug=provider))
         records = records.filter(where)
-    record = records.order_by("-recovery_point", "-completed_at").first()
+    if param(ctx, "record"):
+        return asset, _chosen(ctx, asset, records)
+    # A point someone marked suspect is never the default: a person must choose it, and a manager approve it.
+    record = records.filter(suspect__isnull=True).order_by("-recovery_point", "-completed_at").first()
     if record is None:
         raise AdapterError(f"{asset.name} has no viable backup in cloud storage" + (f" in {region}" if region else ""),
                            permanent=True, code="NoViableBackup")
     return asset, record
+
+
+def _chosen(ctx: StepContext, asset, records):
+    chosen = param(ctx, "record")
+    record = records.select_related("suspect").filter(pk=chosen).first() if str(chosen).isdigit() else None
+    if record is None:
+        where = f" in {param(ctx, 'region')}" if param(ctx, "region") else ""
+        raise bad_input("params.record", f"backup #{chosen} is not a viable copy of {asset.name}{where}")
+    suspect = getattr(record, "suspect", None)
+    if suspect is not None and not param(ctx, "suspect_approved_by"):
+        raise AdapterError(f"backup #{record.pk} of {asset.name} is marked suspect ({suspect.reason}); a manager "
+                           "must approve restoring from it", permanent=True, code="SuspectNeedsApproval")
+    return record
 
 
 def _argv(ctx: StepContext, path: str, asset=None) -> list[str]:
