@@ -75,6 +75,9 @@ EXPECTED: dict[str, set[str]] = {
     "scenarios:step-action": {OPS, MANAGER, ADMIN},
     "scenarios:detail": STAFF,
     "scenarios:drill-start": {OPS, ADMIN},
+    # approve from the message (issue 19): any signed-in staff reaches the view, which checks the link's
+    # owner and the step's approver role itself
+    "scenarios:approve-link": STAFF,
     "status:index": PUBLIC,
     "status:incident": PUBLIC,
     "status:feed": PUBLIC,
