@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 
 from django.contrib import messages
@@ -232,26 +231,13 @@ def compliance(request: HttpRequest) -> HttpResponse:
 
 @roles(Role.MANAGER, Role.OPS)
 def compliance_csv(request: HttpRequest) -> HttpResponse:
+    from backups import compliance_files
+
     report = compliance_report.report(_period(request), clock.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="backup-compliance-{report.days}d.csv"'
-    out = csv.writer(response)
-    out.writerow(["section", "name", "observed_hours", "compliant_hours", "percent_compliant"])
-    for section, lines in (("policy", report.policies), ("customer", report.customers)):
-        for line in lines:
-            out.writerow([section, _cell(line.name), round(line.observed_seconds / 3600, 2),
-                          round(line.compliant_seconds / 3600, 2), line.percent if line.percent is not None else ""])
-    out.writerow([])
-    out.writerow(["violation_at", "asset", "policy", "customer", "dimension", "from", "to"])
-    for v in report.violations:
-        out.writerow([v.at.isoformat(), _cell(v.pair.asset.name), _cell(v.pair.policy.name),
-                      _cell(v.pair.customer.name if v.pair.customer else ""), v.dimension, v.before, v.after])
+    compliance_files.write_csv(report, response)
     return response
-
-
-def _cell(text: str) -> str:
-    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @roles(*ALL_STAFF)
@@ -297,3 +283,40 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
 def unmatched(request: HttpRequest) -> HttpResponse:
     objects = UnmatchedObject.objects.select_related("source").order_by("-last_seen_at")[:500]
     return render(request, "backups/unmatched.html", {"objects": objects})
+
+
+@roles(Role.MANAGER)
+def report_subscriptions(request: HttpRequest) -> HttpResponse:
+    """A manager's scheduled compliance reports (backups.report_mail): subscribe, see what was sent."""
+    from backups.forms import ReportSubscriptionForm
+    from backups.models import ReportSend, ReportSubscription
+
+    form = ReportSubscriptionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            item = form.save(commit=False)
+            item.user, item.created_at = request.user, clock.now()
+            item.save()
+            form.save_m2m()
+            audit.record(request.user, "compliance_report.subscribed", item, after={
+                "frequency": item.frequency, "policies": [p.name for p in item.policies.all()],
+                "customers": [c.name for c in item.customers.all()]})
+        messages.success(request, f"Subscribed: {item.get_frequency_display()} report to {request.user.email}.")
+        return redirect("backups:report-subscriptions")
+    mine = ReportSubscription.objects.filter(user=request.user, active=True).prefetch_related("policies", "customers")
+    sends = ReportSend.objects.filter(subscription__user=request.user).select_related("subscription")[:50]
+    return render(request, "backups/report_subscriptions.html", {"form": form, "subscriptions": mine,
+                                                                 "sends": sends})
+
+
+@require_POST
+@roles(Role.MANAGER)
+def report_unsubscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    from backups.models import ReportSubscription
+
+    item = get_object_or_404(ReportSubscription, pk=pk, user=request.user)
+    if ReportSubscription.objects.filter(pk=pk, active=True).update(active=False):
+        audit.record(request.user, "compliance_report.unsubscribed", item, before={"active": True},
+                     after={"active": False})
+        messages.success(request, f"Unsubscribed from the {item.get_frequency_display().lower()} report.")
+    return redirect("backups:report-subscriptions")

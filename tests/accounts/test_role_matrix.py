@@ -54,6 +54,8 @@ EXPECTED: dict[str, set[str]] = {
     "backups:verify": {OPS, ADMIN},
     "backups:compliance": {OPS, MANAGER, ADMIN},
     "backups:compliance-csv": {OPS, MANAGER, ADMIN},
+    "backups:report-subscriptions": {MANAGER, ADMIN},
+    "backups:report-unsubscribe": {MANAGER, ADMIN},
     "backups:exposure": STAFF,
     "backups:tokens": {OPS, ADMIN},
     "backups:token-revoke": {OPS, ADMIN},
