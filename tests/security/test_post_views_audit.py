@@ -214,6 +214,22 @@ def export_link(users, request):
     return Post(reverse("notifications:export-link", args=[export.pk]), {}, "sam", "export.link_issued")
 
 
+def report_unsubscribe(users, request):
+    from backups.models import ReportSubscription
+
+    item = ReportSubscription.objects.create(user=users["mona"], frequency="weekly", created_at=clock.now())
+    return Post(reverse("backups:report-unsubscribe", args=[item.pk]), {}, "mona", "compliance_report.unsubscribed")
+
+
+def maintenance_cancel(users, request):
+    from notifications.models import Maintenance
+
+    now = clock.now()
+    item = Maintenance.objects.create(title="Upgrade", body="x", starts_at=now + timedelta(days=1),
+                                      ends_at=now + timedelta(days=1, hours=1), created_by=users["sam"], created_at=now)
+    return Post(reverse("notifications:maintenance-cancel", args=[item.pk]), {}, "sam", "maintenance.cancelled")
+
+
 POST_ONLY = {
     "notifications:notice-new": notice_new,
     "notifications:notice-recipient": notice_recipient,
@@ -221,6 +237,8 @@ POST_ONLY = {
     "notifications:delivery-action": delivery_action,
     "notifications:checkins-send": send_checkins,
     "notifications:status-update": status_update,
+    "notifications:maintenance-cancel": maintenance_cancel,
+    "backups:report-unsubscribe": report_unsubscribe,
     "notifications:export-link": export_link,
     "incidents:transition": transition,
     "backups:verify": request_verification,
@@ -253,7 +271,19 @@ def mitigation_form(users, request):
     return Post(reverse("scenarios:mitigations"), form, "mona", "mitigation.created")
 
 
-FORMS = {"incidents:declare": declare_form, "backups:tokens": token_form, "scenarios:mitigations": mitigation_form}
+def report_subscribe_form(users, request):
+    return Post(reverse("backups:report-subscriptions"), {"frequency": "weekly"}, "mona",
+                "compliance_report.subscribed")
+
+
+def maintenance_form(users, request):
+    return Post(reverse("notifications:maintenance"), {"title": "Upgrade", "body": "Read-only for 30 minutes.",
+                                                       "starts_at": "2027-01-02T01:00", "ends_at": "2027-01-02T02:00"},
+                "sam", "maintenance.scheduled")
+
+
+FORMS = {"incidents:declare": declare_form, "backups:tokens": token_form, "scenarios:mitigations": mitigation_form,
+         "backups:report-subscriptions": report_subscribe_form, "notifications:maintenance": maintenance_form}
 
 
 def test_every_post_only_view_has_a_recipe(client, users):
