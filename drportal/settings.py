@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "backups",
     "scenarios",
     "notifications",
+    "drportal.opsapi",
 ]
 
 MIDDLEWARE = [

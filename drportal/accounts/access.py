@@ -39,6 +39,7 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "notifications:export-download": "customer data export, authenticated by its signed, expiring link",
     "api:backups": "token-authenticated ingestion API for backup agents",
     "api:rpo": "token-authenticated RPO API (session users with a staff role also allowed)",
+    "api:alertmanager": "Alertmanager's webhook, authenticated by an API token holding the ops role",
 }
 
 # Whole URL namespaces owned by third-party apps.

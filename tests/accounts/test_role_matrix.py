@@ -107,6 +107,11 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
+    "api:alertmanager": PUBLIC,
+    # alerts (issue 19)
+    "opsapi:proposals": STAFF,
+    "opsapi:proposal-declare": {OPS, ADMIN},
+    "opsapi:proposal-dismiss": {OPS, ADMIN},
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }

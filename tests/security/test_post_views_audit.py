@@ -29,6 +29,8 @@ READ_ONLY = {
 NOT_AUDITED = {
     "api:backups": "token-authenticated, not a session POST: tests/backups/test_api_ingest.py checks its events "
                    "(backups.record_ingested, backups.records_ingested)",
+    "api:alertmanager": "token-authenticated, not a session POST: tests/opsapi/test_alertmanager.py checks its "
+                        "events (alert_proposal.created, incident.declared, alert.resolved)",
 }
 SKIP_NAMESPACES = ("admin", "django_rq")
 
@@ -230,6 +232,27 @@ def maintenance_cancel(users, request):
     return Post(reverse("notifications:maintenance-cancel", args=[item.pk]), {}, "sam", "maintenance.cancelled")
 
 
+def _alert_proposal(users):
+    from drportal.opsapi.models import AlertProposal, AlertRule
+
+    rule = AlertRule.objects.create(name="Server down", matchers={"alertname": "InstanceDown"},
+                                    disaster_class="server_crash", scope_label="")
+    now = clock.now()
+    return AlertProposal.objects.create(rule=rule, scope_key="", title="InstanceDown", disaster_class="server_crash",
+                                        severity="sev2", first_seen_at=now, last_seen_at=now)
+
+
+def proposal_declare(users, request):
+    proposal = _alert_proposal(users)
+    return Post(reverse("opsapi:proposal-declare", args=[proposal.pk]), {}, "alice", "alert_proposal.declared")
+
+
+def proposal_dismiss(users, request):
+    proposal = _alert_proposal(users)
+    return Post(reverse("opsapi:proposal-dismiss", args=[proposal.pk]), {"reason": "a probe was down"}, "alice",
+                "alert_proposal.dismissed")
+
+
 POST_ONLY = {
     "notifications:notice-new": notice_new,
     "notifications:notice-recipient": notice_recipient,
@@ -239,6 +262,8 @@ POST_ONLY = {
     "notifications:status-update": status_update,
     "notifications:maintenance-cancel": maintenance_cancel,
     "backups:report-unsubscribe": report_unsubscribe,
+    "opsapi:proposal-declare": proposal_declare,
+    "opsapi:proposal-dismiss": proposal_dismiss,
     "notifications:export-link": export_link,
     "incidents:transition": transition,
     "backups:verify": request_verification,
