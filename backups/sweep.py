@@ -70,15 +70,18 @@ WHERE loc.asset_id = s.asset_id
 
 
 def down_locations() -> tuple[list[int], list[int]]:
-    """Zones and regions that are down now: those named by open incidents. A region is down when the
-    incident names it, or when all its zones are down."""
+    """Zones and regions that are down now: those in the resolved scope of open incidents
+    (drportal.incidents.scope). A region is down when the incident names it, or when all its zones are down."""
+    from drportal.incidents import scope as incident_scope
     from drportal.incidents.models import Incident
     from drportal.inventory.models import Zone
 
-    open_incidents = Incident.objects.filter(status__in=["declared", "responding"])
-    regions = set(open_incidents.values_list("impacted_regions", flat=True)) - {None}
-    zones = set(open_incidents.values_list("impacted_zones", flat=True)) - {None}
-    zones |= set(Zone.objects.filter(region__in=regions).values_list("id", flat=True))
+    zones: set[int] = set()
+    regions: set[int] = set()
+    for incident in Incident.objects.filter(status__in=["declared", "responding"]):
+        scope = incident_scope.of(incident)
+        zones |= set(scope.zones)
+        regions |= set(scope.regions)
     for region_id in Zone.objects.filter(id__in=zones).values_list("region_id", flat=True).distinct():
         if not Zone.objects.filter(region_id=region_id).exclude(id__in=zones).exists():
             regions.add(region_id)

@@ -11,8 +11,7 @@ from django.db.models import Prefetch, QuerySet
 
 from drportal.incidents.choices import IncidentStatus, Severity
 from drportal.incidents.models import Incident
-from drportal.inventory.models import Asset, Server, Service
-from notifications import audience
+from drportal.inventory.models import Service
 from notifications.models import StatusUpdate
 
 PAST_DAYS = 90
@@ -60,40 +59,19 @@ def current_and_past(now: datetime) -> tuple[list[PublicIncident], list[PublicIn
 def _with_updates(qs: QuerySet[Incident]) -> QuerySet[Incident]:
     return qs.prefetch_related(
         Prefetch("status_updates", queryset=StatusUpdate.objects.order_by("-posted_at")),
-        "impacted_zones", "impacted_regions__zones", "impacted_servers", "impacted_assets", "impacted_services",
     )
 
 
 def public_services(incidents: list[Incident]) -> dict[int, list[str]]:
-    """Public names of the services each incident touches, with a fixed number of queries for any number of
-    incidents (the same rules as audience.affected_services, applied in Python to prefetched rows)."""
-    catalogue = list(
-        Service.objects.exclude(public_name="").prefetch_related(
-            Prefetch("servers", queryset=Server.objects.only("id", "zone_id")),
-            Prefetch("assets", queryset=Asset.objects.only("id", "server_id", "zone_id")),
-        )
-    )
-    out: dict[int, list[str]] = {}
-    for incident in incidents:
-        zones = {z.pk for z in incident.impacted_zones.all()}
-        zones |= {z.pk for r in incident.impacted_regions.all() for z in r.zones.all()}
-        crashed = {s.pk for s in incident.impacted_servers.all()}
-        if incident.disaster_class not in audience.SERVER_ONLY_CLASSES:
-            zones |= {s.zone_id for s in incident.impacted_servers.all()}
-        assets = {a.pk for a in incident.impacted_assets.all()}
-        direct = {s.pk for s in incident.impacted_services.all()}
-        names = set()
-        for service in catalogue:
-            hit = service.pk in direct or any(
-                s.pk in crashed or s.zone_id in zones for s in service.servers.all()
-            ) or any(
-                a.pk in assets or a.server_id in crashed or (a.server_id is None and a.zone_id in zones)
-                for a in service.assets.all()
-            )
-            if hit:
-                names.add(service.public_name)
-        out[incident.pk] = sorted(names)
-    return out
+    """Public names of the services each incident touches, from each incident's resolved scope
+    (drportal.incidents.scope): one query for any number of incidents."""
+    from drportal.incidents import scope as incident_scope
+
+    scopes = {i.pk: set(incident_scope.of(i).services) for i in incidents}
+    wanted = set().union(*scopes.values()) if scopes else set()
+    names = dict(Service.objects.filter(pk__in=wanted).exclude(public_name="").values_list("pk", "public_name")) \
+        if wanted else {}
+    return {pk: sorted({names[s] for s in ids if s in names}) for pk, ids in scopes.items()}
 
 
 def to_public(incident: Incident, services: list[str] | None = None) -> PublicIncident:

@@ -22,7 +22,7 @@ from django.urls import reverse
 from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.lib import clock
-from scenarios.choices import RunState, StepKind, StepState
+from scenarios.choices import FINAL_RUN_STATES, StepKind, StepState
 from scenarios.models import ApprovalLink, StepRun
 
 SALT = "scenarios.approval-link"
@@ -100,8 +100,7 @@ def read(token: str, user, now=None) -> ApprovalLink:
     if link.expires_at <= now:
         raise LinkInvalid(f"This approval link expired at {link.expires_at:%Y-%m-%d %H:%M} UTC.")
     step, run = link.step, link.step.run
-    if step.kind != StepKind.APPROVAL or step.state != StepState.READY or run.state in (RunState.ABORTED,
-                                                                                       RunState.SUCCEEDED):
+    if step.kind != StepKind.APPROVAL or step.state != StepState.READY or run.state in FINAL_RUN_STATES:
         raise LinkInvalid(f"“{step.title}” is {step.state} (the run is {run.state}): it no longer waits for an "
                           "approval, so this link has expired.")
     role = step.spec.get("approver_role", Role.MANAGER)

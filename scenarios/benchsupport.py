@@ -148,7 +148,7 @@ def wait_for_run(run_id: int, timeout: float):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = Run.objects.get(pk=run_id)
-        if run.state in (RunState.SUCCEEDED, RunState.FAILED, RunState.ABORTED):
+        if run.state in (RunState.SUCCEEDED, RunState.INCOMPLETE, RunState.FAILED, RunState.ABORTED):
             return run
         time.sleep(0.02)
     return Run.objects.get(pk=run_id)

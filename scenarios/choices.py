@@ -8,6 +8,9 @@ class RunState(models.TextChoices):
     PAUSED = "paused", "Paused"
     FAILED = "failed", "Failed (resumable)"
     SUCCEEDED = "succeeded", "Succeeded"
+    # Every step finished, but a recovery step had nothing to act on (no target in the incident's scope,
+    # or a parameter it needs is unknown): the run says what was not recovered (Run.note), never "Succeeded".
+    INCOMPLETE = "incomplete", "Finished: not everything recovered"
     ABORTED = "aborted", "Aborted"
 
 
@@ -19,6 +22,9 @@ class StepState(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+    # The step had no target in the incident's scope (a per-server step with no server) or lacks a value it
+    # needs; StepRun.skip_reason says which. Distinct from SKIPPED (a branch not taken, or a person's skip).
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
     CANCELLED = "cancelled", "Cancelled"
 
 
@@ -32,8 +38,22 @@ class StepKind(models.TextChoices):
 
 
 # A step in one of these is finished; steps after it may go on.
-DONE_STATES = (StepState.SUCCEEDED, StepState.SKIPPED)
-TERMINAL_STATES = (StepState.SUCCEEDED, StepState.SKIPPED, StepState.CANCELLED)
+DONE_STATES = (StepState.SUCCEEDED, StepState.SKIPPED, StepState.NOT_APPLICABLE)
+TERMINAL_STATES = (StepState.SUCCEEDED, StepState.SKIPPED, StepState.NOT_APPLICABLE, StepState.CANCELLED)
+# A run in one of these is over: nothing more can change.
+FINAL_RUN_STATES = (RunState.SUCCEEDED, RunState.INCOMPLETE, RunState.ABORTED)
+
+
+class StepOutcome(models.TextChoices):
+    """How a finished (or open) step row is counted in a run's summary (engine.step_outcome)."""
+
+    DONE = "done", "done"
+    BRANCH_NOT_TAKEN = "branch_not_taken", "branch not taken"
+    NOT_APPLICABLE = "not_applicable", "not applicable"
+    SKIPPED = "skipped", "skipped by a person"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+    OPEN = "open", "not finished"
 # Kinds a job performs; the others wait for a person (or a timer, for wait steps).
 JOB_KINDS = (StepKind.AUTOMATED, StepKind.NOTIFY)
 PERSON_KINDS = (StepKind.MANUAL, StepKind.DECISION, StepKind.APPROVAL)

@@ -27,7 +27,16 @@ from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios.choices import DONE_STATES, JOB_KINDS, TERMINAL_STATES, RunState, StepKind, StepState
+from scenarios.choices import (
+    DONE_STATES,
+    FINAL_RUN_STATES,
+    JOB_KINDS,
+    TERMINAL_STATES,
+    RunState,
+    StepKind,
+    StepOutcome,
+    StepState,
+)
 from scenarios.loader import Scenario
 from scenarios.models import Run, StepRun
 
@@ -65,20 +74,24 @@ def bind(value: Any, names: dict[str, Any]) -> Any:
 
 
 def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
-    from drportal.inventory.choices import AssetKind, CustomerStatus
-    from drportal.inventory.models import Asset
+    """The names a run binds its steps from, all drawn from the incident's resolved scope
+    (drportal.incidents.scope): a region-only declaration binds every server and database in the region."""
+    from drportal.incidents import scope as incident_scope
+    from drportal.inventory.models import Asset, Server, Zone
 
-    servers = list(incident.impacted_servers.select_related("zone__region__provider").order_by("name"))
+    scope = incident_scope.of(incident)
+    servers = list(Server.objects.filter(pk__in=scope.servers).select_related("zone__region__provider")
+                   .order_by("name"))
     regions = sorted({f"{s.zone.region.provider.slug}/{s.zone.region.slug}" for s in servers})
-    # The customer databases on the impacted servers: a restore is one step per database (restore_database
-    # restores one asset), each with its server and that server's attached storage to try first. A terminated
-    # customer's database is kept for its data file, not served: the recovery leaves it out.
+    # The customer databases in scope: a restore is one step per database (restore_database restores one
+    # asset), each with its server and that server's attached storage to try first.
     databases = {
-        name: {"server": server, "attached_storage": (metadata or {}).get("attached_storage", "")}
-        for name, server, metadata in Asset.objects.filter(kind=AssetKind.DATABASE, server__in=servers)
-        .exclude(customer__status=CustomerStatus.TERMINATED)
+        name: {"server": server or "", "attached_storage": (metadata or {}).get("attached_storage", "")}
+        for name, server, metadata in Asset.objects.filter(pk__in=scope.databases)
         .order_by("name").values_list("name", "server__name", "server__metadata")
     }
+    zones = [str(z) for z in Zone.objects.filter(pk__in=scope.zones).select_related("region__provider")
+             .order_by("region__provider__slug", "region__slug", "slug")]
     return {
         "incident_id": incident.pk,
         "incident_title": incident.title,
@@ -86,13 +99,77 @@ def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
         "public_summary": incident.public_summary or "a service interruption",
         "servers": [s.name for s in servers],
         "databases": databases,
-        "zones": [str(z) for z in incident.impacted_zones.all()],
+        "zones": zones,
         "target_region": scenario.data.get("target_region", ""),
         # The region the impacted servers ran in, when there is one: never a place to recover or copy to.
         "failed_region": regions[0] if len(regions) == 1 else "",
         "rto_minutes": scenario.rto_minutes,
         "rpo_minutes": scenario.rpo_minutes,
     }
+
+
+# Names that say what a step acts on: bound to nothing, the step has no target. Others may be empty and the
+# action chooses (no target_region: the account's default region; no attached_storage: the copies).
+TARGET_NAMES = frozenset({"server", "servers", "database", "failed_region"})
+FOR_EACH_WORDS = {"server": "server", "database": "customer database"}
+
+
+def placeholders(value: Any) -> set[str]:
+    """The {names} a step's string, list or mapping refers to."""
+    import string
+
+    if isinstance(value, str):
+        return {name for _, name, _, _ in string.Formatter().parse(value) if name}
+    if isinstance(value, list):
+        return set().union(*(placeholders(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(placeholders(v) for v in value.values())) if value else set()
+    return set()
+
+
+def target_gap(step: dict, bindings: dict[str, Any], item: str) -> str:
+    """Why an automated step of this run would have nothing to act on ("" when it has): no item to fan out
+    over, or a parameter bound to nothing. Shown before Execute and stored as the step's reason."""
+    if step["kind"] != StepKind.AUTOMATED:
+        return ""
+    each = step.get("for_each")
+    if each and not item:
+        return (f"no {FOR_EACH_WORDS.get(each, each)} in the incident's scope: name the lost region, zone or "
+                f"server on the incident")
+    names = item_names(step, bindings, item)
+    missing = sorted(n for n in placeholders(step.get("params", {}))
+                     if n in TARGET_NAMES and names.get(n) in ("", None, [], {}))
+    if not missing:
+        return ""
+    why = {"failed_region": "the impacted servers are not in exactly one region",
+           "servers": "no server in the incident's scope"}
+    return "unknown " + "; ".join(f"{n} ({why[n]})" if n in why else n for n in missing)
+
+
+def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
+    """Each automated step of `scenario` for `incident`, with its targets or the reason it is not applicable:
+    what the run would do, shown before anyone clicks Execute."""
+    bindings = incident_bindings(incident, scenario)
+    out = []
+    for step in scenario.steps:
+        if step["kind"] != StepKind.AUTOMATED:
+            continue
+        items = _items(step, bindings)
+        gaps = [target_gap(step, bindings, item) for item in items]
+        out.append({"id": step["id"], "title": _plain_title(step, bindings),
+                    "targets": [i for i, g in zip(items, gaps, strict=True) if i and not g],
+                    "not_applicable": next((g for g in gaps if g), "")})
+    return out
+
+
+def _plain_title(step: dict, bindings: dict) -> str:
+    """A fan-out step's title without its per-item names ("Provision each server in Kansas City...")."""
+    each = step.get("for_each")
+    if not each:
+        return bind(step["title"], item_names(step, bindings, ""))
+    word = f"each {FOR_EACH_WORDS.get(each, each)}"
+    names = {**bindings, "server": word, "database": word, "item": word, "attached_storage": ""}
+    return bind(step["title"], names).replace(f" (on {word})", "")
 
 
 def _items(step: dict, bindings: dict) -> list[str]:
@@ -111,6 +188,13 @@ def item_names(step: dict, bindings: dict, item: str) -> dict[str, Any]:
         return {**names, "database": item, "server": database.get("server", ""),
                 "attached_storage": database.get("attached_storage", "")}
     return {**names, "server": item}
+
+
+def _row_title(step: dict, bindings: dict, item: str) -> str:
+    """A row's title; a fan-out with nothing to fan out over reads as the step, not "Provision  in ..."."""
+    if step.get("for_each") and not item:
+        return _plain_title(step, bindings)
+    return bind(step["title"], item_names(step, bindings, item))
 
 
 def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = False) -> tuple[Run, bool]:
@@ -138,7 +222,7 @@ def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = Fa
                         params.setdefault("server", item)
                     rows.append(StepRun(
                         run=run, step_id=step["id"], item=item, position=position, kind=step["kind"],
-                        title=bind(step["title"], names), params=params,
+                        title=_row_title(step, bindings, item), params=params,
                         max_attempts=step.get("max_attempts", 5),
                         idempotency_key=idempotency_key(run.pk, step["id"], item),
                     ))
@@ -235,8 +319,12 @@ def _skip(row: StepRun, reason: str, now: datetime, *, not_taken: bool = False) 
 def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: list[int]) -> None:
     row.ready_at = now
     fields = ["state", "ready_at"]
-    if spec.get("for_each") and not row.item:
-        _skip(row, f"no impacted {spec['for_each']} for this step", now)
+    gap = target_gap(spec, run.bindings, row.item)
+    if gap:
+        row.state = StepState.NOT_APPLICABLE
+        row.skip_reason = gap
+        row.finished_at = now
+        row.save(update_fields=["state", "skip_reason", "finished_at", "ready_at"])
         return
     if row.kind in JOB_KINDS:
         row.state = StepState.READY
@@ -265,19 +353,28 @@ def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
     return min(candidates) if candidates else None
 
 
+def not_recovered(rows: list[StepRun]) -> list[StepRun]:
+    """The recovery (automated) steps the run was meant to do and could not: nothing to act on."""
+    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE]
+
+
 def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
     states = {r.state for r in rows}
     before = run.state
     if states <= set(TERMINAL_STATES):
-        run.state = RunState.SUCCEEDED
+        missing = not_recovered(rows)
+        run.state = RunState.INCOMPLETE if missing else RunState.SUCCEEDED
         run.finished_at = now
+        if missing:
+            run.note = "Not recovered: " + "; ".join(f"{r.title} ({r.skip_reason})" for r in missing)
     elif StepState.FAILED in states:
         run.state = RunState.FAILED
     else:
         run.state = RunState.RUNNING
     if run.state != before:
-        run.save(update_fields=["state", "finished_at"])
-        audit.record(actor, f"scenario_run.{run.state}", run, before={"state": before}, after={"state": run.state})
+        run.save(update_fields=["state", "finished_at", "note"])
+        audit.record(actor, f"scenario_run.{run.state}", run, before={"state": before},
+                     after={"state": run.state, **({"note": run.note} if run.state == RunState.INCOMPLETE else {})})
         if run.state == RunState.SUCCEEDED:
             _finish_drill(run)
 
@@ -335,7 +432,7 @@ def _open_row(step_run_id: int) -> tuple[Run, StepRun]:
     row.refresh_from_db()
     if row.state == StepState.SUCCEEDED or (row.state == StepState.SKIPPED and row.actor_id):
         raise _already(row)
-    if run.state == RunState.ABORTED or run.state == RunState.SUCCEEDED:
+    if run.state in FINAL_RUN_STATES:
         raise EngineError(f"the run is {run.state}; nothing more can change")
     return run, row
 
@@ -514,7 +611,7 @@ def abort(run_id: int, actor, *, reason: str) -> Run:
         raise EngineError({"reason": "say why the run is aborted"})
     with transaction.atomic():
         run = _lock_run(run_id)
-        if run.state in (RunState.ABORTED, RunState.SUCCEEDED):
+        if run.state in FINAL_RUN_STATES:
             raise EngineError(f"the run is already {run.state}")
         before = run.state
         now = clock.now()
@@ -536,12 +633,17 @@ def abort(run_id: int, actor, *, reason: str) -> Run:
 def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
     """What the run page shows at the top, derived from the rows and `now`."""
     counts: dict[str, int] = {}
+    outcomes = {o: 0 for o in StepOutcome}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
+        outcomes[step_outcome(r)] += 1
     elapsed = run.elapsed(now)
     rto = timedelta(minutes=run.rto_minutes)
     return {
         "counts": counts,
+        # Steps by outcome, in StepOutcome's order, only those with any: "12 done, 3 branch not taken, ...".
+        "outcomes": [(StepOutcome(o).label, n) for o, n in outcomes.items() if n],
+        "not_recovered": not_recovered(rows),
         "total": len(rows),
         "done": sum(counts.get(s, 0) for s in TERMINAL_STATES),
         "elapsed": elapsed,
@@ -553,6 +655,23 @@ def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
     }
 
 
+def step_outcome(row: StepRun) -> str:
+    """How a row counts in the run's summary: done, branch not taken, not applicable, skipped by a person,
+    failed, cancelled, or still open."""
+    if row.state == StepState.SUCCEEDED:
+        return StepOutcome.DONE
+    if row.state == StepState.NOT_APPLICABLE:
+        return StepOutcome.NOT_APPLICABLE
+    if row.state == StepState.SKIPPED:
+        return StepOutcome.BRANCH_NOT_TAKEN if row.outputs.get("not_taken") or not row.actor_id \
+            else StepOutcome.SKIPPED
+    if row.state == StepState.FAILED:
+        return StepOutcome.FAILED
+    if row.state == StepState.CANCELLED:
+        return StepOutcome.CANCELLED
+    return StepOutcome.OPEN
+
+
 def due_waiting(now: datetime):
     return StepRun.objects.filter(state=StepState.WAITING, due_at__lte=now).filter(
         Q(run__state__in=ACTIVE_RUN_STATES))
@@ -560,3 +679,82 @@ def due_waiting(now: datetime):
 
 def bump_reminder(row: StepRun) -> None:
     StepRun.objects.filter(pk=row.pk).update(reminders_sent=F("reminders_sent") + 1)
+
+
+# ---------------------------------------------------------------------------------------- widen scope
+
+
+def widen(incident_id: int, actor) -> list[str]:
+    """Bring a run's per-server and per-database steps up to its incident's scope after the scope grew (a
+    second zone failed). A step takes the new items while no step after it has started; otherwise, or when
+    the run is over, the new items are named as not added, with why. Returns the sentences, also kept in
+    the run's note and the audit log."""
+    from scenarios.loader import Scenario as Spec
+
+    run = Run.objects.filter(incident_id=incident_id).select_related("incident").first()
+    if run is None:
+        return []
+    with transaction.atomic():
+        run = _lock_run(run.pk)
+        incident = Incident.objects.get(pk=incident_id)
+        bindings = incident_bindings(incident, Spec(id=run.scenario_id, path="", data=run.spec, digest=run.digest))
+        rows = list(run.steps.all())
+        by_step: dict[str, list[StepRun]] = {}
+        for row in rows:
+            by_step.setdefault(row.step_id, []).append(row)
+        said: list[str] = []
+        added: list[StepRun] = []
+        for position, step in enumerate(run.spec["steps"]):
+            if not step.get("for_each"):
+                continue
+            have = {r.item for r in by_step.get(step["id"], [])}
+            new = [item for item in _items(step, bindings) if item and item not in have]
+            if not new:
+                continue
+            started = _started_after(step["id"], run.spec, by_step)
+            if run.state in FINAL_RUN_STATES or started:
+                why = f"the run is {run.state}" if run.state in FINAL_RUN_STATES else f"“{started}” has started"
+                said.append(f"Not added to “{_plain_title(step, bindings)}”: {', '.join(new)} ({why}; do it by "
+                            "hand)")
+                continue
+            for row in by_step.get(step["id"], []):
+                if not row.item and row.state in (StepState.PENDING, StepState.NOT_APPLICABLE):
+                    # The placeholder for "nothing to act on" never acted: the real items replace it.
+                    audit.record(actor, "scenario_step.replaced", row, before={"state": row.state},
+                                 after={"items": new})
+                    row.delete()
+            for item in new:
+                names = item_names(step, bindings, item)
+                params = bind(step.get("params", {}), names)
+                if step["kind"] == StepKind.AUTOMATED and step.get("for_each") == "server":
+                    params.setdefault("server", item)
+                added.append(StepRun(run=run, step_id=step["id"], item=item, position=position, kind=step["kind"],
+                                     title=_row_title(step, bindings, item), params=params,
+                                     max_attempts=step.get("max_attempts", 5),
+                                     idempotency_key=idempotency_key(run.pk, step["id"], item)))
+            said.append(f"Added to “{_plain_title(step, bindings)}”: {', '.join(new)}")
+        if not said:
+            return []
+        StepRun.objects.bulk_create(added)
+        run.bindings = bindings
+        run.note = "\n".join(filter(None, [run.note, *said]))
+        run.save(update_fields=["bindings", "note"])
+        audit.record(actor, "scenario_run.scope_widened", run, after={"changes": said, "steps_added": len(added)})
+        if added:
+            advance(run.pk, actor)
+    return said
+
+
+def _started_after(step_id: str, spec: dict, by_step: dict[str, list[StepRun]]) -> str:
+    """The title of a step after `step_id` (directly or not) that has left pending, or ""."""
+    todo, seen = [step_id], set()
+    while todo:
+        current = todo.pop()
+        for step in spec["steps"]:
+            if current in step.get("after", []) and step["id"] not in seen:
+                seen.add(step["id"])
+                todo.append(step["id"])
+                moved = [r for r in by_step.get(step["id"], []) if r.state != StepState.PENDING]
+                if moved:
+                    return moved[0].title
+    return ""

@@ -217,6 +217,7 @@ def _check_graph(
             elif action not in installed and registry is not None:
                 warnings.append(ScenarioError(name, located.line(("steps", i, "action")),
                                               f"action {action!r} is not installed yet; the step fails until it is"))
+        errors += _check_placeholders(data, step, i, located, name)
     if errors:
         return errors
 
@@ -224,6 +225,58 @@ def _check_graph(
     if cycle:
         errors.append(ScenarioError(name, located.line(("steps", index[cycle[0]])),
                                     "steps wait for each other in a cycle: " + " -> ".join(cycle)))
+    return errors
+
+
+# The names every step can bind (scenarios.engine.incident_bindings), and those a fan-out adds per item.
+RUN_NAMES = frozenset({"incident_id", "incident_title", "public_summary", "servers", "databases", "zones",
+                       "failed_region", "rto_minutes", "rpo_minutes"})
+FOR_EACH_NAMES = {"server": frozenset({"server", "item"}),
+                  "database": frozenset({"database", "server", "attached_storage", "item"})}
+# Texts of a step that people read or an action receives.
+BOUND_FIELDS = ("title", "params", "subject", "body")
+
+
+def _placeholders(value: Any) -> set[str]:
+    import string
+
+    if isinstance(value, str):
+        try:
+            return {field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(value) if field}
+        except ValueError:
+            return set()
+    if isinstance(value, list):
+        return set().union(set(), *(_placeholders(v) for v in value))
+    if isinstance(value, dict):
+        return set().union(set(), *(_placeholders(v) for v in value.values()))
+    return set()
+
+
+def _check_placeholders(data: dict, step: dict, i: int, located: _Located, name: str) -> list[ScenarioError]:
+    """Every {name} a step's texts use must be one its run can bind: per-item names only in a step that runs
+    for each server or database, target_region in a title or notice only when the scenario names one,
+    failed_region only for a class that loses a whole zone or region. Otherwise a page or a notice would read
+    "( on )" or "in None"."""
+    from drportal.incidents.scope import SERVER_ONLY_CLASSES
+
+    allowed = set(RUN_NAMES) | FOR_EACH_NAMES.get(step.get("for_each", ""), frozenset())
+    if data.get("target_region"):
+        allowed.add("target_region")
+    if data["disaster_class"] in SERVER_ONLY_CLASSES:
+        allowed.discard("failed_region")
+    errors = []
+    for field_name in BOUND_FIELDS:
+        # An action parameter may be bound to an unset target_region: the action then uses its account's
+        # default region. Only a text people read must not say "in " followed by nothing.
+        names = allowed | ({"target_region"} if field_name == "params" else set())
+        for unknown in sorted(_placeholders(step.get(field_name)) - names):
+            why = ("its run has no such name" if unknown not in {"server", "database", "item", "attached_storage",
+                                                                 "target_region", "failed_region"}
+                   else "the scenario names no target_region" if unknown == "target_region"
+                   else "a single-server disaster class has no failed region" if unknown == "failed_region"
+                   else f"the step does not run for each {'server' if unknown == 'server' else 'database'}")
+            errors.append(ScenarioError(name, located.line(("steps", i, field_name)),
+                                        f"step {step['id']!r} uses {{{unknown}}} in its {field_name}, but {why}"))
     return errors
 
 

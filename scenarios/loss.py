@@ -13,17 +13,22 @@ from scenarios.models import Run
 
 
 def lost(incident: Incident) -> tuple[set[int], list[int] | None]:
-    """The zones the incident takes out (its zones, its servers' zones, its regions' zones) and, when it names
-    services, the customers of those services (None: every customer)."""
-    from drportal.inventory.models import Customer, Zone
+    """From the incident's resolved scope (drportal.incidents.scope): the zones its hit servers and assets
+    run in, and the customers it hits (the exposure rows are drawn from those customers only)."""
+    from drportal.incidents import scope as incident_scope
 
-    zones = set(incident.impacted_zones.values_list("pk", flat=True))
-    zones |= set(incident.impacted_servers.values_list("zone_id", flat=True))
-    zones |= set(Zone.objects.filter(region__in=incident.impacted_regions.all()).values_list("pk", flat=True))
-    services = incident.impacted_services.all()
-    customers = (sorted(Customer.objects.filter(services__in=services).values_list("pk", flat=True).distinct())
-                 if services.exists() else None)
-    return zones, customers
+    return lost_of(incident_scope.of(incident))
+
+
+def lost_of(scope) -> tuple[set[int], list[int]]:
+    """lost() for a resolved scope (the declare page's preview has no incident yet)."""
+    from drportal.inventory.models import Asset, Server
+
+    zones = set(scope.zones)
+    zones |= set(Server.objects.filter(pk__in=scope.servers).values_list("zone_id", flat=True))
+    zones |= set(Asset.objects.filter(pk__in=scope.assets, server__isnull=True, zone__isnull=False)
+                 .values_list("zone_id", flat=True))
+    return zones, list(scope.customers)
 
 
 def _compute(zones: set[int], customers: list[int] | None, now: datetime) -> dict[str, Any]:

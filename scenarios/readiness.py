@@ -225,15 +225,29 @@ def last_drills() -> dict[str, datetime]:
 
 def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenario, list[str]]]:
     """Scenarios for the incident's disaster class, best first, each with why it fits."""
-    servers = list(incident.impacted_servers.select_related("zone__region__provider"))
-    impacted = {name for name in ("servers", "zones", "regions", "offices", "services", "assets")
-                if getattr(incident, f"impacted_{name}").exists()}
+    from drportal.incidents import scope as incident_scope
+
+    chosen = {name for name, ids in incident_scope.chosen(incident).items() if ids}
+    return propose_for(incident.disaster_class, incident_scope.of(incident), chosen, scenarios)
+
+
+def propose_for(disaster_class: str, scope, chosen: set[str], scenarios: list[Scenario]
+                ) -> list[tuple[Scenario, list[str]]]:
+    """propose() for a resolved scope and the kinds of thing named (the declare page's preview)."""
+    from drportal.incidents.choices import DisasterClass
+
+    servers = list(Server.objects.filter(pk__in=scope.servers).select_related("zone__region__provider"))
+    impacted = set(chosen)
+    # A region or zone named for its servers matches a scenario that acts on servers.
+    if servers:
+        impacted.add("servers")
+    label = DisasterClass(disaster_class).label.lower() if disaster_class in DisasterClass.values else disaster_class
     ranked = []
     for scenario in scenarios:
-        if scenario.disaster_class != incident.disaster_class:
+        if scenario.disaster_class != disaster_class:
             continue
         match = scenario.data.get("match", {})
-        score, why = 1, [f"disaster class {incident.get_disaster_class_display().lower()}"]
+        score, why = 1, [f"disaster class {label}"]
         providers = {s.zone.region.provider.slug for s in servers}
         if providers and match.get("providers"):
             if providers <= set(match["providers"]):

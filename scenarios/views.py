@@ -51,6 +51,7 @@ def detail(request: HttpRequest, scenario_id: str) -> HttpResponse:
         "snapshot": snapshot,
         "drills": Drill.objects.filter(scenario_id=scenario.id).select_related("run")[:20],
         "runs": Run.objects.filter(scenario_id=scenario.id, drill=False).select_related("incident")[:20],
+        "drill_scope": drills.describe(drills.default_scope(scenario)),
     }
     return render(request, "scenarios/detail.html", ctx)
 
@@ -228,7 +229,13 @@ def drill_csv(request: HttpRequest) -> HttpResponse:
 @roles(Role.OPS)
 def drill_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
     scenario = _scenario(scenario_id)
-    drill = drills.start_drill(scenario, request.user)
+    try:
+        chosen = request.POST.getlist("server")
+        servers = drills.chosen_scope(scenario, chosen)["servers"] if chosen else None
+        drill = drills.start_drill(scenario, request.user, servers=servers)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("scenarios:detail", scenario_id=scenario.id)
     messages.success(request, f"Drill of “{scenario.title}” started on the simulated cloud.")
     return redirect("scenarios:run", pk=drill.run_id)
 
@@ -277,7 +284,10 @@ def panel_context(incident: Incident, user) -> dict:
     run = Run.objects.filter(incident=incident).first()
     lib = loader.library()
     proposals = [] if run else readiness.propose(incident, list(lib.scenarios.values()))
-    return {"incident": incident, "run": run, "proposals": proposals,
+    # What Execute would do, step by step, shown before the click: each automated step's targets, or why it
+    # has none.
+    plans = [(scenario, why, engine.plan(incident, scenario)) for scenario, why in proposals]
+    return {"incident": incident, "run": run, "proposals": plans,
             "can_execute": has_role(user, Role.OPS) and incident.is_open,
             "has_review": Review.objects.filter(incident=incident).exists()}
 

@@ -98,3 +98,22 @@ class DeclareForm(forms.ModelForm):
             for key in self.fields
             if key.startswith("impacted_") and self.cleaned_data.get(key)
         }
+
+
+class WidenForm(forms.Form):
+    """Something else is down too (a second zone failed): what to add to an open incident's scope."""
+
+    impacted_regions = forms.ModelMultipleChoiceField(Region.objects.select_related("provider"), required=False,
+                                                      label="Regions also down")
+    impacted_zones = forms.ModelMultipleChoiceField(Zone.objects.select_related("region__provider"), required=False,
+                                                    label="Zones also down")
+    impacted_servers = forms.ModelMultipleChoiceField(Server.objects.all(), required=False, label="Servers also down")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        data = self.data if self.is_bound else None
+        options, _ = server_choices(selected=data.getlist("impacted_servers") if data else ())
+        self.fields["impacted_servers"].widget.choices = options
+
+    def impacted(self) -> dict:
+        return {key.removeprefix("impacted_"): list(value) for key, value in self.cleaned_data.items() if value}

@@ -23,6 +23,10 @@ class Incident(models.Model):
     impacted_offices = models.ManyToManyField("inventory.Office", blank=True, related_name="incidents")
     impacted_services = models.ManyToManyField("inventory.Service", blank=True, related_name="incidents")
     impacted_assets = models.ManyToManyField("inventory.Asset", blank=True, related_name="incidents")
+    # Everything the impacted_* relations hit, resolved by drportal.incidents.scope (ids by kind); every
+    # consumer of "what is down?" reads this, never the relations themselves.
+    scope = models.JSONField(default=dict, blank=True)
+    scope_resolved_at = models.DateTimeField(null=True, blank=True)
 
     commander = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -7,9 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from drportal.accounts.access import ALL_STAFF, Role, roles
+from drportal.incidents import scope as incident_scope
 from drportal.incidents import services
 from drportal.incidents.choices import IncidentStatus
-from drportal.incidents.forms import SERVER_OPTIONS, DeclareForm, server_choices
+from drportal.incidents.forms import SERVER_OPTIONS, DeclareForm, WidenForm, server_choices
 from drportal.incidents.models import Incident
 
 
@@ -42,6 +43,20 @@ def declare_servers(request: HttpRequest) -> HttpResponse:
                    "limit": SERVER_OPTIONS})
 
 
+@roles(Role.OPS)
+def declare_preview(request: HttpRequest) -> HttpResponse:
+    """What the declare form's current choices take down, before anyone confirms (htmx)."""
+    from drportal.inventory.models import Server
+
+    chosen = {name: request.GET.getlist(f"impacted_{name}") for name in incident_scope.CHOSEN}
+    disaster_class = request.GET.get("disaster_class", "")
+    scope = incident_scope.resolve(disaster_class, **chosen)
+    servers = [s.name for s in Server.objects.filter(pk__in=scope.servers[:NAMES_SHOWN]).order_by("name")]
+    return render(request, "incidents/_declare_preview.html", {
+        "scope": scope, "counts": scope.counts(), "servers": servers, "disaster_class": disaster_class,
+        "chosen": [name for name, ids in chosen.items() if ids]})
+
+
 @roles(*ALL_STAFF)
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident.objects.select_related("declared_by", "commander"), pk=pk)
@@ -54,8 +69,30 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "offices": incident.impacted_offices.all(),
         "services": incident.impacted_services.all(),
         "next_states": [s for s in IncidentStatus if s in _next(incident)],
+        "resolved": resolved_summary(incident_scope.of(incident)),
+        "widen_form": WidenForm() if incident.is_open else None,
     }
     return render(request, "incidents/detail.html", ctx)
+
+
+# Names listed on the page; beyond this a count says how many more.
+NAMES_SHOWN = 25
+
+
+def resolved_summary(scope: incident_scope.Scope) -> list[tuple[str, int, list[str]]]:
+    """(what, how many, the first names) for each kind of thing the scope hits: one query per kind."""
+    from drportal.inventory.models import Asset, Customer, Person, Server, Zone
+
+    kinds = [("zones", Zone.objects.select_related("region__provider"), scope.zones),
+             ("servers", Server.objects.all(), scope.servers),
+             ("customer databases", Asset.objects.all(), scope.databases),
+             ("customers", Customer.objects.all(), scope.customers),
+             ("people", Person.objects.all(), scope.people)]
+    out = []
+    for label, qs, ids in kinds:
+        if ids:
+            out.append((label, len(ids), [str(o) for o in qs.filter(pk__in=ids[:NAMES_SHOWN])]))
+    return out
 
 
 def _next(incident: Incident) -> tuple[str, ...]:
@@ -71,4 +108,23 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
         services.transition(request.user, pk, request.POST.get("to", ""))
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
+    return redirect("incidents:detail", pk=pk)
+
+
+@require_POST
+@roles(Role.OPS)
+def widen(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add what else is down; a running run's pending steps follow (or its note says why they cannot)."""
+    form = WidenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("incidents:detail", pk=pk)
+    try:
+        scope = services.widen(request.user, pk, impacted=form.impacted())
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        counts = scope.counts()
+        messages.success(request, f"Scope widened: {counts['servers']} servers, {counts['databases']} customer "
+                                  f"databases and {counts['customers']} customers are now down.")
     return redirect("incidents:detail", pk=pk)

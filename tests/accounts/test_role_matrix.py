@@ -37,8 +37,10 @@ EXPECTED: dict[str, set[str]] = {
     "incidents:list": STAFF,
     "incidents:declare": {OPS, ADMIN},
     "incidents:declare-servers": {OPS, ADMIN},
+    "incidents:declare-preview": {OPS, ADMIN},
     "incidents:detail": STAFF,
     "incidents:transition": {OPS, MANAGER, ADMIN},
+    "incidents:widen": {OPS, ADMIN},
     # cloud (issue 4)
     "cloud:accounts": {OPS, MANAGER, ADMIN},
     "cloud:test-connection": {OPS, ADMIN},

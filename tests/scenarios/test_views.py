@@ -269,8 +269,9 @@ def test_the_run_page_takes_a_fixed_number_of_queries(client_as, make_servers, d
     client = client_as("alice")
     url = reverse("scenarios:run", args=[run.pk])
     client.get(url)
-    # session, user, profile, groups; the run; its steps; the incident's zones, servers' zones, regions' zones,
-    # whether it names services; the loss-window snapshot: the same 11 for any number of customers
-    with django_assert_num_queries(11):
+    # session, user, profile, groups; the run; its steps; the zones of the servers in the incident's stored
+    # scope (its assets' zones when it has serverless ones); the loss-window snapshot: the same 8 for any
+    # number of customers
+    with django_assert_num_queries(8):
         response = client.get(url)
     assert response.status_code == 200

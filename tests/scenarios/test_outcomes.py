@@ -1,0 +1,116 @@
+"""Honest outcomes: a recovery step with no target is "not applicable" with its reason, shown before Execute;
+a run whose recovery step had nothing to act on ends "incomplete", saying what was not recovered; the run's
+summary counts steps by outcome."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from drportal.incidents import services as incidents
+from scenarios import engine
+from scenarios.choices import RunState, StepState
+from tests.scenarios.conftest import drain, scenario
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STEPS = """\
+- id: ask
+  kind: decision
+  title: Recover now?
+  quote: "Jivasoft's staff would provision a replacement server"
+  question: "Recover?"
+  options:
+    - {value: "yes", label: "Yes", next: [provision]}
+    - {value: "no", label: "No", next: [wait]}
+- id: wait
+  kind: manual
+  title: Wait it out
+  quote: "no further action would be required"
+  after: [ask]
+  instructions: "Wait"
+- id: provision
+  kind: automated
+  title: "Provision {server} again"
+  quote: "Jivasoft's staff would provision a replacement server"
+  after: [ask]
+  action: simulated
+  for_each: server
+  params: {server: "{server}"}
+"""
+RECOVER = scenario("recover", STEPS)
+
+
+@pytest.fixture
+def library_of_recover(settings, tmp_path):
+    """A scenario library holding only RECOVER, as the incident page reads it."""
+    import textwrap
+
+    from tests.scenarios.conftest import HEADER
+
+    (tmp_path / "recover.yaml").write_text(HEADER.format(name="recover") + textwrap.dedent(STEPS))
+    settings.SCENARIOS_DIR = tmp_path
+
+
+def finish(run, alice):
+    engine.decide(run.steps.get(step_id="ask").pk, alice, "yes")
+    drain()
+    run.refresh_from_db()
+    return run
+
+
+def test_a_run_whose_recovery_step_had_no_server_ends_incomplete_and_says_why(alice):
+    incident = incidents.declare(alice, title="Something is down", disaster_class="server_crash")
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    run = finish(run, alice)
+    provision = run.steps.get(step_id="provision")
+    assert provision.state == StepState.NOT_APPLICABLE
+    assert "no server in the incident's scope" in provision.skip_reason
+    assert provision.title == "Provision each server again"
+    assert run.state == RunState.INCOMPLETE
+    assert run.note.startswith("Not recovered: Provision each server again (no server")
+
+
+def test_a_run_that_recovered_every_server_succeeds(alice, make_servers):
+    servers = make_servers(2)
+    incident = incidents.declare(alice, title="Two down", disaster_class="server_crash",
+                                 impacted={"servers": servers})
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    run = finish(run, alice)
+    assert set(run.steps.filter(step_id="provision").values_list("state", flat=True)) == {StepState.SUCCEEDED}
+    assert run.state == RunState.SUCCEEDED
+
+
+def test_the_summary_counts_steps_by_outcome(alice, make_servers):
+    incident = incidents.declare(alice, title="Two down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(2)})
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    run = finish(run, alice)
+    rows = list(run.steps.all())
+    assert engine.run_summary(run, rows, run.finished_at)["outcomes"] == [("done", 3), ("branch not taken", 1)]
+
+
+def test_the_incident_page_lists_each_automated_steps_targets_before_execute(client_as, alice, make_servers,
+                                                                             library_of_recover):
+    web0, _web1 = make_servers(2)
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": [web0]})
+    page = client_as("alice").get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "Provision each server again: web0" in page
+    assert "web1" not in page.split("What its automated steps would act on")[1].split("</details>")[0]
+
+
+def test_the_incident_page_says_a_step_is_not_applicable_before_execute(client_as, alice, library_of_recover):
+    incident = incidents.declare(alice, title="Nothing named", disaster_class="server_crash")
+    page = client_as("alice").get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "not applicable</span> no server in the incident&#x27;s scope" in page
+
+
+def test_the_run_page_shows_what_was_not_recovered_never_succeeded(client_as, alice):
+    incident = incidents.declare(alice, title="Something is down", disaster_class="server_crash")
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    finish(run, alice)
+    page = client_as("alice").get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    assert "Finished: not everything recovered" in page
+    assert "Not everything was recovered." in page
+    assert ">Succeeded<" not in page
