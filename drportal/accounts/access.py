@@ -40,6 +40,12 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "api:backups": "token-authenticated ingestion API for backup agents",
     "api:rpo": "token-authenticated RPO API (session users with a staff role also allowed)",
     "api:alertmanager": "Alertmanager's webhook, authenticated by an API token holding the ops role",
+    "api:incidents": "incident API: an API token acting as a user or a role, with the pages' roles",
+    "api:incident": "incident API: an API token acting as a user or a role, with the pages' roles",
+    "api:incident-run": "incident API: an API token acting as a user or a role, with the pages' roles",
+    "api:runs": "run API: an API token acting as a user or a role, with the pages' roles",
+    "api:run": "run API: an API token acting as a user or a role, with the pages' roles",
+    "api:step-action": "run API: an API token acting as a user or a role, with the pages' roles",
 }
 
 # Whole URL namespaces owned by third-party apps.

@@ -14,8 +14,9 @@ from drportal.opsapi.models import ApiToken
 
 
 def issue(name: str, *, created_by, user: User | None = None, role: str = "") -> tuple[ApiToken, str]:
-    """(row, raw token). A role token gets a service user of its own holding the role (never able to sign in),
-    so what it does is recorded under a name that says which token did it."""
+    """(row, raw token); `created_by` is a user, or a label for the audit log (a command). A role token gets a
+    service user of its own holding the role (never able to sign in), so what it does is recorded under a name
+    that says which token did it."""
     if (user is None) == (not role):
         raise ValueError("a token is bound to a user or to a role, not both and not neither")
     raw = ApiToken.new_raw()
@@ -26,7 +27,8 @@ def issue(name: str, *, created_by, user: User | None = None, role: str = "") ->
             user.save(update_fields=["password"])
             grant(user, role)
         token = ApiToken.objects.create(name=name, digest=ApiToken.digest_of(raw), prefix=raw[:10], user=user,
-                                        role=role, created_by=created_by, created_at=clock.now())
+                                        role=role, created_by=created_by if isinstance(created_by, User) else None,
+                                        created_at=clock.now())
         audit.record(created_by, "api_token.issued", token,
                      after={"name": name, "prefix": token.prefix, "user": user.username, "role": role})
     return token, raw

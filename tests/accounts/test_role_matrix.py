@@ -110,6 +110,12 @@ EXPECTED: dict[str, set[str]] = {
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
     "api:alertmanager": PUBLIC,
+    "api:incidents": PUBLIC,
+    "api:incident": PUBLIC,
+    "api:incident-run": PUBLIC,
+    "api:runs": PUBLIC,
+    "api:run": PUBLIC,
+    "api:step-action": PUBLIC,
     # alerts (issue 19)
     "opsapi:proposals": STAFF,
     "opsapi:proposal-declare": {OPS, ADMIN},

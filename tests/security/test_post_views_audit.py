@@ -31,6 +31,8 @@ NOT_AUDITED = {
                    "(backups.record_ingested, backups.records_ingested)",
     "api:alertmanager": "token-authenticated, not a session POST: tests/opsapi/test_alertmanager.py checks its "
                         "events (alert_proposal.created, incident.declared, alert.resolved)",
+    "api:incident-run": "token-authenticated: tests/opsapi/test_api.py checks scenario_run.started",
+    "api:step-action": "token-authenticated: tests/opsapi/test_api.py checks the scenario_step events",
 }
 SKIP_NAMESPACES = ("admin", "django_rq")
 
