@@ -255,6 +255,17 @@ def proposal_dismiss(users, request):
                 "alert_proposal.dismissed")
 
 
+def widen(users, request):
+    from drportal.inventory.models import Provider, Region, Zone
+
+    provider = Provider.objects.create(slug="rackspace", name="Rackspace", kind="rackspace")
+    zone = Zone.objects.create(region=Region.objects.create(provider=provider, slug="dfw", name="Dallas"),
+                               slug="dfw2", name="Dallas 2")
+    incident = _incident(users)
+    return Post(reverse("incidents:widen", args=[incident.pk]), {"impacted_zones": [zone.pk]}, "alice",
+                "incident.widened")
+
+
 POST_ONLY = {
     "notifications:notice-new": notice_new,
     "notifications:notice-recipient": notice_recipient,
@@ -265,6 +276,7 @@ POST_ONLY = {
     "notifications:maintenance-cancel": maintenance_cancel,
     "backups:report-unsubscribe": report_unsubscribe,
     "opsapi:proposal-declare": proposal_declare,
+    "incidents:widen": widen,
     "opsapi:proposal-dismiss": proposal_dismiss,
     "notifications:export-link": export_link,
     "incidents:transition": transition,
