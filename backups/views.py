@@ -292,6 +292,8 @@ def report_subscriptions(request: HttpRequest) -> HttpResponse:
     from backups.models import ReportSend, ReportSubscription
 
     form = ReportSubscriptionForm(request.POST or None)
+    if request.method == "POST" and not request.user.email:
+        form.add_error(None, "your account has no e-mail address to send the report to: add one first")
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             item = form.save(commit=False)

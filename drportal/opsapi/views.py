@@ -80,3 +80,32 @@ def proposal_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     elif alertmanager.dismiss(proposal, request.user, reason):
         messages.success(request, "Dismissed.")
     return redirect("opsapi:proposals")
+
+
+@roles(Role.ADMIN)
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """Issue and revoke API tokens; a new token is shown on this page once."""
+    from drportal.opsapi.forms import TokenForm
+    from drportal.opsapi.models import ApiToken
+
+    form = TokenForm(request.POST or None)
+    raw = None
+    if request.method == "POST" and form.is_valid():
+        _, raw = tokens.issue(form.cleaned_data["name"], user=form.cleaned_data["user"],
+                              role=form.cleaned_data["role"], created_by=request.user)
+        form = TokenForm()
+    listing = ApiToken.objects.select_related("user").order_by("revoked_at", "name")
+    response = render(request, "opsapi/tokens.html", {"form": form, "tokens": listing, "raw": raw})
+    response["Cache-Control"] = "no-store"  # the raw token is on this page once
+    return response
+
+
+@require_POST
+@roles(Role.ADMIN)
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    from drportal.opsapi.models import ApiToken
+
+    token = get_object_or_404(ApiToken, pk=pk)
+    if tokens.revoke(token, request.user):
+        messages.success(request, f"Token {token} revoked.")
+    return redirect("opsapi:tokens")

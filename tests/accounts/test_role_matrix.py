@@ -120,6 +120,8 @@ EXPECTED: dict[str, set[str]] = {
     "opsapi:proposals": STAFF,
     "opsapi:proposal-declare": {OPS, ADMIN},
     "opsapi:proposal-dismiss": {OPS, ADMIN},
+    "opsapi:tokens": {ADMIN},
+    "opsapi:token-revoke": {ADMIN},
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }

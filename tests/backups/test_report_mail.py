@@ -133,3 +133,11 @@ def test_a_manager_unsubscribes(world, users, client_as, smtp):
     with time_machine.travel(FIRST, tick=False):
         assert report_mail.send_due(FIRST) == 0
     assert reports(smtp) == []
+
+
+def test_a_manager_without_an_e_mail_address_is_told_so_and_nothing_is_subscribed(world, users, client_as, mona):
+    mona.email = ""
+    mona.save()
+    response = client_as("mona").post("/backups/compliance/subscriptions/", {"frequency": "weekly"})
+    assert "has no e-mail address" in response.content.decode()
+    assert not ReportSubscription.objects.exists()

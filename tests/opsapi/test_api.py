@@ -4,6 +4,7 @@ every change goes through the pages' own functions, so it is validated and audit
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -175,3 +176,22 @@ def test_every_api_route_of_this_app_is_in_its_openapi_fragment():
             if p.callback.__module__.startswith("drportal.opsapi")}
     assert len(ours) == 7
     assert ours <= documented
+
+
+def test_an_admin_issues_a_token_shown_once_and_it_works_until_revoked(client_as, client, jivosoft):
+    from drportal.opsapi.models import ApiToken
+
+    admin = client_as("ada")
+    page = admin.post("/alerts/tokens/", {"name": "alertmanager", "role": "ops"})
+    assert page["Cache-Control"] == "no-store"
+    raw = re.search(r"<code>(dra_[\w-]+)</code>", page.content.decode()).group(1)
+    assert raw not in admin.get("/alerts/tokens/").content.decode()  # shown once
+    call = lambda: client.get("/api/v1/incidents/", HTTP_AUTHORIZATION=f"Bearer {raw}")  # noqa: E731
+    assert call().status_code == 200
+    admin.post(f"/alerts/tokens/{ApiToken.objects.get().pk}/revoke/")
+    assert call().status_code == 401
+
+
+def test_a_token_is_bound_to_a_user_or_a_role_not_both(client_as, alice):
+    page = client_as("ada").post("/alerts/tokens/", {"name": "x", "role": "ops", "user": alice.pk})
+    assert "choose a user or a role" in page.content.decode()

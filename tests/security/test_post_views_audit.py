@@ -266,6 +266,13 @@ def widen(users, request):
                 "incident.widened")
 
 
+def api_token_revoke(users, request):
+    from drportal.opsapi import tokens
+
+    token, _ = tokens.issue("old tool", role="ops", created_by=users["ada"])
+    return Post(reverse("opsapi:token-revoke", args=[token.pk]), {}, "ada", "api_token.revoked")
+
+
 POST_ONLY = {
     "notifications:notice-new": notice_new,
     "notifications:notice-recipient": notice_recipient,
@@ -277,6 +284,7 @@ POST_ONLY = {
     "backups:report-unsubscribe": report_unsubscribe,
     "opsapi:proposal-declare": proposal_declare,
     "incidents:widen": widen,
+    "opsapi:token-revoke": api_token_revoke,
     "opsapi:proposal-dismiss": proposal_dismiss,
     "notifications:export-link": export_link,
     "incidents:transition": transition,
@@ -315,6 +323,10 @@ def report_subscribe_form(users, request):
                 "compliance_report.subscribed")
 
 
+def api_token_form(users, request):
+    return Post(reverse("opsapi:tokens"), {"name": "alertmanager", "role": "ops"}, "ada", "api_token.issued")
+
+
 def maintenance_form(users, request):
     return Post(reverse("notifications:maintenance"), {"title": "Upgrade", "body": "Read-only for 30 minutes.",
                                                        "starts_at": "2027-01-02T01:00", "ends_at": "2027-01-02T02:00"},
@@ -322,7 +334,8 @@ def maintenance_form(users, request):
 
 
 FORMS = {"incidents:declare": declare_form, "backups:tokens": token_form, "scenarios:mitigations": mitigation_form,
-         "backups:report-subscriptions": report_subscribe_form, "notifications:maintenance": maintenance_form}
+         "backups:report-subscriptions": report_subscribe_form, "notifications:maintenance": maintenance_form,
+         "opsapi:tokens": api_token_form}
 
 
 def test_every_post_only_view_has_a_recipe(client, users):
