@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
 
-.PHONY: run test install system-deps lint audit bench clean-var validate
+.PHONY: run test install system-deps lint audit bench clean-var validate fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,8 @@ bench: install system-deps
 clean-var:
 	$(PY) -m drportal.lib.embedded stop || true
 	rm -rf var
+
+# The API contract fuzzed harder than in `make test` (README, "Fuzzing"): FUZZ_EXAMPLES per operation and phase.
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	CONTRACT_EXAMPLES=$(FUZZ_EXAMPLES) CONTRACT_SEED=$${CONTRACT_SEED:-$$RANDOM} $(PY) -m pytest tests/hostile/test_api_contract.py -q -s

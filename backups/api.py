@@ -3,18 +3,18 @@ Both are public URL names (drportal.accounts.access.PUBLIC_ENDPOINTS): they chec
 
 from __future__ import annotations
 
-import json
-
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from backups import ingest as ingestion
 from drportal.accounts.access import ALL_STAFF, has_role
-from drportal.lib import clock
+from drportal.lib import clock, inputs
 
 # A single report is a few hundred bytes; a batch of MAX_BATCH reports fits well under this.
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# A batch, a report, its location: three levels. A little room for a client's habits, none for a bomb.
+MAX_DEPTH = 5
 
 
 def _error(status: int, message: str, errors: list[dict] | None = None) -> JsonResponse:
@@ -24,7 +24,13 @@ def _error(status: int, message: str, errors: list[dict] | None = None) -> JsonR
     return JsonResponse(body, status=status)
 
 
-UNAUTHORIZED = "a valid, unrevoked bearer token is required (Authorization: Bearer drb_...)"
+def _not_allowed(method: str) -> JsonResponse:
+    response = _error(405, f"use {method}")
+    response["Allow"] = method
+    return response
+
+
+UNAUTHORIZED = "A valid, unrevoked bearer token is required (Authorization: Bearer drb_...)."
 
 
 @csrf_exempt
@@ -32,7 +38,7 @@ def ingest(request: HttpRequest) -> JsonResponse:
     """One report (an object) or a batch (a list). A single report that is well-formed costs two queries
     (see ingest.ingest_one); every refusal checks the token first, so a bad token is a 401 whatever the body."""
     if request.method != "POST":
-        return _error(405, "use POST")
+        return _not_allowed("POST")
     digest = ingestion.digest_of(request.headers.get("Authorization", ""))
     if digest is None:
         return _error(401, UNAUTHORIZED)
@@ -48,9 +54,9 @@ def ingest(request: HttpRequest) -> JsonResponse:
     if int(length) > MAX_BODY_BYTES:
         return refuse(413, f"the body is larger than {MAX_BODY_BYTES} bytes: send smaller batches")
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return refuse(400, "the body is not JSON", [{"field": "(body)", "message": "not valid JSON"}])
+        payload = inputs.load_json(request.body, max_bytes=MAX_BODY_BYTES, max_depth=MAX_DEPTH)
+    except inputs.InputError as exc:
+        return refuse(400, "the body is not a JSON report or batch; nothing was recorded", [exc.as_dict()])
     now = clock.now()
     if not isinstance(payload, list):
         one = ingestion.ingest_one(payload, digest, now)
@@ -126,12 +132,14 @@ def rpo(request: HttpRequest) -> HttpResponse:
     and per customer its worst database. A bearer token sees the databases in its scope (its policy or its
     account); a staff session sees all."""
     if request.method != "GET":
-        return _error(405, "use GET")
+        return _not_allowed("GET")
     scope, account_scope, params = "", "", {}
-    if request.headers.get("Authorization"):
-        token = ingestion.authenticate(request.headers["Authorization"])
+    # Any Authorization header, even an empty one, means token authentication: TokenApiMiddleware has then
+    # skipped the session middleware, so there is no request.user to fall back on.
+    if "HTTP_AUTHORIZATION" in request.META:
+        token = ingestion.authenticate(request.META["HTTP_AUTHORIZATION"])
         if token is None:
-            return _error(401, "a valid, unrevoked bearer token is required")
+            return _error(401, UNAUTHORIZED)
         if token.policy_id:
             scope = "AND s.asset_id IN (SELECT asset_id FROM backups_policyassetstatus WHERE policy_id = %(policy)s)"
             params["policy"] = token.policy_id
@@ -139,7 +147,7 @@ def rpo(request: HttpRequest) -> HttpResponse:
             account_scope = "AND coalesce(a.account_id, sv.account_id) = %(account)s"
             params["account"] = token.account_id
     elif not (request.user.is_authenticated and has_role(request.user, *ALL_STAFF)):
-        return _error(401, "a bearer token or a staff session is required")
+        return _error(401, "A bearer token or a staff session is required.")
     now = clock.now()
     params["now"] = now
     with connection.cursor() as cur:

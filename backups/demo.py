@@ -12,6 +12,10 @@ from backups.models import BackupPolicy
 
 HISTORY = timedelta(days=14)
 MAX_RUNS = 30
+# A fresh demo starts with this much history, replayed as the agents and the sweep would have lived it, so the
+# compliance chart has a month to show from the first minute (seed_history).
+SEEDED_DAYS = 30
+REPLAY_STEP = timedelta(hours=12)
 
 
 def _where(policy: BackupPolicy, asset, zone) -> dict:
@@ -35,8 +39,9 @@ def _where(policy: BackupPolicy, asset, zone) -> dict:
     return {"zone": str(zone)}
 
 
-def _items(policy: BackupPolicy, now: datetime) -> list[dict]:
-    runs = [r for r in status.previous_runs(policy.schedule, policy.time_zone, now, MAX_RUNS) if r > now - HISTORY]
+def _items(policy: BackupPolicy, now: datetime, history: timedelta = HISTORY, max_runs: int = MAX_RUNS,
+           failing: bool = True) -> list[dict]:
+    runs = [r for r in status.previous_runs(policy.schedule, policy.time_zone, now, max_runs) if r > now - history]
     items = []
     first = policy.assets.order_by("name").first()
     for asset in policy.assets.select_related("server__zone__region", "zone__region").order_by("name"):
@@ -67,15 +72,41 @@ def _items(policy: BackupPolicy, now: datetime) -> list[dict]:
                                         **({"zone": str(mzone)} if mzone else {})}
                     item["provider_state"] = "in_sync"
                 # The newest dump of the first customer database failed: a red line on the dashboard.
-                if i == 0 and policy.kind == PolicyKind.DATABASE_DUMP and asset.customer_id and asset == first:
+                dump = policy.kind == PolicyKind.DATABASE_DUMP
+                if failing and i == 0 and dump and asset.customer_id and asset == first:
                     item.update(outcome="failed", error="pg_dump: error: connection to server lost")
                     item.pop("sha256")
                 items.append(item)
     return items
 
 
+def seed_history(now: datetime, stdout=None) -> int:
+    """On a fresh demo only (no record, no sweep yet): the last SEEDED_DAYS replayed step by step, each step
+    reporting each copy's newest run by then and sweeping at that time, so the daily compliance rollups hold
+    what the sweep would have measured (sampled: a sweep integrates at most MAX_ROLLUP_STEP per step)."""
+    from backups.models import BackupRecord, SweepState
+
+    if BackupRecord.objects.exists() or SweepState.objects.filter(name="rollup").exists():
+        return 0
+    policies = list(BackupPolicy.objects.filter(active=True).order_by("name"))
+    created, at = 0, now - timedelta(days=SEEDED_DAYS)
+    while at < now:
+        # Only each copy's newest run can change what this sweep measures (a policy every five minutes would
+        # otherwise mean thousands of records a copy and minutes of start-up).
+        due = [item for policy in policies for item in _items(policy, at, REPLAY_STEP, max_runs=1, failing=False)]
+        if due:
+            lookups = ingest.Lookups(due, None)
+            created += len(ingest.save([ingest.build_record(i, lookups, at, source=RecordSource.MANUAL)
+                                        for i in due]).created)
+        sweep.sweep(at, actor="command:load_demo")
+        at += REPLAY_STEP
+    if stdout is not None:
+        stdout.write(f"backups: {SEEDED_DAYS} days of history replayed ({created} backup records)")
+    return created
+
+
 def load(now: datetime, stdout=None) -> int:
-    created = 0
+    created = seed_history(now, stdout)
     for policy in BackupPolicy.objects.filter(active=True).order_by("name"):
         items = _items(policy, now)
         if not items:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.utils.dateparse import parse_datetime
 
 from backups import status
 from backups.choices import Outcome, PolicyKind, RecordSource
 from backups.models import BackupPolicy, BackupRecord, IngestToken, PolicyAssetStatus
 from drportal.audit import log as audit
+from drportal.lib import inputs
 
 # Agents' clocks drift a little; anything further ahead than this is refused as "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -62,7 +62,8 @@ class Lookups:
         from drportal.inventory.models import Region, Zone
 
         self.token = token
-        names = {i.get("asset") for i in items if isinstance(i.get("asset"), str)}
+        # Text PostgreSQL cannot take (NUL, lone surrogates) is never looked up: _check refuses it by name.
+        names = {i.get("asset") for i in items if _storable(i.get("asset"))}
         # Plain values, not model instances: a batch of 5,000 reports would build 20,000 objects otherwise.
         pairs = PolicyAssetStatus.objects.filter(asset__name__in=names)
         if token is not None and token.policy_id:
@@ -80,13 +81,17 @@ class Lookups:
 
             self.assets |= set(Asset.objects.filter(name__in=names - self.assets).values_list("name", flat=True))
         locations = [i["location"] for i in items if isinstance(i.get("location"), dict)]
-        zones = {loc["zone"] for loc in locations if isinstance(loc.get("zone"), str)}
-        regions = {loc["region"] for loc in locations if isinstance(loc.get("region"), str)}
+        zones = {loc["zone"] for loc in locations if _storable(loc.get("zone"))}
+        regions = {loc["region"] for loc in locations if _storable(loc.get("region"))}
         # Only the zones and regions named, fetched once per request (a batch names few).
         self.zones = {str(z): z for z in Zone.objects.select_related("region__provider").filter(
             _by_path(zones, ("region__provider__slug", "region__slug", "slug")))} if zones else {}
         self.regions = {str(r): r for r in Region.objects.select_related("provider").filter(
             _by_path(regions, ("provider__slug", "slug")))} if regions else {}
+
+
+def _storable(value: object) -> bool:
+    return isinstance(value, str) and inputs.text_problem(value) is None
 
 
 def _by_path(paths: set[str], fields: tuple[str, ...]):
@@ -107,9 +112,10 @@ def _when(item: dict, name: str, now: datetime, errors: list, required: bool) ->
         if required:
             errors.append({"field": name, "message": "is required"})
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None or parsed.tzinfo is None:
-        errors.append({"field": name, "message": "must be an ISO 8601 time with a UTC offset"})
+    try:
+        parsed = inputs.when(value, name)
+    except inputs.InputError as exc:
+        errors.append(exc.as_dict())
         return None
     if parsed > now + CLOCK_SKEW:
         errors.append({"field": name, "message": "is in the future"})
@@ -117,15 +123,40 @@ def _when(item: dict, name: str, now: datetime, errors: list, required: bool) ->
     return parsed
 
 
+def _text(item: dict, name: str, errors: list, max_length: int | None = None) -> str | None:
+    """The field's text through the input boundary; None (and the error appended) when refused."""
+    try:
+        return inputs.text(item.get(name), name, max_length=max_length)
+    except inputs.InputError as exc:
+        errors.append(exc.as_dict())
+        return None
+
+
 def _check(item: object, now: datetime, errors: list, between=None) -> dict:
     """The checks that need no database: every bad field is appended to `errors`; returns the parsed values."""
     if not isinstance(item, dict):
         raise IngestError([{"field": "(body)", "message": "each backup must be a JSON object"}])
     if not item.keys() <= FIELDS:
-        errors += [{"field": k, "message": "is not a known field"} for k in sorted(set(item) - FIELDS)]
+        errors += [{"field": inputs.printable(k), "message": "is not a known field"}
+                   for k in sorted(set(item) - FIELDS)]
     client_id = item.get("id")
     if not isinstance(client_id, str) or not 0 < len(client_id) <= 200:
         errors.append({"field": "id", "message": "is required: a string of 1-200 characters unique per asset"})
+    elif inputs.text_problem(client_id):
+        errors.append({"field": "id", "message": inputs.text_problem(client_id)})
+    for name in ("asset", "policy"):
+        if isinstance(item.get(name), str) and inputs.text_problem(item[name]):
+            errors.append({"field": name, "message": inputs.text_problem(item[name])})
+            between = None
+    location = item.get("location")
+    if isinstance(location, dict):
+        for key, value in location.items():
+            if key not in LOCATION_FIELDS:
+                continue  # named by _location
+            if value is not None and not isinstance(value, str):
+                errors.append({"field": f"location.{key}", "message": "must be a string"})
+            elif value and inputs.text_problem(value):
+                errors.append({"field": f"location.{key}", "message": inputs.text_problem(value)})
     if between is not None:  # the pair's errors come here, in the order fields are documented
         between()
     outcome = item.get("outcome")
@@ -140,19 +171,20 @@ def _check(item: object, now: datetime, errors: list, between=None) -> dict:
         errors.append({"field": "size_bytes", "message": "must be a whole number of bytes, zero or more"})
     elif size is not None and size > MAX_SIZE_BYTES:
         errors.append({"field": "size_bytes", "message": f"must be at most {MAX_SIZE_BYTES} bytes"})
-    sha = item.get("sha256") or ""
-    if sha and (not isinstance(sha, str) or not SHA256.match(sha.lower())):
+    # Null and "" mean absent; other falsy values (0, false, []) are the wrong type, not absent.
+    sha = "" if item.get("sha256") is None else item["sha256"]
+    if sha != "" and (not isinstance(sha, str) or not SHA256.match(sha.lower())):
         errors.append({"field": "sha256", "message": "must be 64 hexadecimal characters"})
-    error_text = item.get("error") or ""
-    if not isinstance(error_text, str):
-        errors.append({"field": "error", "message": "must be a string"})
-    state = item.get("provider_state") or ""
+    error_text = _text(item, "error", errors) or ""
+    state = "" if item.get("provider_state") is None else item["provider_state"]
     if not isinstance(state, str) or len(state) > 50:
         errors.append({"field": "provider_state", "message": "must be a string of at most 50 characters"})
+    else:
+        state = _text(item, "provider_state", errors) or ""
     recovery = _when(item, "recovery_point", now, errors, required=False)
     return {"client_id": client_id, "outcome": outcome, "started_at": started, "completed_at": completed,
             "size_bytes": size, "sha256": sha.lower() if isinstance(sha, str) else "",
-            "error": error_text[:10000] if isinstance(error_text, str) else "", "provider_state": state,
+            "error": error_text[:10000], "provider_state": state,
             "recovery_point": recovery}
 
 
@@ -182,7 +214,7 @@ def build_row(item: object, lookups: Lookups, now: datetime, source: str = Recor
     errors: list[dict] = []
     found: list[Pair | None] = []
     checked = _check(item, now, errors, lambda: found.append(_pair(item, lookups, errors)))
-    pair = found[0]
+    pair = found[0] if found else None
     location = _location(item.get("location"), lookups, errors)
     if errors:
         raise IngestError(errors)
@@ -238,9 +270,7 @@ def _location(value: object, lookups: Lookups, errors: list) -> dict:
     out: dict = {}
     for key in ("provider", "container", "key"):
         text = value.get(key) or ""
-        if not isinstance(text, str):
-            errors.append({"field": f"location.{key}", "message": "must be a string"})
-        out[key] = text if isinstance(text, str) else ""
+        out[key] = text if isinstance(text, str) else ""  # a wrong type is named by _check
     if value.get("zone"):
         zone = lookups.zones.get(value["zone"]) if isinstance(value["zone"], str) else None
         if zone is None:

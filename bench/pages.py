@@ -62,9 +62,11 @@ def _incident():
 
     actor = User.objects.get(username="bench-admin")
     zone = Zone.objects.order_by("id").first()
+    # 20 crashed servers, not their zone: a zone-wide class now takes every server of the zone (about 400
+    # here, with 4,000 databases), and the pages measured are those of a run of ordinary size.
     incident = services.declare(actor, title="bench: zone offline", severity="sev1",
-                                disaster_class="datacenter_offline", public_summary="Service interruption",
-                                impacted={"zones": [zone], "servers": list(Server.objects.filter(zone=zone)[:20])})
+                                disaster_class="server_crash", public_summary="Service interruption",
+                                impacted={"servers": list(Server.objects.filter(zone=zone)[:20])})
     from scenarios import engine, loader
 
     scenario = loader.library().get("jivosoft-datacenter-offline")

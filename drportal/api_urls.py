@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from backups import api as backups_api
+from drportal.front import api_docs
 from drportal.opsapi import api as ops_api
 from drportal.opsapi import views as opsapi_views
 
@@ -20,4 +21,6 @@ urlpatterns = [
     path("runs/", ops_api.runs, name="runs"),
     path("runs/<int:pk>/", ops_api.run, name="run"),
     path("steps/<int:pk>/<slug:op>/", ops_api.step_action, name="step-action"),
+    path("openapi.json", api_docs.openapi_json, name="openapi"),
+    path("docs/", api_docs.docs, name="docs"),
 ]

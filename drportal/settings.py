@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "scenarios",
     "notifications",
     "drportal.opsapi",
+    "outbox",  # development sinks and the Outbox page (not routed in production)
 ]
 
 MIDDLEWARE = [
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "drportal.front.middleware.DatabaseDownMiddleware",
     # Bearer-token API (api:backups, api:rpo with a token) answered here, without sessions and users.
     "drportal.accounts.middleware.TokenApiMiddleware",
+    # NUL and the like in query strings and form fields: a 400 naming the field (drportal/lib/inputs.py).
+    "drportal.front.middleware.InputBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,7 +84,9 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend that honours PASSWORD_LOGIN (all / admins / off), then OpenID Connect (drportal.accounts.sso).
+    "drportal.accounts.sso.PasswordBackend",
+    "drportal.accounts.sso.SsoBackend",
 ]
 
 ROOT_URLCONF = "drportal.urls"
@@ -99,6 +104,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "drportal.accounts.context_processors.roles",
             ],
+            # {{ error|readable }}: errors as sentences, the raw error behind a disclosure (drportal/lib/messages.py).
+            "builtins": ["drportal.front.templatetags.readable"],
         },
     },
 ]
@@ -164,6 +171,8 @@ EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "drportal@localhost")
+# Rounds a channel that cannot be reached is tried before its deliveries fail (notifications/sender.py).
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", 5)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
@@ -195,3 +204,35 @@ LOGGING = {
         "rq.worker": {"level": envstr("RQ_LOG_LEVEL", "INFO")},
     },
 }
+
+# Drills in a bubble restore databases into this sandbox PostgreSQL (never onto a restore target), in databases
+# named "drill<incident>_<name>" that the drill's teardown drops; the password, if any, in DRILL_POSTGRES_PASSWORD.
+DRILL_POSTGRES_HOST = envstr("DRILL_POSTGRES_HOST", "")
+DRILL_POSTGRES_PORT = envint("DRILL_POSTGRES_PORT", 5432)
+DRILL_POSTGRES_USER = envstr("DRILL_POSTGRES_USER", "postgres")
+# GET /metrics (Prometheus): off until a bearer token is set; Prometheus sends it as `authorization`.
+METRICS_TOKEN = envsecret("METRICS_TOKEN")
+
+# Single sign-on with OpenID Connect (mozilla-django-oidc): on when OIDC_RP_CLIENT_ID is set.
+OIDC_RP_CLIENT_ID = envstr("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = envsecret("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = envstr("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = envstr("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = envstr("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = envstr("OIDC_OP_JWKS_ENDPOINT")
+OIDC_OP_END_SESSION_ENDPOINT = envstr("OIDC_OP_END_SESSION_ENDPOINT")
+OIDC_RP_SIGN_ALGO = envstr("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = envstr("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = envbool("OIDC_USE_PKCE", True)
+# Match the ID token's key id against the provider's JWKS; only for a provider that signs without one.
+OIDC_VERIFY_KID = envbool("OIDC_VERIFY_KID", True)
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's end-session (logout) request
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_PROVIDER_NAME = envstr("OIDC_PROVIDER_NAME", "your identity provider")
+OIDC_GROUPS_CLAIM = envstr("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_MAP = envstr("OIDC_ROLE_MAP", "dr-ops=ops,dr-managers=manager,dr-support=support,dr-admins=admin")
+# all | admins (a break-glass admin keeps a password) | off. Empty: all without SSO, admins with it.
+PASSWORD_LOGIN = envstr("PASSWORD_LOGIN")
+if PASSWORD_LOGIN not in ("", "all", "admins", "off"):
+    raise ValueError(f"PASSWORD_LOGIN must be all, admins or off, got {PASSWORD_LOGIN!r}")
+LOGIN_REDIRECT_URL_FAILURE = "/login/"  # mozilla-django-oidc redirects to it as given (no reverse)

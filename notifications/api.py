@@ -12,19 +12,22 @@ from django.db import IntegrityError, transaction
 from drportal.audit import log as audit_log
 from drportal.lib import clock
 from notifications.choices import Channel
-from notifications.models import Delivery, StaffPage, WebhookTarget
+from notifications.models import AppriseChannel, Delivery, StaffPage, WebhookTarget
 
 logger = logging.getLogger(__name__)
 
 
 def notify_staff(*, role: str, subject: str, body: str, link: str = "", dedupe_key: str = "") -> None:
-    """Tell everyone holding `role` (ops, manager, support, admin) by e-mail, and the role's webhooks.
+    """Tell everyone holding `role` (ops, manager, support, admin) by e-mail, and the role's webhooks and
+    Apprise channels.
     `dedupe_key` makes repeated calls with the same key send once."""
     from django.contrib.auth.models import User
 
     emails = User.objects.filter(groups__name=role, is_active=True).exclude(email="").values_list("email", flat=True)
     recipients = [(Channel.EMAIL, e) for e in emails]
     recipients += [(Channel.WEBHOOK, w.url) for w in WebhookTarget.objects.filter(active=True, role__in=[role, ""])]
+    channels = AppriseChannel.objects.filter(active=True, role__in=[role, ""])
+    recipients += [(Channel.APPRISE, c.address) for c in channels]
     page(dedupe_key=dedupe_key or f"adhoc:{uuid.uuid4()}", role=role, subject=subject, body=body, link=link,
          recipients=recipients)
     logger.info("staff notice to %s: %s", role, subject)

@@ -16,6 +16,8 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook (Slack-compatible)"
     SMS = "sms", "SMS"
+    # Any Apprise URL (Slack, Teams, PagerDuty, Opsgenie, ntfy, ...): the address is "apprise:<AppriseChannel id>".
+    APPRISE = "apprise", "Apprise channel"
 
 
 class DeliveryState(models.TextChoices):

@@ -30,6 +30,10 @@ def resolve(actor, delivery_id: int, action: str) -> Delivery:
         before = {"state": delivery.state, "error": delivery.error}
         delivery.state, delivery.resolved_by = to, actor
         fields = ["state", "resolved_by"]
+        if action in ("retry", "resend"):
+            # A person's retry gets a fresh budget of automatic attempts (sender.MAX_ATTEMPTS).
+            delivery.attempts, delivery.retry_at = 0, None
+            fields += ["attempts", "retry_at"]
         if action == "mark_delivered":
             delivery.error = f"marked delivered by {actor}"
             fields.append("error")

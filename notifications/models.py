@@ -140,6 +140,8 @@ class Delivery(models.Model):
     # claiming worker's database session is gone (the worker died).
     claim_key = models.BigIntegerField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When a channel that was unreachable is tried again (sender.defer: back-off, then "failed" at a limit).
+    retry_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     resolved_by = models.ForeignKey(
@@ -185,6 +187,41 @@ class WebhookTarget(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AppriseChannel(models.Model):
+    """A staff alert and paging destination given as an Apprise URL (slack://..., workflows://...,
+    pagerduty://...). The URL holds the service's credentials: stored encrypted (drportal.lib.crypto), shown
+    only as its scheme once saved. Deliveries address it as "apprise:<id>", so the URL is never copied."""
+
+    name = models.CharField(max_length=100, unique=True)
+    scheme = models.CharField(max_length=40, editable=False)
+    url_encrypted = models.TextField(editable=False)
+    role = models.CharField(max_length=40, blank=True, help_text="Empty: every staff message.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def address(self) -> str:
+        return f"apprise:{self.pk}"
+
+    def set_url(self, url: str) -> None:
+        from drportal.lib import crypto
+
+        self.scheme = url.split("://", 1)[0].lower()[:40]
+        self.url_encrypted = crypto.encrypt(url)
+
+    def url(self) -> str:
+        from drportal.lib import crypto
+
+        return crypto.decrypt(self.url_encrypted)
 
 
 class StatusUpdate(models.Model):

@@ -24,7 +24,8 @@ return tostring(-tokens / rate)
 
 # E-mail: what a relay of our own (Postfix next to the app) takes without strain; 10,000 notices leave in
 # about 10 s. A hosted relay has a quota of its own (SES starts at 14/s): set NOTIFY_RATE_EMAIL to it.
-DEFAULT_RATES = {"email": (1000.0, 1000.0), "webhook": (1.0, 5.0), "sms": (10.0, 20.0)}
+# Apprise: chat and paging APIs throttle around one message a second per webhook (Slack documents 1/s).
+DEFAULT_RATES = {"email": (1000.0, 1000.0), "webhook": (1.0, 5.0), "sms": (10.0, 20.0), "apprise": (1.0, 5.0)}
 
 
 def rate_for(channel: str) -> tuple[float, float]:

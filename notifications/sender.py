@@ -29,18 +29,27 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from drportal.audit import log as audit
 from drportal.cloud.adapters.errors import AdapterError
-from drportal.lib import clock
+from drportal.lib import clock, messages
 from notifications.channels import adapter_for, shown_address
-from notifications.channels.base import IN_DOUBT, UNAVAILABLE, Message
+from notifications.channels.base import IN_DOUBT, UNAVAILABLE, UNCONFIGURED, Message
 from notifications.choices import Channel, DeliveryState
 from notifications.models import Delivery
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500  # messages per SMTP connection
+# Seconds before the next try of a channel that could not be reached, by attempt; then "failed" at MAX_ATTEMPTS.
+BACKOFF_S = (10, 30, 60, 120)
+
+
+def max_attempts() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "NOTIFY_MAX_ATTEMPTS", 5))
 CLAIM_CHUNK = 100  # rows claimed per durable commit (and tokens taken from the rate limiter at once)
 
 IN_DOUBT_ERROR = ("the worker stopped after handing this message to the receiver and before recording its "
@@ -51,8 +60,25 @@ _CLAIM = ("UPDATE notifications_delivery SET state = 'sending', claim_key = %s, 
           "attempts = attempts + 1 WHERE id = ANY(%s) AND state = 'queued' RETURNING id")
 _OUTCOME = ("UPDATE notifications_delivery SET state = %s, error = %s, sent_at = %s "
             "WHERE id = %s AND claim_key = %s AND state IN ('sending', 'in_doubt')")
-_RELEASE = ("UPDATE notifications_delivery SET state = 'queued', error = %s "
+# Claimed but never tried: the claim's attempt is given back.
+_RELEASE = ("UPDATE notifications_delivery SET state = 'queued', error = %s, attempts = attempts - 1 "
             "WHERE id = ANY(%s) AND claim_key = %s AND state = 'sending'")
+_UNAVAILABLE = ("UPDATE notifications_delivery SET state = 'queued', error = %s, attempts = attempts - 1 "
+                "WHERE id = %s AND claim_key = %s AND state = 'sending'")
+# One round in which the channel could not be reached counts as one attempt for every row that waited on it;
+# at the limit the row fails (a person may retry it), before it the row waits for its back-off.
+_DEFER = """
+UPDATE notifications_delivery SET
+    attempts = attempts + 1,
+    state = CASE WHEN attempts + 1 >= %(max)s THEN 'failed' ELSE 'queued' END,
+    error = CASE WHEN attempts + 1 >= %(max)s THEN %(gave_up)s ELSE %(waiting)s END,
+    retry_at = CASE WHEN attempts + 1 >= %(max)s THEN NULL
+                    ELSE %(now)s + make_interval(secs => (%(backoff)s::int[])[LEAST(attempts + 1, %(steps)s)]) END
+WHERE id = ANY(%(ids)s) AND state = 'queued'
+RETURNING id, state, retry_at, address
+"""
+_UNCONFIGURED = ("UPDATE notifications_delivery SET state = 'failed', error = %s, retry_at = NULL "
+                 "WHERE id = ANY(%s) AND state = 'queued' RETURNING id, address")
 
 
 @dataclass
@@ -60,6 +86,7 @@ class Report:
     counts: Counter = field(default_factory=Counter)
     orphaned: int = 0
     stopped: str = ""
+    retry_at: object = None  # the earliest back-off of the rows this run deferred (a datetime), if any
 
 
 def sweep_orphans(actor: str = "job:notify.sweep") -> int:
@@ -112,7 +139,8 @@ def send_pending(*, notice_id: int | None = None, page_id: int | None = None, ac
             cur.execute("SET synchronous_commit = off")
         filters = {"notice_id": notice_id} if notice_id else {"page_id": page_id} if page_id else {}
         for channel in Channel.values:
-            pending = Delivery.objects.filter(channel=channel, state=DeliveryState.QUEUED, **filters).order_by("pk")
+            pending = (Delivery.objects.filter(channel=channel, state=DeliveryState.QUEUED, **filters)
+                       .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=clock.now())).order_by("pk"))
             ids = list(pending.values_list("pk", flat=True)[:limit] if limit else pending.values_list("pk", flat=True))
             if ids:
                 # A channel that is down leaves its rows queued; the other channels still go out.
@@ -143,17 +171,61 @@ def _send_channel(channel: str, ids: list[int], key: int, report: Report, actor:
         try:
             adapter.open()
         except AdapterError as exc:
+            if exc.code == UNCONFIGURED:
+                fail_unconfigured(channel, ids[start:], str(exc), actor, report)
+                return True
             report.stopped = str(exc)
-            logger.warning("channel %s unavailable: %s", channel, exc)
+            defer(channel, ids[start:], str(exc), actor, report)
             return False
         try:
             for i in range(0, len(batch), CLAIM_CHUNK):
                 if not _send_chunk(adapter, batch[i:i + CLAIM_CHUNK], key, report, actor, bucket):
-                    report.stopped = f"{channel} became unavailable"
+                    reason = getattr(adapter, "unavailable_reason", "") or f"{channel} became unavailable"
+                    report.stopped = reason
+                    defer(channel, ids[start:], reason, actor, report)
                     return False
         finally:
             adapter.close()
     return True
+
+
+def fail_unconfigured(channel: str, ids: list[int], reason: str, actor: str, report: Report) -> None:
+    """A channel that is not set up fails its deliveries at once, with the reason; nothing is retried."""
+    error = messages.with_details(messages.sentence(reason), reason)
+    with connection.cursor() as cur:
+        cur.execute(_UNCONFIGURED, [error, ids])
+        failed = cur.fetchall()
+    report.counts[DeliveryState.FAILED] += len(failed)
+    if failed:
+        logger.warning("%s: %d message(s) failed at once: %s", channel, len(failed), reason)
+        audit.record(actor, "delivery.failed", None, after={"channel": channel, "deliveries": [r[0] for r in failed],
+                                                           "error": reason})
+
+
+def defer(channel: str, ids: list[int], reason: str, actor: str, report: Report) -> None:
+    """The channel could not be reached: each waiting row counts one attempt and waits for its back-off, or
+    fails at MAX_ATTEMPTS. One log line per round, not a traceback."""
+    limit, now = max_attempts(), clock.now()
+    main = messages.sentence(reason)
+    with connection.cursor() as cur:
+        cur.execute(_DEFER, {
+            "max": limit, "now": now, "backoff": list(BACKOFF_S), "steps": len(BACKOFF_S), "ids": ids,
+            "waiting": messages.with_details(f"{main} Waiting to try again.", reason),
+            "gave_up": messages.with_details(f"{main} Gave up after {limit} attempts: retry it once the cause is "
+                                             f"fixed.", reason)})
+        rows = cur.fetchall()
+    failed = [r for r in rows if r[1] == DeliveryState.FAILED]
+    waiting = [r[2] for r in rows if r[1] == DeliveryState.QUEUED]
+    report.counts[DeliveryState.FAILED] += len(failed)
+    if waiting:
+        report.retry_at = min(waiting)
+    logger.warning("%s unavailable (%s): %d message(s) wait %s, %d failed after %d attempts", channel, reason,
+                   len(waiting), f"until {min(waiting):%H:%M:%S}" if waiting else "for nothing", len(failed), limit)
+    for pk, _, _, address in failed:
+        shown = shown_address(channel, address)
+        ref = Delivery(pk=pk, channel=channel, address=shown, state=DeliveryState.FAILED)
+        audit.record(actor, "delivery.failed", ref, before={"state": "queued"},
+                     after={"state": "failed", "address": shown, "error": reason, "attempts": limit})
 
 
 def _send_chunk(adapter, rows: list[dict], key: int, report: Report, actor: str, bucket) -> bool:
@@ -190,7 +262,10 @@ def _send_one(adapter, row: dict, key: int, actor: str, next_row: dict | None = 
         adapter.send(_message(row))
     except AdapterError as exc:
         if exc.code == UNAVAILABLE:
-            _record(row["pk"], key, DeliveryState.QUEUED, str(exc))  # it never left: the next run sends it
+            # It never left: the attempt is counted with the rest of the round (defer), then it is sent again.
+            adapter.unavailable_reason = str(exc)
+            with connection.cursor() as cur:
+                cur.execute(_UNAVAILABLE, [str(exc), row["pk"], key])
             return UNAVAILABLE
         state = DeliveryState.IN_DOUBT if exc.code == IN_DOUBT else DeliveryState.FAILED
         _record(row["pk"], key, state, str(exc))

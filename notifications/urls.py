@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications import views
+from notifications import channel_views, views
 
 app_name = "notifications"
 
@@ -26,4 +26,7 @@ urlpatterns = [
     path("exports/", views.export_list, name="exports"),
     path("exports/<int:pk>/link/", views.export_link, name="export-link"),
     path("exports/download/<str:token>/", views.export_download, name="export-download"),
+    path("channels/", channel_views.channel_list, name="apprise-channels"),
+    path("channels/<int:pk>/", channel_views.channel_list, name="apprise-channel"),
+    path("channels/<int:pk>/test/", channel_views.channel_test, name="apprise-channel-test"),
 ]

@@ -16,6 +16,7 @@ from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.inventory.models import Customer, Person
 from drportal.lib import clock
+from drportal.lib.redirects import redirect_back
 from notifications import deliveries, exports, notices, staff, subscribers
 from notifications.choices import DeliveryState, ExportState
 from notifications.forms import (
@@ -169,7 +170,7 @@ def delivery_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     except Delivery.DoesNotExist as exc:
         raise Http404("No such delivery") from exc
-    return redirect(request.POST.get("next") or "notifications:index")
+    return redirect_back(request, "notifications:index")
 
 
 @roles(*ALL_STAFF)

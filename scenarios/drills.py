@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -22,25 +21,33 @@ def default_scope(scenario: Scenario) -> dict[str, list]:
     """What a drill declares when nobody chose, bounded by the scenario's match rules: for a region-wide
     class the region holding most of its matching servers (resolved as an incident's region is); for a
     single-server class the first `max_servers` (default 1) matching servers; nothing for a scenario without
-    per-server or per-database steps."""
+    per-server or per-database steps. Matching servers of the scenario's own provider come first
+    (match.providers lists it before the simulated cloud). Two queries whatever the inventory's size."""
+    from django.db.models import Case, Count, IntegerField, Q, Value, When
+
+    from drportal.inventory.choices import AssetKind
+
     if not any(s.get("for_each") in ("server", "database") for s in scenario.steps):
         return {}
-    candidates = sorted(scope_servers(scenario), key=lambda s: s.name)
-    if not candidates:
-        return {}
-    # The scenario's own provider first (match.providers lists it before the simulated cloud).
-    providers = scenario.data.get("match", {}).get("providers") or []
-
-    def rank(server: Server) -> int:
-        slug = server.zone.region.provider.slug
-        return providers.index(slug) if slug in providers else len(providers)
-
-    first = min(rank(s) for s in candidates)
-    candidates = [s for s in candidates if rank(s) == first]
+    match = scenario.data.get("match", {})
+    providers = match.get("providers") or []
+    servers = Server.objects.all()
+    if providers:
+        servers = servers.filter(zone__region__provider__slug__in=providers)
+    if match.get("server_roles"):
+        servers = servers.filter(role__in=match["server_roles"])
+    rank = Case(*[When(zone__region__provider__slug=slug, then=Value(i)) for i, slug in enumerate(providers)],
+                default=Value(len(providers)), output_field=IntegerField())
     if scenario.disaster_class in SERVER_ONLY_CLASSES:
-        return {"servers": candidates[:scenario.data.get("match", {}).get("max_servers", 1)]}
-    region_id, _ = Counter(s.zone.region_id for s in candidates).most_common(1)[0]
-    return {"regions": [Region.objects.get(pk=region_id)]}
+        # A server holding customer databases, when the scenario restores them: the drill rehearses every step.
+        databases = Count("assets", filter=Q(assets__kind=AssetKind.DATABASE))
+        chosen = servers.annotate(rank=rank, databases=databases).order_by("rank", "-databases", "name")
+        return {"servers": list(chosen[:match.get("max_servers", 1)])}
+    best = (servers.annotate(rank=rank).values("rank", "zone__region_id").annotate(n=Count("id"))
+            .order_by("rank", "-n", "zone__region_id").first())
+    if best is None:
+        return {}
+    return {"regions": [Region.objects.select_related("provider").get(pk=best["zone__region_id"])]}
 
 
 def chosen_scope(scenario: Scenario, server_ids: Iterable[str]) -> dict[str, list]:
@@ -65,9 +72,12 @@ def describe(impacted: dict[str, list]) -> str:
     return ", ".join(parts) or "the scenario's non-server steps only"
 
 
-def start_drill(scenario: Scenario, actor, *, servers=None) -> Drill:
+def start_drill(scenario: Scenario, actor, *, servers=None, bubble: bool = False) -> Drill:
     """Declare a drill incident with the chosen (or default) scope, start the scenario on it in drill mode,
-    and record the drill. One transaction, so the jobs (enqueued on commit) always find the Drill row."""
+    and record the drill. One transaction, so the jobs (enqueued on commit) always find the Drill row.
+
+    bubble=True: the automated steps run the real actions against the sandbox accounts ("<account>-drill",
+    else the simulated "<account>-sim"), never production; tear_down() removes what they made and proves it."""
     impacted = {"servers": list(servers)} if servers else default_scope(scenario)
     with transaction.atomic():
         incident = incidents.declare(
@@ -78,6 +88,10 @@ def start_drill(scenario: Scenario, actor, *, servers=None) -> Drill:
             impacted=impacted or None,
         )
         run, _ = engine.start_run(incident, scenario, actor, drill=True)
+        if bubble:
+            # Read by jobs.perform before each step; the steps are enqueued only when this transaction commits.
+            run.bindings = {**run.bindings, "bubble": True}
+            run.save(update_fields=["bindings"])
         in_scope = incident.scope.get("servers", [])
         drill = Drill.objects.create(
             scenario_id=scenario.id, run=run, started_at=run.started_at,
@@ -86,3 +100,134 @@ def start_drill(scenario: Scenario, actor, *, servers=None) -> Drill:
                                                      .values_list("pk", flat=True)), clock.now()),
         )
     return drill
+
+
+def bubble_params(row, params: dict) -> dict:
+    """In a bubble the inventory keeps the production addresses: a DNS step of a server takes the addresses of
+    the node the same run provisioned for it (the provision step's output)."""
+    from scenarios.choices import StepState
+    from scenarios.models import StepRun
+
+    action = row.spec.get("action")
+    if action in ("dns_cutover", "verify_dns_propagation") and row.item and "addresses" not in params:
+        provision = [s["id"] for s in row.run.spec["steps"] if s.get("action") == "provision_from_image"]
+        made = (StepRun.objects.filter(run_id=row.run_id, item=row.item, state=StepState.SUCCEEDED,
+                                       step_id__in=provision).values_list("outputs", flat=True).first())
+        if made and made.get("public_ips"):
+            params["addresses"] = list(made["public_ips"])
+    return params
+
+
+def tear_down(drill: Drill, actor) -> dict:
+    """Remove what a drill in a bubble made, then look again and say what remains (every list empty when the
+    bubble is gone); the answer goes to the audit log. Nodes tagged with the run's step keys are destroyed in
+    every sandbox account, the record sets its cutovers changed are put back, its restored databases dropped.
+    Safe to repeat: a second call finds nothing to do."""
+    from drportal.audit import log as audit
+
+    run = drill.run
+    keys = set(run.steps.values_list("idempotency_key", flat=True))
+    destroyed = [node.id for account, driver, node in _bubble_nodes(keys)
+                 if _destroy(driver, node, account)]
+    rolled_back = [_roll_back(row, run) for row in _cutovers(run)]
+    dropped = _drop_drill_databases(run.incident_id)
+    proof = {"destroyed_nodes": destroyed, "dns_rolled_back": sum(rolled_back), "dropped_databases": dropped,
+             "remaining": remaining(drill)}
+    audit.record(actor, "drill.torn_down", drill, None, proof)
+    return proof
+
+
+def remaining(drill: Drill) -> dict:
+    """What of the drill is still there: live nodes tagged with its keys, drill databases, changed DNS."""
+    run = drill.run
+    keys = set(run.steps.values_list("idempotency_key", flat=True))
+    return {"nodes": sorted(node.id for _, _, node in _bubble_nodes(keys)),
+            "databases": sorted(_drill_databases(run.incident_id)),
+            "dns": sorted(name for row in _cutovers(run) for name in _still_changed(row))}
+
+
+def _sandbox_compute_accounts():
+    from django.db.models import Q
+
+    from drportal.inventory.models import ProviderAccount
+
+    return (ProviderAccount.objects.filter(Q(name__endswith="-drill") | Q(name__endswith="-sim"))
+            .exclude(driver__in=["powerdns", "route53", "local", "cloudfiles", "s3"]).select_related("provider"))
+
+
+def _bubble_nodes(keys: set[str]):
+    from libcloud.compute.types import NodeState
+
+    from drportal.cloud.adapters import compute, retry
+
+    for account in _sandbox_compute_accounts():
+        driver = compute.driver_for(account)
+        for node in retry.call(driver.list_nodes, provider=compute.provider_name(account)):
+            if compute.node_tags(node).get(compute.KEY_TAG) in keys and node.state != NodeState.TERMINATED:
+                yield account, driver, node
+
+
+def _destroy(driver, node, account) -> bool:
+    from drportal.cloud.adapters import compute, retry
+
+    return bool(retry.call(driver.destroy_node, node, provider=compute.provider_name(account)))
+
+
+def _cutovers(run):
+    from scenarios.choices import StepState
+
+    ids = [s["id"] for s in run.spec["steps"] if s.get("action") == "dns_cutover"]
+    return [r for r in run.steps.filter(step_id__in=ids, state=StepState.SUCCEEDED) if r.outputs.get("changed")]
+
+
+def _rollback_ctx(row, run):
+    from drportal.cloud.actions.base import StepContext
+
+    return StepContext(idempotency_key=f"{row.idempotency_key}:teardown", state={}, incident_id=run.incident_id,
+                       drill=True, params={**row.params, "zone": row.outputs["zone"], "old": row.outputs["old"]})
+
+
+def _roll_back(row, run) -> int:
+    from drportal.cloud.actions.base import REGISTRY
+
+    return len(REGISTRY["dns_rollback"].execute(_rollback_ctx(row, run)).output.get("restored", []))
+
+
+def _still_changed(row) -> list[str]:
+    from drportal.cloud.actions import dns as dns_actions
+    from drportal.cloud.adapters import dns as dnsa
+
+    _, driver, provider, zone = dns_actions.zone_for(_rollback_ctx(row, row.run))
+    current = dnsa.read_rrsets(driver, zone, provider)
+    changed = []
+    for key, old in row.outputs["old"].items():
+        now = current.get((old["name"], old["type"]))
+        if set(now.values if now else []) != set(old["values"]):
+            changed.append(key)
+    return changed
+
+
+def _drill_databases(incident_id: int) -> list[str]:
+    from drportal.cloud.adapters import pgrestore
+
+    target = pgrestore.drill_target()
+    if target is None:
+        return []
+    with target.connect("postgres") as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                            [f"drill{incident_id}_"]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _drop_drill_databases(incident_id: int) -> list[str]:
+    from psycopg import sql
+
+    from drportal.cloud.adapters import pgrestore
+
+    names = _drill_databases(incident_id)
+    target = pgrestore.drill_target()
+    if target is not None:
+        with target.connect("postgres") as conn:
+            for name in names:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return names

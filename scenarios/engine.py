@@ -134,6 +134,8 @@ def target_gap(step: dict, bindings: dict[str, Any], item: str) -> str:
         return ""
     each = step.get("for_each")
     if each and not item:
+        if nothing_to_do(step, bindings, item):
+            return "no customer database on the servers in the incident's scope: nothing to restore"
         return (f"no {FOR_EACH_WORDS.get(each, each)} in the incident's scope: name the lost region, zone or "
                 f"server on the incident")
     names = item_names(step, bindings, item)
@@ -144,6 +146,12 @@ def target_gap(step: dict, bindings: dict[str, Any], item: str) -> str:
     why = {"failed_region": "the impacted servers are not in exactly one region",
            "servers": "no server in the incident's scope"}
     return "unknown " + "; ".join(f"{n} ({why[n]})" if n in why else n for n in missing)
+
+
+def nothing_to_do(step: dict, bindings: dict[str, Any], item: str) -> bool:
+    """A per-database step whose scope has servers but no customer database on them: nothing was lost that
+    it could restore, so its being not applicable leaves nothing unrecovered (unlike a step with no server)."""
+    return step.get("for_each") == "database" and not item and bool(bindings.get("servers"))
 
 
 def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
@@ -324,7 +332,9 @@ def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: l
         row.state = StepState.NOT_APPLICABLE
         row.skip_reason = gap
         row.finished_at = now
-        row.save(update_fields=["state", "skip_reason", "finished_at", "ready_at"])
+        if nothing_to_do(spec, run.bindings, row.item):
+            row.outputs = {**row.outputs, "nothing_to_do": True}
+        row.save(update_fields=["state", "skip_reason", "finished_at", "ready_at", "outputs"])
         return
     if row.kind in JOB_KINDS:
         row.state = StepState.READY
@@ -354,8 +364,10 @@ def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
 
 
 def not_recovered(rows: list[StepRun]) -> list[StepRun]:
-    """The recovery (automated) steps the run was meant to do and could not: nothing to act on."""
-    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE]
+    """The recovery (automated) steps the run was meant to do and could not: nothing to act on (a step with
+    nothing to do, such as restoring the databases of servers that hold none, is not among them)."""
+    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE
+            and not r.outputs.get("nothing_to_do")]
 
 
 def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:

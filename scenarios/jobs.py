@@ -188,9 +188,15 @@ def perform(row: StepRun) -> Result:
         return _perform_notify(row, stamp)
     spec = row.spec
     drill = row.run.drill
-    name = "simulated" if drill else spec["action"]
+    # A drill in a bubble (scenarios/drills.py) runs the real action against the sandbox accounts.
+    bubble = drill and bool(row.run.bindings.get("bubble"))
+    name = "simulated" if drill and not bubble else spec["action"]
     params = dict(row.params)
-    if drill:
+    if bubble:
+        from scenarios.drills import bubble_params
+
+        params = bubble_params(row, params)
+    elif drill:
         # Drills never touch production: every automated step runs on the simulated cloud.
         params.setdefault("as_action", spec["action"])
         params.setdefault("duration", params.get("drill_duration", 0))

@@ -19,6 +19,8 @@ import jsonschema
 import yaml
 from django.conf import settings
 
+from drportal.lib import inputs
+
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 SCHEMA_PATH = Path(settings.BASE_DIR) / "docs" / "scenario.schema.json"
 
@@ -88,15 +90,36 @@ class Library:
         return [e for e in self.errors if e.file == path]
 
 
+# A scenario is a few hundred lines; these bound what a hostile or broken file can cost to read.
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 50_000
+MAX_DEPTH = 30
+
+
+class _TooLarge(Exception):
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
 class _Located:
     """The parsed document plus the line of every JSON path in it (1-based)."""
 
     def __init__(self) -> None:
         self.lines: dict[tuple, int] = {}
         self.errors: list[tuple[int, str]] = []
+        self.count = 0
 
     def build(self, node: yaml.Node, loader: yaml.SafeLoader, path: tuple = ()) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        # Aliases are followed, so a small file can name a billion values ("billion laughs"): counted here,
+        # before they are built. Depth too: the build recurses.
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge(line, f"the file is too large (more than {MAX_NODES} values, aliases included)")
+        if len(path) > MAX_DEPTH:
+            raise _TooLarge(line, f"the file nests deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -108,10 +131,19 @@ class _Located:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, loader, (*path, i)) for i, v in enumerate(node.value)]
-        value = loader.construct_object(node)
+        where = "/".join(str(p) for p in path) or "(top level)"
+        try:
+            value = loader.construct_object(node)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # An impossible date (2026-02-30) fails in PyYAML's timestamp constructor.
+            self.errors.append((line, f"{where}: cannot read the value: {exc}"))
+            return None
         # Dates stay strings, so the document is plain JSON (the schema and Run.spec both need that).
         if isinstance(value, datetime | date):
             return value.isoformat()
+        if isinstance(value, str) and inputs.text_problem(value):
+            self.errors.append((line, f"{where}: {inputs.text_problem(value)}"))
+            return None
         return value
 
     def line(self, path) -> int:
@@ -138,12 +170,21 @@ def parse(text: str, name: str, registry: frozenset[str] | None = None) -> tuple
     errors: list[ScenarioError] = []
     located = _Located()
     try:
+        inputs.check_yaml_text(text, max_bytes=MAX_BYTES, check_text=False)
+    except inputs.InputError as exc:
+        line = int(exc.field.removeprefix("line ")) if exc.field.startswith("line ") else 1
+        return None, [ScenarioError(name, line, f"the file {exc.message}")]
+    try:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
             data = located.build(node, loader) if node is not None else None
         finally:
             loader.dispose()
+    except _TooLarge as exc:
+        return None, [ScenarioError(name, exc.line, exc.reason)]
+    except RecursionError:
+        return None, [ScenarioError(name, 1, "the file nests too deeply")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1

@@ -8,7 +8,9 @@ from typing import Any
 
 from drportal.cloud.actions.base import REGISTRY
 from drportal.incidents.models import Incident
+from drportal.incidents.scope import REGION_WIDE_CLASSES
 from drportal.inventory.models import ExternalContact, Server
+from drportal.lib import messages
 from scenarios import hooks, snapshots
 from scenarios.choices import MitigationStatus
 from scenarios.loader import Scenario
@@ -99,7 +101,7 @@ def lost_zones(scenario: Scenario, servers: list[Server]) -> set[int]:
     from drportal.inventory.models import Zone
 
     zones = {s.zone_id for s in servers}
-    if scenario.disaster_class in ("datacenter_offline", "all_datacenters_lost") and servers:
+    if scenario.disaster_class in REGION_WIDE_CLASSES and servers:
         regions = {s.zone.region_id for s in servers}
         zones |= set(Zone.objects.filter(region_id__in=regions).values_list("pk", flat=True))
     return zones
@@ -119,7 +121,7 @@ def exposure(scenario: Scenario, now: datetime) -> list | None:
         servers = servers.filter(role__in=match["server_roles"])
     places = set(servers.order_by().values_list("zone_id", "zone__region_id").distinct())
     zones = {zone for zone, _ in places}
-    if scenario.disaster_class in ("datacenter_offline", "all_datacenters_lost") and places:
+    if scenario.disaster_class in REGION_WIDE_CLASSES and places:
         zones |= set(Zone.objects.filter(region_id__in={region for _, region in places}).values_list("pk", flat=True))
     if not zones:
         return []
@@ -227,8 +229,8 @@ def propose(incident: Incident, scenarios: list[Scenario]) -> list[tuple[Scenari
     """Scenarios for the incident's disaster class, best first, each with why it fits."""
     from drportal.incidents import scope as incident_scope
 
-    chosen = {name for name, ids in incident_scope.chosen(incident).items() if ids}
-    return propose_for(incident.disaster_class, incident_scope.of(incident), chosen, scenarios)
+    scope = incident_scope.of(incident)
+    return propose_for(incident.disaster_class, scope, set(scope.named), scenarios)
 
 
 def propose_for(disaster_class: str, scope, chosen: set[str], scenarios: list[Scenario]
@@ -305,15 +307,26 @@ def connection_check(label: str, accounts, unbound: list[str], now: datetime) ->
         # The simulated cloud (drills, the demo) needs none.
         "no credentials": [a.name for a in accounts if not a.credentials() and a.driver != "simulated"],
         "never checked": [a.name for a in accounts if a.connection_checked_at is None],
-        "refused": [f"{a.name} ({a.connection_message})" for a in accounts if a.connection_ok is False],
+        "refused": [_refusal(a) for a in accounts if a.connection_ok is False],
         "not checked for a day": [a.name for a in accounts
                                   if a.connection_ok and a.connection_checked_at < now - CONNECTION_FRESH],
     }
     problems = [f"{what}: {', '.join(names)}" for what, names in groups.items() if names]
     if problems:
-        return Check(label, False, "; ".join(problems))
+        raw = [f"{a.name}: {a.connection_message}" for a in accounts if a.connection_ok is False
+               and messages.split(a.connection_message)[1]]
+        return Check(label, False, messages.with_details("; ".join(problems), "; ".join(raw)) if raw
+                     else "; ".join(problems))
     return Check(label, True, "answered the provider check within a day: "
                  + ", ".join(f"{a.name} ({a.connection_message})" for a in accounts))
+
+
+def _refusal(account) -> str:
+    """The account's name and, in words, why the provider check failed (the raw answer goes to the details)."""
+    main, details = messages.split(account.connection_message)
+    if details:  # a sentence of ours: it reads on inside the parentheses
+        main = main[:1].lower() + main[1:].rstrip(".")
+    return f"{account.name} ({main})" if main else account.name
 
 
 READINESS_KEY = "readiness"

@@ -46,6 +46,11 @@ PUBLIC_ENDPOINTS: dict[str, str] = {
     "api:runs": "run API: an API token acting as a user or a role, with the pages' roles",
     "api:run": "run API: an API token acting as a user or a role, with the pages' roles",
     "api:step-action": "run API: an API token acting as a user or a role, with the pages' roles",
+    "api:openapi": "the API's contract (OpenAPI), for the agents and monitors that call it",
+    "api:docs": "the API's contract as a page, for whoever writes an agent",
+    "sso-start": "starts single sign-on at the identity provider (404 when SSO is not configured)",
+    "sso-callback": "the identity provider returns here with a code checked by mozilla-django-oidc",
+    "metrics": "Prometheus scrapes it with a bearer token of its own (METRICS_TOKEN)",
 }
 
 # Whole URL namespaces owned by third-party apps.

@@ -71,7 +71,7 @@ class UserTimezoneMiddleware:
 
 # The URL names authenticated by a bearer token alone, each a PUBLIC_ENDPOINTS name. Value: True when the
 # endpoint also accepts a staff session, so only requests carrying an Authorization header skip the chain.
-TOKEN_ENDPOINTS: dict[str, bool] = {"api:backups": False, "api:rpo": True}
+TOKEN_ENDPOINTS: dict[str, bool] = {"api:backups": False, "api:rpo": True, "metrics": False}
 
 
 class TokenApiMiddleware:

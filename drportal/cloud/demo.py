@@ -31,40 +31,32 @@ def _zone_of(name: str) -> str:
 
 
 def load(now: datetime, stdout=None) -> None:
-    from drportal.cloud.models import SimImage, SimNode, SimRecord, SimZone
+    from drportal.cloud.models import SimRecord, SimZone
     from drportal.inventory.models import ProviderAccount, Server
 
     created = 0
-    for account in ProviderAccount.objects.exclude(driver="simulated").select_related("provider"):
+    for account in ProviderAccount.objects.select_related("provider").order_by("name"):
         if account.driver in ("powerdns", "route53", "local", "cloudfiles", "s3"):
             continue
         zones = [z.slug for z in _zones(account.provider)]
-        sizes = sorted({s for s in Server.objects.filter(account=account).values_list("size", flat=True) if s})
-        twin, made = ProviderAccount.objects.get_or_create(
-            name=f"{account.name}-sim",
-            defaults={"provider": account.provider, "driver": "simulated",
-                      "options": {"latency_s": LATENCY_S, "locations": zones, "sizes": sizes,
-                                  "floating_ips": account.provider.kind != "rackspace"}},
-        )
-        if made:
-            audit.record(ACTOR, "cloud.sim_account_created", twin, None, {"twin_of": account.name})
-            created += 1
-        image_zone = _image_zone(account.provider, zones)
-        for server in Server.objects.filter(account=account).select_related("zone"):
-            SimNode.objects.get_or_create(
-                account=twin, node_id=f"sim-{server.name}",
-                defaults={"name": server.name, "image_id": f"img-{server.name}-1", "size_id": "4GB",
-                          "location": server.zone.slug, "created_at": now - timedelta(days=90),
-                          "ready_at": now - timedelta(days=90), "public_ip": (server.public_ips or [None])[0],
-                          "private_ip": (server.private_ips or [None])[0]},
+        if account.driver == "simulated":
+            if not (account.options or {}).get("stands_in_for"):
+                continue  # a twin, or the simulated provider's own account
+            # The demo's own account runs on the simulated cloud (load_demo.on_simulated_cloud): it gets the
+            # servers' nodes and images itself, so a real (non-drill) run of the demo has something to act on.
+            target = account
+        else:
+            sizes = sorted({s for s in Server.objects.filter(account=account).values_list("size", flat=True) if s})
+            target, made = ProviderAccount.objects.get_or_create(
+                name=f"{account.name}-sim",
+                defaults={"provider": account.provider, "driver": "simulated",
+                          "options": {"latency_s": LATENCY_S, "locations": zones, "sizes": sizes,
+                                      "floating_ips": account.provider.kind != "rackspace"}},
             )
-            for weeks in (1, 2):
-                day = (now - timedelta(weeks=weeks)).date().isoformat()
-                SimImage.objects.get_or_create(
-                    account=twin, image_id=f"img-{server.name}-{weeks}",
-                    defaults={"name": f"{server.name}-weekly-{day}", "server_name": server.name,
-                              "location": image_zone, "created_at": now - timedelta(weeks=weeks)},
-                )
+            if made:
+                audit.record(ACTOR, "cloud.sim_account_created", target, None, {"twin_of": account.name})
+                created += 1
+        _populate(target, account, zones, now)
     dns, made = ProviderAccount.objects.get_or_create(
         name="demo-dns", defaults={"provider": _any_provider(), "driver": "simulated",
                                    "options": {"nameservers": [f"127.0.0.1:{sim_dns_port()}"]}})
@@ -80,6 +72,29 @@ def load(now: datetime, stdout=None) -> None:
     if stdout is not None:
         stdout.write(f"cloud: simulated twins ready ({created} new); DNS zones served by `manage.py serve_sim_dns` "
                      f"on 127.0.0.1:{sim_dns_port()}")
+
+
+def _populate(target, account, zones: list[str], now: datetime) -> None:
+    """A running simulated node and two weekly images per server of `account`, on the simulated `target`."""
+    from drportal.cloud.models import SimImage, SimNode
+    from drportal.inventory.models import Server
+
+    image_zone = _image_zone(account.provider, zones)
+    for server in Server.objects.filter(account=account).select_related("zone"):
+        SimNode.objects.get_or_create(
+            account=target, node_id=f"sim-{server.name}",
+            defaults={"name": server.name, "image_id": f"img-{server.name}-1", "size_id": "4GB",
+                      "location": server.zone.slug, "created_at": now - timedelta(days=90),
+                      "ready_at": now - timedelta(days=90), "public_ip": (server.public_ips or [None])[0],
+                      "private_ip": (server.private_ips or [None])[0]},
+        )
+        for weeks in (1, 2):
+            day = (now - timedelta(weeks=weeks)).date().isoformat()
+            SimImage.objects.get_or_create(
+                account=target, image_id=f"img-{server.name}-{weeks}",
+                defaults={"name": f"{server.name}-weekly-{day}", "server_name": server.name,
+                          "location": image_zone, "created_at": now - timedelta(weeks=weeks)},
+            )
 
 
 def _zones(provider):

@@ -3,6 +3,8 @@ from __future__ import annotations
 import logging
 
 from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template import loader
 
 from drportal.front.errors import database_down
 
@@ -23,8 +25,21 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", policy())
         return response
+
+
+def policy() -> str:
+    """CSP, plus the identity provider's origin in form-action when single sign-on ends the provider's session
+    too: "Sign out" posts here and is redirected there, and browsers check form-action on that redirect."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    end = urlsplit(getattr(settings, "OIDC_OP_END_SESSION_ENDPOINT", ""))
+    if not end.scheme or not end.netloc:
+        return CSP
+    return CSP.replace("form-action 'self'", f"form-action 'self' {end.scheme}://{end.netloc}")
 
 
 class DatabaseDownMiddleware:
@@ -42,3 +57,32 @@ class DatabaseDownMiddleware:
             logger.warning("database unavailable: %s", type(exception).__name__)
             return database_down()
         return None
+
+
+class InputBoundaryMiddleware:
+    """Query strings and form fields pass the input boundary (drportal/lib/inputs.py) before any view: a NUL
+    in `?q=` used to reach PostgreSQL and fail as a server error on every list page that filters. The refusal
+    is a 400 naming the parameter. JSON bodies are checked field by field by the views that read them."""
+
+    FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from drportal.lib import inputs
+
+        problem = inputs.params_problem(request.GET)
+        if problem is None and request.method == "POST" and request.content_type in self.FORMS:
+            problem = inputs.params_problem(request.POST)
+        if problem is None:
+            return self.get_response(request)
+        return bad_input(request, problem)
+
+
+def bad_input(request, problem) -> HttpResponse:
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"error": f"The parameter {problem.field!r} {problem.message}.",
+                             "errors": [problem.as_dict()]}, status=400)
+    page = loader.get_template("400.html").render({"field": problem.field, "message": problem.message})
+    return HttpResponseBadRequest(page)

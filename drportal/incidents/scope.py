@@ -30,6 +30,10 @@ SERVER_ONLY_CLASSES = frozenset({
     DisasterClass.CACHE_TOTAL_LOSS,
 })
 
+# Classes whose scenario, drilled or assessed before any incident, loses the whole region of its servers
+# (readiness's "what would customers lose" for a scenario names servers, not a region).
+REGION_WIDE_CLASSES = frozenset({DisasterClass.DATACENTER_OFFLINE, DisasterClass.ALL_DATACENTERS_LOST})
+
 RULE_AREA = "area"
 RULE_SERVER = "server"
 
@@ -46,6 +50,8 @@ class Scope:
     """Sorted primary keys of everything an incident hits."""
 
     rule: str = RULE_AREA
+    # The kinds of thing the declaration named ("regions", "servers", ...): scenarios match on them.
+    named: list[str] = field(default_factory=list)
     regions: list[int] = field(default_factory=list)
     zones: list[int] = field(default_factory=list)
     servers: list[int] = field(default_factory=list)
@@ -70,7 +76,7 @@ class Scope:
         return not (self.zones or self.servers or self.assets or self.services or self.offices)
 
     def counts(self) -> dict[str, int]:
-        return {k: len(v) for k, v in self.as_json().items() if isinstance(v, list)}
+        return {k: len(v) for k, v in self.as_json().items() if isinstance(v, list) and k != "named"}
 
 
 def _ids(values: Iterable[Any]) -> set[int]:
@@ -128,8 +134,10 @@ def resolve(disaster_class: str, *, regions: Iterable = (), zones: Iterable = ()
             Q(assets__in=hit_assets) | Q(services__in=hit_services), status=CustomerStatus.ACTIVE,
         ).values_list("id", flat=True).distinct())
     people = set(Person.objects.filter(office_id__in=office_ids).values_list("id", flat=True)) if office_ids else set()
+    named = [name for name, ids in (("regions", region_ids), ("zones", zone_ids), ("servers", server_ids),
+                                    ("offices", office_ids), ("services", service_ids), ("assets", asset_ids)) if ids]
     return Scope(
-        rule=rule, regions=sorted(lost_regions), zones=sorted(lost_zones), servers=sorted(hit_servers),
+        rule=rule, named=named, regions=sorted(lost_regions), zones=sorted(lost_zones), servers=sorted(hit_servers),
         crashed_servers=sorted(server_ids) if rule == RULE_SERVER else [], assets=sorted(hit_assets),
         databases=sorted(databases), services=sorted(hit_services), customers=sorted(customers),
         offices=sorted(office_ids), people=sorted(people),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import shlex
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from drportal.inventory.models import (
     CustomerContact,
     ExternalContact,
     Office,
+    Ownership,
     Person,
     Provider,
     ProviderAccount,
@@ -49,12 +51,14 @@ from drportal.inventory.models import (
 )
 from drportal.inventory.schema import SCHEMA
 from drportal.inventory.validators import validate_hostname
+from drportal.lib import inputs
 
 Path = tuple[str | int, ...]
 
 COMMAND_ACTOR = "command:import_inventory"
 # Guards against documents built to exhaust memory or the stack (alias "billion laughs", deep nesting).
 MAX_NODES = 200_000
+MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 40
 # A page of errors is useful; ten thousand of them (a wrong indentation repeated) are not.
 MAX_ERRORS = 200
@@ -212,6 +216,11 @@ def parse(text: str, source: str = "<document>") -> Document:
     """The document's data with line numbers, or InventoryError naming the line of the syntax error."""
     doc = Document(source=source)
     try:
+        inputs.check_yaml_text(text, max_bytes=MAX_BYTES, check_text=False)
+    except inputs.InputError as exc:
+        line = exc.field.removeprefix("line ") if exc.field.startswith("line ") else "1"
+        raise InventoryError([f"{source}:{line} the document {exc.message}"]) from None
+    try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -279,6 +288,9 @@ def _schema_errors(doc: Document) -> None:
             doc.error(path, "a contact needs an email or a name")
         elif check == "maxLength":
             doc.error(path, f"is longer than {err.validator_value} characters")
+        elif check in ("maxItems", "maxProperties"):
+            doc.error(path, f"has {len(value)} entries: at most {err.validator_value} are allowed "
+                            f"(docs/inventory.md, Limits)")
         elif check == "minProperties":
             doc.error(path, "must name at least one thing")
         elif secretish:
@@ -339,6 +351,7 @@ class Catalog:
                 for z in r.get("zones", []):
                     self.zones.add(f"{p['slug']}/{r['slug']}/{z['slug']}")
         self.account_provider = {a["name"]: a["provider"] for a in d.get("accounts", [])}
+        self.account_driver_names = {a["name"]: a["driver"] for a in d.get("accounts", [])}
         self.servers = {s["name"] for s in d.get("servers", [])}
         self.assets = {a["name"] for a in d.get("assets", [])} | self.servers
         for c in d.get("customers", []):
@@ -361,6 +374,11 @@ class Catalog:
             return True
         provider, region, slug = ref.split("/")
         return Zone.objects.filter(region__provider__slug=provider, region__slug=region, slug=slug).exists()
+
+    def account_driver(self, name: str) -> str | None:
+        if name in self.account_driver_names:
+            return self.account_driver_names[name]
+        return ProviderAccount.objects.filter(name=name).values_list("driver", flat=True).first()
 
     def provider_of_account(self, name: str) -> str | None:
         if name in self.account_provider:
@@ -469,6 +487,7 @@ def _check_references(doc: Document) -> Catalog:
                 doc.error((*path, "mirror_of"), "an asset cannot be a mirror of itself")
             elif not cat.has("asset", a["mirror_of"]):
                 doc.error((*path, "mirror_of"), f"unknown asset {a['mirror_of']!r}")
+        _check_recovery(doc, cat, path, a)
     _check_mirror_cycles(doc, asset_items)
     _check_asset_names_against_database(doc, asset_items)
 
@@ -516,6 +535,46 @@ def _check_references(doc: Document) -> Catalog:
 
     _check_policies(doc, cat)
     return cat
+
+
+# Storage drivers objectstore / s3 can read dumps through (drportal/cloud/adapters/objectstore.py, s3.py).
+DUMP_DRIVERS = {"local", "cloudfiles", "rackspace", "openstack", "s3", "aws", "ec2"}
+
+
+def _check_recovery(doc: Document, cat: Catalog, path: Path, a: dict[str, Any]) -> None:
+    """Where a database's dumps live and how it is restored: every name must exist and the restore must say
+    one way to load the dump, so a recovery never finds out at 3 a.m. that the inventory was incomplete."""
+    for i, where in enumerate(a.get("dumps", [])):
+        wpath = (*path, "dumps", i)
+        driver = cat.account_driver(where["account"])
+        if driver is None:
+            doc.error((*wpath, "account"), f"unknown account {where['account']!r}")
+        elif driver not in DUMP_DRIVERS:
+            doc.error((*wpath, "account"), f"account {where['account']!r} (driver {driver!r}) cannot read object "
+                                           f"storage; use one of {', '.join(sorted(DUMP_DRIVERS))}")
+        if "region" in where and not cat.has_region(where["region"]):
+            doc.error((*wpath, "region"), f"unknown region {where['region']!r}")
+    restore = a.get("restore")
+    if restore is None:
+        return
+    rpath = (*path, "restore")
+    if "dumps" not in a:
+        doc.error(rpath, "a restore needs dumps: say where the dumps live")
+    target = restore.get("server", a.get("server"))
+    if target is None:
+        doc.error(rpath, "name the server the database is restored on (restore.server)")
+    elif not cat.has("server", target):
+        doc.error((*rpath, "server"), f"unknown server {target!r}")
+    if ("method" in restore) == ("command" in restore):
+        doc.error(rpath, "give either method (pg_restore) or command, exactly one")
+    if "command" in restore:
+        try:
+            argv = shlex.split(restore["command"])
+        except ValueError as exc:
+            doc.error((*rpath, "command"), f"cannot be split into arguments: {exc}")
+        else:
+            if not any("{path}" in arg for arg in argv):
+                doc.error((*rpath, "command"), "must contain {path}, where the downloaded dump is put")
 
 
 def _check_asset_names_against_database(doc: Document, asset_items: list[tuple[Path, dict]]) -> None:
@@ -601,6 +660,7 @@ class Change:
     before: dict[str, Any]
     after: dict[str, Any]
     related_before: dict[str, str | None] = field(default_factory=dict)
+    path: Path = ()
 
 
 def _key_id(model: type[models.Model], key: dict[str, Any]) -> tuple:
@@ -625,9 +685,15 @@ class Writer:
     """Creates or updates objects by natural key, counts them, and writes one audit record for each one
     created or changed (none for an unchanged one)."""
 
-    def __init__(self, doc: Document, actor: Any):
+    def __init__(self, doc: Document, actor: Any, adopt: bool = False):
         self.doc = doc
         self.actor = actor
+        self.organisation = str(doc.data.get("organisation") or "").strip()
+        self.adopt = adopt
+        # Objects of other organisations, loaded per model the first time one of its objects would change.
+        self._owners: dict[str, dict[int, str]] = {}
+        self._touched: set[tuple[str, int]] = set()
+        self._adopted: set[tuple[str, int]] = set()
         self.counts = {"created": 0, "updated": 0, "unchanged": 0, "removed": 0}
         # Audit events of this import, written together by flush() inside the import's transaction.
         self.events: list[AuditEvent] = []
@@ -685,7 +751,7 @@ class Writer:
             obj.save()
             self._rows[kid] = obj
             self._asked.add(kid)
-        return Change(obj, created, before, after, related_before)
+        return Change(obj, created, before, after, related_before, path)
 
     def _readable(self, change: Change, names: Any, side: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -718,9 +784,41 @@ class Writer:
             change.before[name] = sorted(str(o) for o in current)
             change.after[name] = sorted(str(o) for o in objs)
 
+    def owner(self, obj: models.Model) -> str:
+        """The organisation whose document the object belongs to, when that is another one than this
+        document's; "" otherwise."""
+        label = obj._meta.label_lower
+        if label not in self._owners:
+            rows = Ownership.objects.filter(model=label).exclude(organisation=self.organisation)
+            self._owners[label] = dict(rows.values_list("object_id", "organisation"))
+        return self._owners[label].get(obj.pk, "")
+
+    def _refused_move(self, change: Change) -> tuple[bool, str]:
+        """(refused, note) for a change to an existing object that another organisation's document owns."""
+        owner = self.owner(change.obj)
+        if not owner:
+            return False, ""
+        if self.adopt:
+            self._adopted.add((change.obj._meta.label_lower, change.obj.pk))
+            return False, f"; adopted from {owner}"
+        changed = ", ".join(audit.changes(change.before, change.after)[1])
+        this = self.organisation or "one without an organisation"
+        self.doc.error(change.path, f"{change.obj._meta.verbose_name} {str(change.obj)!r} belongs to the "
+                                    f"inventory of {owner}; this document ({this}) would change its {changed}. "
+                                    f"Import with the adopt option (--adopt, or 'adopt' on the upload page) to "
+                                    f"move it to this organisation")
+        return True, ""
+
     def commit(self, change: Change | None, note: str = "") -> None:
         if change is None:
             return
+        if self.organisation:
+            self._touched.add((change.obj._meta.label_lower, change.obj.pk))
+        if not change.created and change.before != change.after:
+            refused, adopted = self._refused_move(change)
+            if refused:
+                return
+            note += adopted
         label = change.obj._meta.model_name
         if change.created:
             after = self._readable(change, change.after, "after")
@@ -739,6 +837,16 @@ class Writer:
     def flush(self) -> None:
         audit.record_many(self.events)
         self.events = []
+        if not self.organisation:
+            return
+        # Unowned objects this document names become its own (the first import of an existing install).
+        Ownership.objects.bulk_create([Ownership(model=m, object_id=pk, organisation=self.organisation)
+                                       for m, pk in sorted(self._touched)], ignore_conflicts=True)
+        by_model: dict[str, list[int]] = {}
+        for m, pk in self._adopted:
+            by_model.setdefault(m, []).append(pk)
+        for m, pks in by_model.items():
+            Ownership.objects.filter(model=m, object_id__in=pks).update(organisation=self.organisation)
 
     def remove(self, obj: models.Model, note: str = "") -> None:
         audit.record(self.actor, f"inventory.{obj._meta.model_name}.removed", obj, before={"repr": str(obj)}, note=note)
@@ -863,7 +971,8 @@ def _write_servers(ctx: Context) -> None:
             ctx.remember("asset", server.name, asset.obj)
 
 
-ASSET_FIELDS = {"external_id": "external_id", "description": "description", "metadata": "metadata"}
+ASSET_FIELDS = {"external_id": "external_id", "description": "description", "metadata": "metadata",
+                "dumps": "dumps", "restore": "restore"}
 
 
 def _asset_values(ctx: Context, a: dict[str, Any], customer: Customer | None) -> dict[str, Any]:
@@ -1025,16 +1134,17 @@ def register_section(section: Section) -> None:
 # ------------------------------------------------------------------------------------------ entry point
 
 
-def import_inventory(text: str, actor: Any, source: str = "<document>") -> str:
+def import_inventory(text: str, actor: Any, source: str = "<document>", adopt: bool = False) -> str:
     """Apply one inventory document whole, or raise InventoryError with every problem (line and field)
-    and write nothing. Returns a summary like "12 created, 3 updated, 40 unchanged"."""
+    and write nothing. Returns a summary like "12 created, 3 updated, 40 unchanged". Objects another
+    organisation's document owns are changed only with `adopt`, which makes them this organisation's."""
     doc = check_shape(text, source)
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
             check_meaning(doc)
-            ctx = Context(doc, Writer(doc, actor))
+            ctx = Context(doc, Writer(doc, actor, adopt=adopt))
             # Each step needs the objects of the ones before; a refused object stops the import after its step.
             for step in (_write_locations, _write_servers, _write_customers, _write_assets, _write_services,
                          _finish_customers, _write_people):

@@ -50,6 +50,24 @@ DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # Backup policy kinds and location rules: the contract with the backups app (backups/inventory_section.py).
 POLICY_KINDS = ["database_dump", "system_image", "volume_snapshot", "point_in_time", "repository_mirror", "file_copy"]
 LOCATION_RULES = ["any", "offsite_region", "offsite_zone", "named_region"]
+# How a database dump is loaded (drportal/cloud/actions/storage_restore.py); "command" is the alternative.
+RESTORE_METHODS = ["pg_restore"]
+DB_NAME_PATTERN = r"^[A-Za-z_][-A-Za-z0-9_]*$"
+
+# Every list has a maximum (docs/inventory.md, "Limits"): far above any real organisation's inventory, low
+# enough that one document cannot make an import, or what is built from it later (DNS records for every
+# public address, status rows for every protected asset), run for minutes.
+LIMITS: dict[str, int] = {
+    "providers": 50, "regions": 100, "zones": 50, "accounts": 500, "servers": 10_000, "assets": 20_000,
+    "customers": 20_000, "services": 1_000, "offices": 200, "people": 5_000, "external_contacts": 1_000,
+    "backup_policies": 1_000, "addresses": 64, "customer_services": 100, "contacts": 50, "databases": 500,
+    "members": 5_000, "metadata": 100, "settings": 50, "dumps": 20,
+}
+SECTION_ITEMS = {
+    "providers": "provider", "accounts": "account", "servers": "server", "assets": "asset", "customers": "customer",
+    "services": "service", "offices": "office", "people": "person", "external_contacts": "external_contact",
+    "backup_policies": "backup_policy",
+}
 
 DEFS: dict[str, Any] = {
     "slug": _string(50, pattern=SLUG_PATTERN, **{"x-error": "is not a valid slug (letters, digits, - and _)"}),
@@ -69,17 +87,18 @@ DEFS: dict[str, Any] = {
     "duration": _string(
         8, pattern=DURATION_PATTERN, **{"x-error": "is not a duration (a number and m, h, d or w: 5m, 26h, 35d)"}
     ),
-    "metadata": {"type": "object", "additionalProperties": True},
+    "metadata": {"type": "object", "additionalProperties": True, "maxProperties": LIMITS["metadata"]},
     "zone": _object({"slug": _ref("slug"), "name": _string(100)}, ["slug", "name"]),
     "region": _object(
-        {"slug": _ref("slug"), "name": _string(100), "zones": _list(_ref("zone"))}, ["slug", "name"]
+        {"slug": _ref("slug"), "name": _string(100), "zones": _list(_ref("zone"), maxItems=LIMITS["zones"])},
+        ["slug", "name"],
     ),
     "provider": _object(
         {
             "slug": _ref("slug"),
             "name": _string(100),
             "kind": {"enum": list(ProviderKind.values)},
-            "regions": _list(_ref("region")),
+            "regions": _list(_ref("region"), maxItems=LIMITS["regions"]),
         },
         ["slug", "name", "kind"],
     ),
@@ -91,6 +110,7 @@ DEFS: dict[str, Any] = {
             # Only the NAMES of environment variables: a value that looks like a secret does not match.
             "credentials_env": {
                 "type": "object",
+                "maxProperties": LIMITS["settings"],
                 "additionalProperties": _string(
                     100,
                     pattern=ENV_NAME_PATTERN,
@@ -100,6 +120,7 @@ DEFS: dict[str, Any] = {
             },
             "options": {
                 "type": "object",
+                "maxProperties": LIMITS["settings"],
                 "additionalProperties": {"type": ["string", "integer", "boolean"]},
             },
         },
@@ -114,9 +135,9 @@ DEFS: dict[str, Any] = {
             "provider_node_id": _string(200),
             "image": _string(200),
             "size": _string(100),
-            "public_ips": _list({"type": "string", "maxLength": 64}),
-            "private_ips": _list({"type": "string", "maxLength": 64}),
-            "dns_names": _list({"type": "string", "maxLength": 253}),
+            "public_ips": _list({"type": "string", "maxLength": 64}, maxItems=LIMITS["addresses"]),
+            "private_ips": _list({"type": "string", "maxLength": 64}, maxItems=LIMITS["addresses"]),
+            "dns_names": _list({"type": "string", "maxLength": 253}, maxItems=LIMITS["addresses"]),
             "stateless": {"type": "boolean"},
             "status": {"enum": list(ServerStatus.values)},
             "metadata": _ref("metadata"),
@@ -136,8 +157,39 @@ DEFS: dict[str, Any] = {
             "mirror_of": _string(200),
             "description": {"type": "string", "maxLength": 5000},
             "metadata": _ref("metadata"),
+            "dumps": _list(_ref("dump_location"), maxItems=LIMITS["dumps"]),
+            "restore": _ref("restore"),
         },
         ["name", "kind"],
+    ),
+    "dump_location": _object(
+        {
+            "account": _ref("slug"),
+            "container": _string(255, minLength=1),
+            "prefix": _string(500),
+            "region": _ref("region_ref"),
+        },
+        ["account", "container"],
+    ),
+    "restore": _object(
+        {
+            "server": _string(100),
+            "database": _string(
+                63, pattern=DB_NAME_PATTERN, **{"x-error": "is not a database name (letters, digits, _ and -)"}
+            ),
+            "method": {"enum": RESTORE_METHODS},
+            # One command line (split like a shell would, never run by one): {path}, {database}, {host}, {port}.
+            "command": _string(1000, minLength=1),
+            "host": _string(253),
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "user": _string(63),
+            "password_env": _string(
+                100, pattern=ENV_NAME_PATTERN,
+                **{"x-error": "is not the name of an environment variable (secrets never go in the document)",
+                   "x-secret": True},
+            ),
+        },
+        ["database"],
     ),
     "customer_database": _object(
         {
@@ -149,6 +201,8 @@ DEFS: dict[str, Any] = {
             "external_id": _string(500),
             "description": {"type": "string", "maxLength": 5000},
             "metadata": _ref("metadata"),
+            "dumps": _list(_ref("dump_location"), maxItems=LIMITS["dumps"]),
+            "restore": _ref("restore"),
         },
         ["name"],
     ),
@@ -169,9 +223,9 @@ DEFS: dict[str, Any] = {
             "tier": {"enum": list(CustomerTier.values)},
             "status": {"enum": list(CustomerStatus.values)},
             "terminated_on": _string(10, pattern=DATE_PATTERN, **{"x-error": "is not a date (YYYY-MM-DD)"}),
-            "services": _list(_ref("slug")),
-            "contacts": _list(_ref("contact")),
-            "databases": _list(_ref("customer_database")),
+            "services": _list(_ref("slug"), maxItems=LIMITS["customer_services"]),
+            "contacts": _list(_ref("contact"), maxItems=LIMITS["contacts"]),
+            "databases": _list(_ref("customer_database"), maxItems=LIMITS["databases"]),
         },
         ["slug", "name"],
     ),
@@ -181,8 +235,8 @@ DEFS: dict[str, Any] = {
             "name": _ref("text"),
             "public_name": _ref("text"),
             "description": {"type": "string", "maxLength": 5000},
-            "servers": _list(_string(100)),
-            "assets": _list(_string(200)),
+            "servers": _list(_string(100), maxItems=LIMITS["members"]),
+            "assets": _list(_string(200), maxItems=LIMITS["members"]),
         },
         ["slug", "name"],
     ),
@@ -234,10 +288,10 @@ DEFS: dict[str, Any] = {
             # What it protects: named assets, every asset of some kinds, the servers' images, customers' databases.
             "protects": _object(
                 {
-                    "assets": _list(_string(200)),
-                    "servers": _list(_string(100)),
-                    "customers": _list(_ref("slug")),
-                    "kinds": _list({"enum": list(AssetKind.values)}),
+                    "assets": _list(_string(200), maxItems=LIMITS["members"]),
+                    "servers": _list(_string(100), maxItems=LIMITS["members"]),
+                    "customers": _list(_ref("slug"), maxItems=LIMITS["members"]),
+                    "kinds": _list({"enum": list(AssetKind.values)}, maxItems=len(AssetKind.values)),
                 },
                 [],
                 minProperties=1,
@@ -271,16 +325,7 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "version": {"const": 1},
         "organisation": _ref("text"),
-        "providers": _list(_ref("provider")),
-        "accounts": _list(_ref("account")),
-        "servers": _list(_ref("server")),
-        "assets": _list(_ref("asset")),
-        "customers": _list(_ref("customer")),
-        "services": _list(_ref("service")),
-        "offices": _list(_ref("office")),
-        "people": _list(_ref("person")),
-        "external_contacts": _list(_ref("external_contact")),
-        "backup_policies": _list(_ref("backup_policy")),
+        **{name: _list(_ref(item), maxItems=LIMITS[name]) for name, item in SECTION_ITEMS.items()},
     },
     "required": ["version"],
     "additionalProperties": False,

@@ -96,7 +96,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         text = form.cleaned_data["document"].read().decode("utf-8", errors="replace")
         try:
-            summary = import_inventory(text, actor=request.user, source=form.cleaned_data["document"].name)
+            summary = import_inventory(text, actor=request.user, source=form.cleaned_data["document"].name,
+                                       adopt=form.cleaned_data["adopt"])
         except InventoryError as exc:
             errors = exc.errors
         else:

@@ -7,3 +7,8 @@ class OpsApiConfig(AppConfig):
 
     name = "drportal.opsapi"
     label = "opsapi"
+
+    def ready(self) -> None:
+        from drportal.opsapi import openapi
+
+        openapi.register()

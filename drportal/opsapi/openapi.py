@@ -1,6 +1,6 @@
-"""The OpenAPI 3.1 description of this app's /api/v1/ operations, as a fragment ("paths" and "components") for
-the project's OpenAPI document to merge (issue 13's registry was not on main when this was written: register
-`fragment()` there). The Alertmanager receiver's request body is Alertmanager's own webhook format."""
+"""This app's part of the OpenAPI document (drportal/lib/openapi.py): the Alertmanager receiver and the incident
+and run API, registered from OpsApiConfig.ready(). The Alertmanager receiver's request body is Alertmanager's own
+webhook format."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
     words = {400: "Invalid input; nothing changed", 401: "No valid API token", 403: "The token's role may not",
              404: "Not found", 405: "Wrong method", 409: "The state does not allow it (already done, run over)",
              413: "Body too large"}
-    for code in codes:
-        out[str(code)] = {"description": words[code], "content": {"application/json": {"schema": ERROR}}}
+    shared = {401: "Unauthorized", 405: "MethodNotAllowed"}
+    # Every operation answers these: no token, the wrong method, an unexpected error.
+    for code in sorted({*codes, 401, 405}):
+        out[str(code)] = ({"$ref": f"#/components/responses/{shared[code]}"} if code in shared else
+                          {"description": words[code], "content": {"application/json": {"schema": ERROR}}})
+    out["500"] = {"$ref": "#/components/responses/ServerError"}
     return out
 
 
@@ -32,10 +36,6 @@ TIME = {"type": ["string", "null"], "format": "date-time"}
 ID_PARAM = {"name": "pk", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": "string"}, "message": {"type": "string"}}}}}},
     "Incident": {"type": "object", "required": ["id", "title", "status", "severity", "disaster_class"], "properties": {
         "id": {"type": "integer"}, "title": {"type": "string"},
         "status": {"enum": ["declared", "responding", "recovered", "closed"]},
@@ -129,7 +129,18 @@ PATHS: dict[str, Any] = {
 }
 
 
+SECURITY_SCHEMES = {"apiToken": {
+    "type": "http", "scheme": "bearer", "bearerFormat": "dra_...",
+    "description": "An API token, bound to a user (acting with their roles at each call) or to a role; issued on "
+                   "/alerts/tokens/ (admins) or with `manage.py api_token`. Only its SHA-256 is stored."}}
+
+
 def fragment() -> dict[str, Any]:
-    return {"paths": PATHS, "components": {"schemas": SCHEMAS, "securitySchemes": {
-        "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token (dra_...), bound to a user "
-                     "or to a role; issued with `manage.py api_token`."}}}}
+    return {"paths": PATHS, "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES}}
+
+
+def register() -> None:
+    from drportal.lib import openapi
+
+    openapi.register({path.removeprefix(openapi.PREFIX): ops for path, ops in PATHS.items()},
+                     {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES})

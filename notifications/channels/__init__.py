@@ -12,6 +12,7 @@ ADAPTERS = {
     Channel.EMAIL: "notifications.channels.email.EmailAdapter",
     Channel.WEBHOOK: "notifications.channels.webhook.WebhookAdapter",
     Channel.SMS: "notifications.channels.sms.HttpSmsGateway",
+    Channel.APPRISE: "notifications.channels.apprise.AppriseAdapter",
 }
 
 

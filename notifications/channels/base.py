@@ -8,6 +8,8 @@ REFUSED = "refused"
 # The receiver answered "not now" (SMTP 4xx, HTTP 429/5xx): failed, a person may retry.
 TEMPORARY = "temporary"
 UNAVAILABLE = "unavailable"
+# The channel is not set up here (no gateway URL): waiting will not help, so its deliveries fail at once.
+UNCONFIGURED = "unconfigured"
 IN_DOUBT = "in_doubt"
 
 
@@ -40,4 +42,4 @@ class ChannelAdapter:
         pass
 
     def error(self, message: str, code: str) -> AdapterError:
-        return AdapterError(message, permanent=code == REFUSED, provider=self.name, code=code)
+        return AdapterError(message, permanent=code in (REFUSED, UNCONFIGURED), provider=self.name, code=code)

@@ -7,7 +7,7 @@ import os
 
 from django.conf import settings
 
-from notifications.channels.base import UNAVAILABLE, ChannelAdapter, Message
+from notifications.channels.base import UNCONFIGURED, ChannelAdapter, Message
 from notifications.channels.http import post_json
 
 
@@ -18,7 +18,7 @@ class HttpSmsGateway(ChannelAdapter):
     def open(self) -> None:
         self.url = getattr(settings, "SMS_GATEWAY_URL", "") or os.environ.get("SMS_GATEWAY_URL", "")
         if not self.url:
-            raise self.error("no SMS gateway configured (SMS_GATEWAY_URL)", UNAVAILABLE)
+            raise self.error("no SMS gateway configured (SMS_GATEWAY_URL)", UNCONFIGURED)
 
     def send(self, message: Message) -> None:
         token = os.environ.get("SMS_GATEWAY_TOKEN", "")

@@ -107,6 +107,7 @@ EXPECTED: dict[str, set[str]] = {
     "notifications:status-update": {OPS, SUPPORT, ADMIN},
     "notifications:exports": {SUPPORT, MANAGER, ADMIN},
     "notifications:export-link": {SUPPORT, MANAGER, ADMIN},
+    "outbox:index": STAFF,  # development only: not routed in production
     "api:backups": PUBLIC,
     "api:rpo": PUBLIC,
     "api:alertmanager": PUBLIC,
@@ -122,6 +123,14 @@ EXPECTED: dict[str, set[str]] = {
     "opsapi:proposal-dismiss": {OPS, ADMIN},
     "opsapi:tokens": {ADMIN},
     "opsapi:token-revoke": {ADMIN},
+    "api:openapi": PUBLIC,
+    "api:docs": PUBLIC,
+    "notifications:apprise-channels": {ADMIN},
+    "notifications:apprise-channel": {ADMIN},
+    "notifications:apprise-channel-test": {ADMIN},
+    "metrics": PUBLIC,
+    "sso-start": PUBLIC,
+    "sso-callback": PUBLIC,
     "admin:*": {ADMIN},
     "django_rq:*": {ADMIN},
 }

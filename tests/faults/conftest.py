@@ -16,6 +16,7 @@ from tests.cloud.conftest import (  # noqa: F401 - fixtures by name
     pdns_account,
     pdns_zone,
     powerdns,
+    redis_pair,
     sim_account,
     sim_location,
 )

@@ -156,6 +156,35 @@ def run_deployment_case(request) -> Case:
                 lambda key: marker.read_text() if marker.exists() else "")
 
 
+def dns_rollback_case(request) -> Case:
+    """After a cutover (done by hand here), the rollback puts the old record back: once."""
+    powerdns, zone = request.getfixturevalue("powerdns"), request.getfixturevalue("pdns_zone")
+    request.getfixturevalue("pdns_account")
+    requests.patch(f"{powerdns.api}/zones/{zone}", headers=powerdns.headers(), timeout=5, json={"rrsets": [
+        {"name": f"app.{zone}", "type": "A", "ttl": 60, "changetype": "REPLACE",
+         "records": [{"content": "198.51.100.9", "disabled": False}]}]}).raise_for_status()
+    old = {f"app.{zone} A": {"name": f"app.{zone}", "type": "A", "values": ["203.0.113.10"], "ttl": 3600}}
+    return Case({"account": "pdns", "zone": zone, "old": old},
+                lambda key: (f"app.{zone}", "A", ("203.0.113.10",)) in pdns_rrsets(powerdns, zone),
+                lambda key: pdns_rrsets(powerdns, zone))
+
+
+def verify_failover_case(request) -> Case:
+    """A read of the replica's role: its retry must read again and change nothing on the server."""
+    import redis
+
+    from tests.cloud.test_verify_failover import wait_for_link
+
+    _, replica = request.getfixturevalue("redis_pair")
+    wait_for_link(replica.url)
+
+    def replication(key=None):
+        info = redis.Redis.from_url(replica.url).info("replication")
+        return info["role"], info.get("master_port"), info.get("master_link_status")
+
+    return Case({"redis": [{"url": replica.url, "expect": "replica"}]}, lambda key: True, replication)
+
+
 CASES = {
     "provision_from_image": provision_case,
     "transfer_ip": transfer_ip_case,
@@ -165,6 +194,8 @@ CASES = {
     "rotate_load_balancer": rotate_load_balancer_case,
     "reconfigure_offsite": reconfigure_offsite_case,
     "run_deployment": run_deployment_case,
+    "dns_rollback": dns_rollback_case,
+    "verify_failover": verify_failover_case,
 }
 
 

@@ -177,3 +177,54 @@ def test_a_size_beyond_the_bigint_column_is_refused_naming_the_field(client, wor
                                             "message": f"must be at most {2**63 - 1} bytes"}
     assert BackupRecord.objects.count() == 0
     assert post(client, report(size_bytes=2**63 - 1), token).status_code == 201
+
+
+# The classes of issue 13 that random values rarely hit inside an otherwise valid report: each strategy makes
+# exactly one field hostile, so the answer must be a 400 naming that field and nothing written.
+nul_text = st.tuples(st.text(max_size=8), st.text(max_size=8)).map(lambda p: f"{p[0]}\x00{p[1]}")
+lone_surrogates = st.tuples(st.text(max_size=5), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+                            st.text(max_size=5)).map("".join)
+impossible_times = st.one_of(
+    st.builds("2026-{:02d}-{:02d}T10:00:00Z".format, st.sampled_from([0, 13, 99]), st.integers(1, 28)),
+    st.builds("2026-02-{:02d}T10:00:00Z".format, st.integers(30, 99)),
+    st.builds("2026-11-20T{:02d}:{:02d}:00Z".format, st.integers(24, 99), st.integers(0, 99)),
+    st.builds("2026-11-20T10:00:00{}{:02d}:{:02d}".format, st.sampled_from("+-"), st.integers(24, 99),
+              st.integers(0, 59)),
+    st.builds("{:04d}-01-01T00:00:00{}".format, st.integers(1, 1999), st.sampled_from(["Z", "-12:00", "+14:00"])),
+    st.sampled_from(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "2026-11-20T10:00:00+23:60"]),
+)
+HOSTILE_FIELDS = {
+    "id": nul_text | lone_surrogates, "error": nul_text | lone_surrogates,
+    "provider_state": (nul_text | lone_surrogates).filter(lambda t: len(t) <= 50),
+    "asset": nul_text | lone_surrogates, "policy": nul_text | lone_surrogates,
+    "started_at": impossible_times, "completed_at": impossible_times, "recovery_point": impossible_times,
+    "location.container": nul_text | lone_surrogates, "location.zone": nul_text | lone_surrogates,
+}
+
+
+@st.composite
+def one_hostile_field(draw) -> tuple[str, dict]:
+    field = draw(st.sampled_from(sorted(HOSTILE_FIELDS)))
+    item = draw(valid_reports())
+    value = draw(HOSTILE_FIELDS[field])
+    if field.startswith("location."):
+        item["location"] = item["location"] | {field.split(".")[1]: value}
+    else:
+        item[field] = value
+    return field, item
+
+
+@FUZZ
+@given(case=one_hostile_field(), batch=st.booleans())
+def test_one_hostile_value_in_a_valid_report_is_refused_naming_its_field(client, world, token, case, batch):  # noqa: F811
+    field, item = case
+    assert check(client, token, [item] if batch else item) == 400
+    fields = {e["field"] for e in post(client, item, token).json()["errors"]}
+    assert field in fields, fields
+
+
+@FUZZ
+@given(depth=st.integers(6, 20_000), opening=st.sampled_from(["[", '{"a":']))
+def test_json_nested_beyond_the_limit_is_refused_before_parsing(client, world, token, depth, opening):  # noqa: F811
+    closing = "]" if opening == "[" else "}"
+    assert check(client, token, (opening * depth + "1" + closing * depth).encode()) == 400

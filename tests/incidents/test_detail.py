@@ -17,9 +17,11 @@ def test_the_page_takes_the_same_queries_for_any_number_of_servers(client_as, al
                             impacted={"servers": servers, "zones": [zone], "regions": [region]})
     client = client_as("alice")
     # session, user, profile, groups; the incident; its regions, zones and servers (with their providers),
-    # offices, services; the scenario panel: run, the servers and which of 6 impacts are set (proposals),
-    # review; the notifications panel: office incident?, notices, status updates. 22 with 2 servers or 8.
+    # offices, services; what it takes down (one query per kind of the stored scope: zones, servers); the
+    # scenario panel: run, the scope's servers (proposals), what Execute would act on (servers, databases,
+    # zones of the scope), review; the notifications panel: office incident?, notices, status updates.
+    # 23 with 2 servers or 8.
     for incident in (few, many):
-        with django_assert_num_queries(22):
+        with django_assert_num_queries(23):
             page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
         assert page.count("Server web") == len(incident.impacted_servers.all())

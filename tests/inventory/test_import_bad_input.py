@@ -10,6 +10,7 @@ from tests.inventory.conftest import census, line_of
 
 BASE = """\
 version: 1
+organisation: Jivosoft  # the seeded install's owner: these documents may change its objects
 providers:
   - slug: rackspace
     name: Rackspace
@@ -75,7 +76,7 @@ CASES = {
     "duplicate server names": (
         ("- name: db1", "- name: web1"),
         "- name: web1\n    role: database",
-        "servers[1].name: duplicate server name 'web1' (first at line 20)",
+        "servers[1].name: duplicate server name 'web1' (first at line 21)",
     ),
     "unknown zone": (
         ("zone: rackspace/dfw/dfw1\n    account: rs\n    public_ips",

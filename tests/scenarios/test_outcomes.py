@@ -114,3 +114,35 @@ def test_the_run_page_shows_what_was_not_recovered_never_succeeded(client_as, al
     assert "Finished: not everything recovered" in page
     assert "Not everything was recovered." in page
     assert ">Succeeded<" not in page
+
+
+RESTORE = scenario("restore", """\
+- id: provision
+  kind: automated
+  title: "Provision {server} again"
+  quote: "Jivasoft's staff would provision replacement servers"
+  action: simulated
+  for_each: server
+  params: {server: "{server}"}
+- id: restore
+  kind: automated
+  title: "Recover {database} (on {server})"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  after: [provision]
+  action: simulated
+  for_each: database
+  params: {asset: "{database}"}
+""")
+
+
+def test_a_server_without_customer_databases_has_nothing_to_restore_and_the_run_succeeds(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    run, _ = engine.start_run(incident, RESTORE, alice)
+    drain()
+    run.refresh_from_db()
+    restore = run.steps.get(step_id="restore")
+    assert restore.state == StepState.NOT_APPLICABLE
+    assert restore.skip_reason.endswith("nothing to restore")
+    assert restore.title == "Recover each customer database"
+    assert run.state == RunState.SUCCEEDED

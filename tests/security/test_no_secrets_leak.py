@@ -32,15 +32,30 @@ def test_the_account_can_read_its_secrets_at_the_moment_of_use(account):
     assert ENV_SECRET not in str(account.masked_credentials())
 
 
-def test_no_page_shows_a_secret(client_as, account, caplog):
+@pytest.fixture
+def apprise_channel(db):
+    from notifications.models import AppriseChannel
+
+    channel = AppriseChannel(name="ops-slack", role="ops")
+    channel.set_url(f"slack://T000/B000/{APPRISE_SECRET}")
+    channel.save()
+    return channel
+
+
+APPRISE_SECRET = "apprise-secret-Kd92mWq4Zt"
+
+
+def test_no_page_shows_a_secret(client_as, account, apprise_channel, caplog):
     client = client_as("ada")
     client.raise_request_exception = False
     caplog.set_level(logging.DEBUG)
-    secrets = [ENV_SECRET, STORED_SECRET, settings.SECRET_KEY, account.credentials_encrypted]
+    secrets = [ENV_SECRET, STORED_SECRET, settings.SECRET_KEY, account.credentials_encrypted, APPRISE_SECRET,
+               apprise_channel.url_encrypted]
     urls = {sample_url(name, pattern) for name, pattern in ALL_URLS if name not in ("logout", "admin:logout")}
     urls |= {
         reverse("admin:inventory_provideraccount_change", args=[account.pk]),
         reverse("admin:inventory_provideraccount_changelist"),
+        reverse("notifications:apprise-channel", args=[apprise_channel.pk]),
     }
     urls |= {url.replace("/1/", f"/{account.pk}/") for url in urls if url and "/1/" in url}
     fetched = 0

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 # POST-only URLs that change nothing of ours, with the reason.
 READ_ONLY = {
-    "logout": "ends the session; Django's LogoutView, no state of the application",
+    "logout": "ends the session (and, after single sign-on, the provider's); no state of the application",
 }
 # POST-only URLs that change state without an AuditEvent, knowingly. Each is in the proof report to the lead.
 NOT_AUDITED = {
@@ -271,9 +271,17 @@ def api_token_revoke(users, request):
 
     token, _ = tokens.issue("old tool", role="ops", created_by=users["ada"])
     return Post(reverse("opsapi:token-revoke", args=[token.pk]), {}, "ada", "api_token.revoked")
+def apprise_test(users, request):
+    from notifications.models import AppriseChannel
+
+    channel = AppriseChannel(name="ops-chat")
+    channel.set_url("json://127.0.0.1:9/hook")
+    channel.save()
+    return Post(reverse("notifications:apprise-channel-test", args=[channel.pk]), {}, "ada", "apprise_channel.test")
 
 
 POST_ONLY = {
+    "notifications:apprise-channel-test": apprise_test,
     "notifications:notice-new": notice_new,
     "notifications:notice-recipient": notice_recipient,
     "notifications:notice-queue": notice_queue,
@@ -336,6 +344,14 @@ def maintenance_form(users, request):
 FORMS = {"incidents:declare": declare_form, "backups:tokens": token_form, "scenarios:mitigations": mitigation_form,
          "backups:report-subscriptions": report_subscribe_form, "notifications:maintenance": maintenance_form,
          "opsapi:tokens": api_token_form}
+def apprise_form(users, request):
+    return Post(reverse("notifications:apprise-channels"), {"name": "ops-chat", "url": "json://127.0.0.1:9/hook",
+                                                            "role": "ops", "active": "on"}, "ada",
+                "apprise_channel.saved")
+
+
+FORMS = {"incidents:declare": declare_form, "backups:tokens": token_form, "scenarios:mitigations": mitigation_form,
+         "notifications:apprise-channels": apprise_form}
 
 
 def test_every_post_only_view_has_a_recipe(client, users):

@@ -53,9 +53,16 @@ def account_named(ctx: StepContext, field: str, name: str | None, fallback=None)
 
 
 def drill_twin(ctx: StepContext, field: str, account):
-    """Drills never touch production: every account is swapped for "<name>-sim", a simulated account."""
+    """Drills never touch production: every account is swapped for its sandbox "<name>-drill" (any driver: a
+    moto endpoint, a PowerDNS holding a drill zone, a simulated cloud of its own), else "<name>-sim", a
+    simulated account."""
     from drportal.inventory.models import ProviderAccount
 
+    if account.name.endswith("-drill"):
+        return account
+    sandbox = ProviderAccount.objects.select_related("provider").filter(name=f"{account.name}-drill").first()
+    if sandbox is not None:
+        return sandbox
     if account.driver == "simulated":
         return account
     twin = ProviderAccount.objects.select_related("provider").filter(name=f"{account.name}-sim",

@@ -133,7 +133,7 @@ class RestoreDatabase:
             return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 30)),
                            output={"target": target, "status": status})
         endpoint = (db.get("Endpoint") or {}).get("Address", "")
-        if asset is not None and asset.external_id != target:
+        if asset is not None and asset.external_id != target and not ctx.drill:
             before = audit.snapshot(asset, ["external_id"])
             asset.external_id = target
             asset.metadata = {**asset.metadata, "restored_from": source, "restored_by": ctx.idempotency_key}

@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import actor, bad_input, check_timeout, param
+from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
 from drportal.cloud.adapters import deploy, webhook
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.cloud.models import Deployment
@@ -30,6 +30,12 @@ class RunDeployment:
             meta = (Server.objects.filter(name=param(ctx, "server")).values_list("metadata", flat=True).first()
                     or {})
             command, url = meta.get("deploy_command"), meta.get("deploy_webhook")
+            if ctx.drill:
+                # A drill never runs the production deployment: only one the inventory names for drills.
+                command, url = meta.get("drill_deploy_command"), None
+                if not command:
+                    raise AdapterError(f"a drill runs no production deployment: set metadata.drill_deploy_command "
+                                       f"of {param(ctx, 'server')}", permanent=True, code="NoDrillDeployment")
             if not command and not url:
                 raise bad_input("params.command", f"give a command or webhook, or set metadata.deploy_command "
                                                   f"of {param(ctx, 'server')}")
@@ -44,7 +50,7 @@ class RunDeployment:
             raise bad_input("params.command", "is empty")
         # A command from the inventory may name the server and the target region it rebuilds.
         argv = [a.replace("{server}", str(param(ctx, "server", ""))).replace("{region}", str(param(ctx, "region", "")))
-                for a in argv]
+                .replace("{key}", ctx.idempotency_key) for a in argv]
         return "command", shlex.join(argv), argv
 
     def plan(self, ctx: StepContext) -> list[str]:
@@ -62,7 +68,7 @@ class RunDeployment:
         if claimed:
             audit.record(actor(NAME, ctx), "deployment.started", row, {"state": "pending"}, {"state": "running"})
             if kind == "command":
-                row.pid = deploy.start(row.pk, argv, param(ctx, "cwd"))
+                row.pid = deploy.start(row.pk, argv, param(ctx, "cwd"), env=self._env(ctx))
                 row.save(update_fields=["pid"])
             else:
                 self._trigger(ctx, row)
@@ -71,6 +77,15 @@ class RunDeployment:
             # repeat of the trigger safe.
             self._trigger(ctx, row)
         return self._follow(ctx, row)
+
+    @staticmethod
+    def _env(ctx: StepContext) -> dict[str, str]:
+        """The contract with a deployment: tag every node it creates with drportal_key=$DRPORTAL_KEY (and
+        drportal_server), so drportal can tell this run's nodes from the old ones by the tag, never by name
+        or age (docs/cloud.md)."""
+        return {"DRPORTAL_KEY": ctx.idempotency_key, "DRPORTAL_SERVER": str(param(ctx, "server", "") or ""),
+                "DRPORTAL_REGION": str(param(ctx, "region", "") or ""),
+                "DRPORTAL_INCIDENT": str(ctx.incident_id or "")}
 
     def _trigger(self, ctx: StepContext, row: Deployment) -> None:
         body = webhook.trigger(row.target, ctx.idempotency_key,
@@ -99,12 +114,31 @@ class RunDeployment:
                                  str(body.get("output", "")))
         output = {"deployment": row.pk, "kind": row.kind, "state": row.state, "output": row.output[-2000:]}
         if row.state == Deployment.State.SUCCEEDED:
-            return Outcome(done=True, output=output)
+            return Outcome(done=True, output={**output, **self._record_node(ctx)})
         if row.state == Deployment.State.FAILED:
             raise AdapterError(f"deployment failed (exit {row.exit_code}): {row.output[-500:]}", permanent=True,
                                provider="deployment", code="DeploymentFailed")
         check_timeout(ctx, 3600, "the deployment")
         return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 5)), output=output)
+
+    def _record_node(self, ctx: StepContext) -> dict:
+        """The node the deployment created for the server, found by its drportal_key tag at the provider and
+        recorded on the server (the old one kept as previous_node), like provision_from_image does."""
+        from drportal.cloud.actions.provision import action as provision
+        from drportal.cloud.adapters import compute
+        from drportal.inventory.models import Server
+
+        server = Server.objects.select_related("account").filter(name=param(ctx, "server") or "").first()
+        if server is None or server.account is None or server.account.driver in ("powerdns", "route53"):
+            return {}
+        account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
+        driver = compute.driver_for(account)
+        node = compute.find_node_by_key(driver, ctx.idempotency_key, compute.provider_name(account))
+        if node is None:
+            ctx.say(f"the deployment tagged no node with {compute.KEY_TAG}={ctx.idempotency_key}: the inventory "
+                    f"still names {server.provider_node_id or 'no node'} for {server.name}")
+            return {"node_id": None}
+        return provision._record(ctx, server, node)
 
     def _finish(self, ctx: StepContext, row: Deployment, state: str, code: int, output: str) -> None:
         updated = Deployment.objects.filter(pk=row.pk, state=Deployment.State.RUNNING).update(

@@ -127,8 +127,9 @@ def default_dns_account() -> str:
     name = getattr(settings, "CLOUD_DNS_ACCOUNT", "")
     if name:
         return name
+    # A drill's sandbox ("<name>-drill") is never production's DNS account: a drill reaches it as the twin.
     found = list(ProviderAccount.objects.filter(Q(driver__in=["powerdns", "route53"]) | Q(name="demo-dns"))
-                 .values_list("name", flat=True)[:2])
+                 .exclude(name__endswith="-drill").values_list("name", flat=True)[:2])
     return found[0] if len(found) == 1 else ""
 
 
@@ -157,6 +158,11 @@ def _zone(ctx: StepContext):
     provider = dnsa.provider_name(account)
     zone = dnsa.get_zone(driver, param(ctx, "zone") or _infer_zone(ctx, driver, provider), provider)
     return account, driver, provider, zone
+
+
+def zone_for(ctx: StepContext):
+    """(account, driver, provider name, zone) a DNS step works on (public: a drill's teardown looks again)."""
+    return _zone(ctx)
 
 
 class DNSCutover:

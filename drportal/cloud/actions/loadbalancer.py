@@ -6,6 +6,7 @@ from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
 from drportal.cloud.actions.common import account_named, actor, bad_input, param
 from drportal.cloud.adapters import loadbalancer
+from drportal.cloud.adapters.errors import AdapterError
 
 
 def _instance_ids(field: str, items: list, previous: bool) -> list[str]:
@@ -69,6 +70,11 @@ class RotateLoadBalancer:
         loadbalancer.detach(account, group, detach)
         loadbalancer.attach(account, group, attach)
         after = loadbalancer.members(account, group)
+        missing, lingering = [i for i in add if i not in after], [i for i in remove if i in after]
+        if missing or lingering:
+            # Claim the rotation only when the target group says so (ELB may answer with the old members briefly).
+            raise AdapterError(f"{group}: still missing {missing or 'none'}, still attached {lingering or 'none'}",
+                               permanent=False, provider=f"elbv2:{account.name}", code="NotRotatedYet")
         if detach or attach:
             audit.record(actor(self.name, ctx), "loadbalancer.rotated", None, {"members": sorted(before)},
                          {"members": sorted(after)}, note=group)

@@ -77,6 +77,12 @@ class ReconfigureOffsite:
         return lines or [f"No policy keeps its copies in {active}; list the backups co-located there."]
 
     def execute(self, ctx: StepContext) -> Outcome:
+        if ctx.drill:
+            # Backup policies are production configuration: a drill in a bubble only says what it would change.
+            lines = self.plan(ctx)
+            for line in lines:
+                ctx.say(f"drill: would {line}")
+            return Outcome(done=True, output={"drill": True, "would": lines})
         active, target, colocated = self._setup(ctx)
         changed = []
         for policy in colocated:

@@ -60,7 +60,20 @@ def _argv(ctx: StepContext, path: str, asset=None) -> list[str]:
     return [a.replace("{path}", path) for a in argv]
 
 
+def _with_dumps(ctx: StepContext):
+    """The asset when the inventory says where its dumps live (then dump_restore does the work)."""
+    from drportal.inventory.models import Asset
+
+    asset = Asset.objects.select_related("server").filter(name=param(ctx, "asset", required=True)).first()
+    return asset if asset is not None and asset.dumps else None
+
+
 def plan(ctx: StepContext) -> list[str]:
+    asset = _with_dumps(ctx)
+    if asset is not None:
+        from drportal.cloud.actions import dump_restore
+
+        return dump_restore.plan(ctx, asset)
     asset, record = _latest(ctx)
     return [f"Download {record.container}/{record.key} (recovery point {record.recovery_point}) and load it into "
             f"{asset.name} with the restore command."]
@@ -91,6 +104,15 @@ def _download(ctx: StepContext, record, path: str) -> None:
 
 
 def execute(ctx: StepContext) -> Outcome:
+    with_dumps = _with_dumps(ctx)
+    if with_dumps is not None:
+        from drportal.cloud.actions import dump_restore
+
+        return dump_restore.execute(ctx, with_dumps)
+    if ctx.drill:
+        # The restore command loads into the production target: a drill needs the inventory's dumps/restore.
+        raise AdapterError(f"a drill restores only databases whose inventory entry names their dumps and restore "
+                           f"({param(ctx, 'asset')} does not)", permanent=True, code="NoDrillRestore")
     asset, record = _latest(ctx) if "record" not in ctx.state else (None, None)
     key = f"{ctx.idempotency_key}:restore"
     row = Deployment.objects.filter(idempotency_key=key).first()

@@ -26,11 +26,12 @@ def paths(deployment_id: int) -> tuple[Path, Path]:
     return base / f"{deployment_id}.log", base / f"{deployment_id}.rc"
 
 
-def start(deployment_id: int, argv: list[str], cwd: str | None = None) -> int:
+def start(deployment_id: int, argv: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> int:
+    """env: extra variables (a database password travels here, never on the command line or in the row)."""
     log, rc = paths(deployment_id)
     process = subprocess.Popen(  # noqa: S603 - argv comes from the scenario, not from a request
         [sys.executable, "-m", "drportal.cloud.adapters.deploy", str(log), str(rc), "--", *argv],
-        cwd=cwd or None, start_new_session=True, stdin=subprocess.DEVNULL,
+        cwd=cwd or None, start_new_session=True, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     return process.pid

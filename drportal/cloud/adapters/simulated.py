@@ -30,6 +30,11 @@ SIZES = ["1GB", "2GB", "4GB", "8GB", "15GB", "30GB", "t3.small", "t3.medium", "t
 DEFAULT_LOCATIONS = ["dfw", "ord", "iad"]
 
 
+def _names(value) -> list[str]:
+    """A list, or a comma-separated text: an inventory file's account options hold scalars only."""
+    return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+
+
 def _fail(options: dict, operation: str) -> None:
     code = (options.get("fail") or {}).get(operation)
     if not code or code is True:
@@ -108,12 +113,12 @@ class SimulatedNodeDriver(NodeDriver):
 
     def _sizes(self) -> list[str]:
         # A twin offers the flavours its real account uses ("4 GB General Purpose v1", "m5.large").
-        return SIZES + [s for s in self.options.get("sizes", []) if s not in SIZES]
+        return SIZES + [s for s in _names(self.options.get("sizes", [])) if s not in SIZES]
 
     def list_locations(self) -> list[NodeLocation]:
         self._check("list_locations")
         return [NodeLocation(id=loc, name=loc, country="US", driver=self)
-                for loc in self.options.get("locations", DEFAULT_LOCATIONS)]
+                for loc in _names(self.options.get("locations", DEFAULT_LOCATIONS))]
 
     def list_images(self, location=None, ex_owner=None) -> list[NodeImage]:
         from drportal.cloud.models import SimImage

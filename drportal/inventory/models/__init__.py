@@ -2,6 +2,7 @@ from drportal.inventory.models.assets import Asset
 from drportal.inventory.models.customers import Customer, CustomerContact
 from drportal.inventory.models.locations import Provider, ProviderAccount, Region, Zone
 from drportal.inventory.models.offices import ExternalContact, Office, Person
+from drportal.inventory.models.ownership import Ownership
 from drportal.inventory.models.servers import Server
 from drportal.inventory.models.services import Service
 
@@ -11,6 +12,7 @@ __all__ = [
     "CustomerContact",
     "ExternalContact",
     "Office",
+    "Ownership",
     "Person",
     "Provider",
     "ProviderAccount",

@@ -30,6 +30,11 @@ class Asset(models.Model):
     mirror_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="mirrors")
     description = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Where the database's dumps live: [{account, container, prefix, region}] (docs/inventory.md); a restore
+    # from cloud storage reads the newest object there.
+    dumps = models.JSONField(default=list, blank=True)
+    # How it is restored: {server, database, method: "pg_restore" | command, host, port, user, password_env}.
+    restore = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -10,6 +10,7 @@ import importlib
 import secrets
 from pathlib import Path
 
+import yaml
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
@@ -20,6 +21,9 @@ from drportal.lib import clock
 
 INVENTORIES = Path(settings.BASE_DIR) / "inventories"
 DEMO_APPS = ["backups", "drportal.cloud", "scenarios", "notifications"]
+# Provider accounts the simulated cloud can stand in for: compute accounts (storage and DNS accounts are not).
+STAND_IN_DRIVERS = ("rackspace", "aws", "ec2", "openstack")
+SIM_LATENCY_S = 20  # long enough to watch "provisioning" on the run page, short enough for a demo
 DEMO_USERS = {"ops": Role.OPS, "manager": Role.MANAGER, "support": Role.SUPPORT, "admin": Role.ADMIN}
 
 
@@ -31,6 +35,28 @@ def demo_password() -> str:
     return path.read_text().strip()
 
 
+def on_simulated_cloud(text: str) -> str:
+    """The seed inventory as the demo runs it. We hold no Rackspace or AWS account here, so every compute
+    account is served by the simulated cloud (drportal/cloud/adapters/simulated.py), with what it stands in for
+    kept in its options: Rackspace cannot move an IP to a new server (the plan's words), AWS can. Without this
+    the demo's readiness could only say that a real provider refused or could not be reached."""
+    data = yaml.safe_load(text)
+    providers = {p["slug"]: p for p in data.get("providers", [])}
+    for account in data.get("accounts", []):
+        if account.get("driver") not in STAND_IN_DRIVERS:
+            continue
+        provider = providers.get(account.get("provider"), {})
+        zones = [z["slug"] for r in provider.get("regions", []) for z in r.get("zones", [])]
+        sizes = sorted({s["size"] for s in data.get("servers", []) if s.get("account") == account["name"]
+                        and s.get("size")})
+        account.pop("credentials_env", None)
+        account["options"] = {**(account.get("options") or {}), "stands_in_for": account["driver"],
+                              "latency_s": SIM_LATENCY_S, "locations": ",".join(zones), "sizes": ",".join(sizes),
+                              "floating_ips": provider.get("kind") != "rackspace"}
+        account["driver"] = "simulated"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
 class Command(BaseCommand):
     help = "Load the demo data of both seed companies (idempotent) and print the demo logins."
 
@@ -38,7 +64,8 @@ class Command(BaseCommand):
         from drportal.inventory.importer import import_inventory
 
         for path in sorted(INVENTORIES.glob("*.yaml")):
-            summary = import_inventory(path.read_text(), actor="command:load_demo", source=path.name)
+            summary = import_inventory(on_simulated_cloud(path.read_text()), actor="command:load_demo",
+                                       source=f"{path.name} (demo: on the simulated cloud)")
             self.stdout.write(f"inventory {path.name}: {summary}")
 
         password = demo_password()

@@ -1,4 +1,4 @@
-"""manage.py import_inventory [--check] FILE [FILE...]: load inventory documents (docs/inventory.md).
+"""manage.py import_inventory [--check] [--adopt] FILE [FILE...]: load inventory documents (docs/inventory.md).
 
 All files are applied in one transaction: if any is refused, none is stored, and every error of every file
 is printed (file:line field: problem) before the command exits non-zero. With --check the import runs in full
@@ -23,8 +23,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("files", nargs="+", metavar="FILE")
         parser.add_argument("--check", action="store_true", help="check and report, then roll everything back")
+        parser.add_argument("--adopt", action="store_true",
+                            help="let these documents change (and take over) objects another organisation's "
+                                 "document created")
 
-    def handle(self, *args, files: list[str], check: bool = False, **options) -> None:
+    def handle(self, *args, files: list[str], check: bool = False, adopt: bool = False, **options) -> None:
         errors: list[str] = []
         summaries: list[str] = []
         try:
@@ -37,7 +40,7 @@ class Command(BaseCommand):
                         errors.append(f"{name}: cannot read the file: {exc}")
                         continue
                     try:
-                        summaries.append(f"{name}: {import_inventory(text, COMMAND_ACTOR, source=name)}")
+                        summaries.append(f"{name}: {import_inventory(text, COMMAND_ACTOR, source=name, adopt=adopt)}")
                     except InventoryError as exc:
                         errors.extend(exc.errors)
                 if errors:

@@ -1,0 +1,116 @@
+"""Cybernance loses all three datacenters, for real (not a drill), on a moto server: the seed inventory with its
+AWS account pointed at moto, three running application instances behind the ELBv2 target group, AMIs of each
+server, the RDS instance. The seed scenario re-provisions each server through its deployment (a stand-in for the
+playbook, tests/recovery/ec2_deploy.py, which launches from the newest AMI and tags what it makes with
+drportal's key), restores RDS to the latest restorable time and rotates the target group; afterwards what moto
+holds is compared with what drportal recorded: every resource once, none twice.
+
+What moto cannot prove: real instance boot and health checks (moto's targets are never "healthy"), RDS restore
+duration, and that the real playbook honours the tagging contract."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from drportal.audit.models import AuditEvent
+from drportal.incidents import services as incidents
+from drportal.inventory.importer import import_inventory
+from drportal.inventory.models import Asset, ProviderAccount, Server
+from scenarios import engine, loader
+from scenarios.choices import RunState, StepState
+from tests.recovery.conftest import run_to_the_end
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SEED = Path(__file__).resolve().parents[2] / "inventories" / "cybernance.yaml"
+DEPLOY = Path(__file__).resolve().parent / "ec2_deploy.py"
+
+
+def client(moto, service: str):
+    return boto3.client(service, endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
+                        aws_secret_access_key="moto-secret")
+
+
+@pytest.fixture
+def cybernance(db, moto, tmp_path, settings):
+    """The Cybernance seed with its AWS account pointed at moto (what an admin would configure), and in moto
+    what the seed describes: the running instances in the target group, their AMIs, the RDS instance."""
+    import_inventory(SEED.read_text(), actor="test:setup", source=SEED.name)
+    settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
+    account = ProviderAccount.objects.get(name="cybernance-aws")
+    account.options = {**account.options, "endpoint_url": moto.endpoint}
+    account.set_credentials({"key": "AKIDTEST", "secret": "moto-secret"})
+    account.save()
+    ec2, elb, rds = client(moto, "ec2"), client(moto, "elbv2"), client(moto, "rds")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    group = elb.create_target_group(Name="cybernance-app", Protocol="HTTP", Port=80, VpcId=vpc,
+                                    TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    servers = list(Server.objects.filter(account=account).order_by("name"))
+    amis = {}
+    for server in servers:
+        old = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.large",
+                                TagSpecifications=[{"ResourceType": "instance",
+                                                    "Tags": [{"Key": "Name", "Value": server.name}]}])
+        old_id = old["Instances"][0]["InstanceId"]
+        ec2.create_image(InstanceId=old_id, Name=f"{server.name}-2026-11-22")
+        amis[server.name] = ec2.create_image(InstanceId=old_id, Name=f"{server.name}-2026-11-29")["ImageId"]
+        elb.register_targets(TargetGroupArn=group, Targets=[{"Id": old_id}])
+        server.provider_node_id = old_id
+        server.metadata = {**server.metadata,
+                           "deploy_command": f"{sys.executable} {DEPLOY} {{server}} {moto.endpoint}"}
+        server.save(update_fields=["provider_node_id", "metadata"])
+    rds.create_db_instance(DBInstanceIdentifier="cybernance-prod", Engine="postgres", DBInstanceClass="db.m5.xlarge",
+                           AllocatedStorage=100, MasterUsername="cyb", MasterUserPassword="moto-only-pw", MultiAZ=True)
+    return {"servers": servers, "group": group, "amis": amis, "old": {s.name: s.provider_node_id for s in servers}}
+
+
+def live_instances(moto) -> list[dict]:
+    found = client(moto, "ec2").describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+    return [i for r in found["Reservations"] for i in r["Instances"]]
+
+
+def tag(instance: dict, key: str) -> str | None:
+    return next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == key), None)
+
+
+def test_cybernance_rebuilds_its_platform_for_real_and_moto_holds_exactly_what_drportal_recorded(
+        cybernance, moto, alice, mona):
+    servers = cybernance["servers"]
+    incident = incidents.declare(alice, title="All three datacenters lost", disaster_class="all_datacenters_lost",
+                                 impacted={"servers": servers})
+    run, _ = engine.start_run(incident, loader.library().get("cybernance-all-datacenters-lost"), alice)
+    run = run_to_the_end(run, alice, mona)
+
+    failed = {f"{r.step_id}[{r.item}]": r.error for r in run.steps.filter(state=StepState.FAILED)}
+    assert failed == {}
+    assert run.drill is False
+    assert run.state == RunState.SUCCEEDED
+
+    # EC2: one new instance per server, from its newest AMI, tagged with its step's key, recorded on the server.
+    keys = dict(run.steps.filter(step_id="reprovision").values_list("item", "idempotency_key"))
+    created = [i for i in live_instances(moto) if tag(i, "drportal_key")]
+    assert sorted(tag(i, "drportal_server") for i in created) == [s.name for s in servers]
+    for server in Server.objects.filter(pk__in=[s.pk for s in servers]):
+        [mine] = [i for i in created if tag(i, "drportal_key") == keys[server.name]]
+        assert server.provider_node_id == mine["InstanceId"]
+        assert mine["ImageId"] == cybernance["amis"][server.name]
+        assert server.metadata["previous_node"]["node_id"] == cybernance["old"][server.name]
+
+    # ELBv2: the target group holds exactly the instances this run created.
+    health = client(moto, "elbv2").describe_target_health(TargetGroupArn=cybernance["group"])
+    members = sorted(d["Target"]["Id"] for d in health["TargetHealthDescriptions"])
+    assert members == sorted(i["InstanceId"] for i in created)
+    assert AuditEvent.objects.filter(action="loadbalancer.rotated").exists()
+
+    # RDS: one restored instance, the one the inventory now names; the source left as it was.
+    instances = client(moto, "rds").describe_db_instances()["DBInstances"]
+    restored = [d["DBInstanceIdentifier"] for d in instances if d["DBInstanceIdentifier"] != "cybernance-prod"]
+    asset = Asset.objects.get(name="cyb-rds-prod")
+    assert restored == [asset.external_id]
+    assert asset.metadata["restored_from"] == "cybernance-prod"
+    assert run.steps.get(step_id="restore-database").outputs["target"] == asset.external_id
