@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from drportal.audit import log as audit
 from drportal.incidents import services as incidents
+from drportal.lib.inputs import text_problem
 from drportal.opsapi.choices import ProposalState, ScopeLabel
 from drportal.opsapi.models import AlertProposal, AlertRule, ReceivedAlert
 
@@ -77,8 +78,11 @@ def _strings(value, where: str) -> dict[str, str]:
         return {}
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise PayloadError(where, "must be an object of strings")
-    if any("\x00" in k or "\x00" in v or len(v) > 10_000 for k, v in value.items()):
-        raise PayloadError(where, "holds a NUL character or a value longer than 10,000 characters")
+    for key, text in value.items():
+        problem = text_problem(key) or text_problem(text) or ("is longer than 10,000 characters"
+                                                               if len(text) > 10_000 else None)
+        if problem:
+            raise PayloadError(where, f"{key[:40]!r}: {problem}")
     return value
 
 
@@ -99,10 +103,11 @@ def parse(payload) -> list[Alert]:
         if not labels:
             raise PayloadError(f"{where}.labels", "an alert needs labels")
         fingerprint = raw.get("fingerprint")
-        if not isinstance(fingerprint, str) or not fingerprint or len(fingerprint) > 64:
+        if not isinstance(fingerprint, str) or not fingerprint or len(fingerprint) > 64 or text_problem(fingerprint):
             # Older Alertmanagers send none: the label set is what identifies an alert.
             fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
         url = raw.get("generatorURL") or ""
+        url = url if isinstance(url, str) and len(url) <= 1000 and not text_problem(url) else ""
         alerts.append(Alert(status, labels, _strings(raw.get("annotations"), f"{where}.annotations"),
                             _time(raw.get("startsAt"), f"{where}.startsAt"), _time(raw.get("endsAt"),
                                                                                     f"{where}.endsAt"),

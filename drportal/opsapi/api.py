@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from drportal.accounts.access import ALL_STAFF, Role, has_role
 from drportal.incidents.models import Incident
+from drportal.lib.inputs import text_problem
 from drportal.opsapi import tokens
 from drportal.opsapi.views import UNAUTHORIZED, error
 
@@ -34,7 +35,9 @@ def endpoint(methods: dict[str, tuple[str, ...]]) -> Callable:
         @wraps(view)
         def run(request: HttpRequest, *args, **kwargs) -> JsonResponse:
             if request.method not in methods:
-                return error(405, f"use {' or '.join(methods)}")
+                response = error(405, f"use {' or '.join(methods)}")
+                response["Allow"] = ", ".join(methods)
+                return response
             user = tokens.user_for(request)
             if user is None:
                 return error(401, UNAUTHORIZED)
@@ -42,6 +45,9 @@ def endpoint(methods: dict[str, tuple[str, ...]]) -> Callable:
                 needed = ", ".join(methods[request.method])
                 return error(403, f"this token's user or role may not do this (needs {needed})")
             request.user = user
+            # An id beyond PostgreSQL's bigint names nothing (and would be a database error, not a 404).
+            if any(isinstance(v, int) and not 0 < v < 2**63 for v in kwargs.values()):
+                return error(404, "no such id")
             try:
                 return view(request, *args, **kwargs)
             except ValidationError as exc:
@@ -74,8 +80,8 @@ def _body(request: HttpRequest) -> dict:
 
 def _text(data: dict, key: str, limit: int = 10_000) -> str:
     value = data.get(key, "")
-    if not isinstance(value, str) or "\x00" in value or len(value) > limit:
-        raise BadRequest(key, f"must be text without NUL, at most {limit} characters")
+    if not isinstance(value, str) or text_problem(value) or len(value) > limit:
+        raise BadRequest(key, f"must be text without NUL or lone surrogates, at most {limit} characters")
     return value
 
 
@@ -139,6 +145,8 @@ def _impacted_ids(data: dict) -> dict[str, list[int]]:
         if not isinstance(names, list) or len(names) > 5000 or not all(isinstance(n, str) for n in names):
             raise BadRequest(f"impacted.{key}", "must be a list of at most 5,000 names")
         for name in names:
+            if text_problem(name) or len(name) > 300:
+                raise BadRequest(f"impacted.{key}", "names must be text without NUL or lone surrogates")
             found = list(lookups[key](name).values_list("pk", flat=True)[:1])
             if not found:
                 raise BadRequest(f"impacted.{key}", f"{name!r} is not in the inventory")

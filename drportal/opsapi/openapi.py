@@ -16,8 +16,8 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
              404: "Not found", 405: "Wrong method", 409: "The state does not allow it (already done, run over)",
              413: "Body too large"}
     shared = {401: "Unauthorized", 405: "MethodNotAllowed"}
-    # Every operation answers these: no token, the wrong method, an unexpected error.
-    for code in sorted({*codes, 401, 405}):
+    # Every operation answers these: input the boundary refuses, no token, the wrong method, an unexpected error.
+    for code in sorted({*codes, 400, 401, 405}):
         out[str(code)] = ({"$ref": f"#/components/responses/{shared[code]}"} if code in shared else
                           {"description": words[code], "content": {"application/json": {"schema": ERROR}}})
     out["500"] = {"$ref": "#/components/responses/ServerError"}

@@ -30,7 +30,9 @@ def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
     """POST /api/v1/alerts/alertmanager: Alertmanager's webhook_config, with
     `http_config: {authorization: {credentials: dra_...}}`. The token must hold the ops role."""
     if request.method != "POST":
-        return error(405, "use POST")
+        response = error(405, "use POST")
+        response["Allow"] = "POST"
+        return response
     user = tokens.user_for(request)
     if user is None:
         return error(401, UNAUTHORIZED)

@@ -206,3 +206,12 @@ def test_a_body_that_is_not_json_is_refused(client, rules, token):
                            HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 400
     assert response.json()["error"] == "nothing was recorded: the body is not JSON"
+
+
+def test_a_lone_surrogate_in_a_label_is_refused_not_stored(client, dallas, rules, token):
+    body = json.dumps(notification(alert("RegionDown", region="rackspace/dfw"))).replace("rackspace/dfw",
+                                                                                         "rackspace/\\ud800")
+    response = client.post(URL, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 400
+    assert "lone surrogate" in response.json()["error"]
+    assert not AlertProposal.objects.exists()

@@ -195,3 +195,16 @@ def test_an_admin_issues_a_token_shown_once_and_it_works_until_revoked(client_as
 def test_a_token_is_bound_to_a_user_or_a_role_not_both(client_as, alice):
     page = client_as("ada").post("/alerts/tokens/", {"name": "x", "role": "ops", "user": alice.pk})
     assert "choose a user or a role" in page.content.decode()
+
+
+def test_a_wrong_method_is_a_405_saying_which_methods_are_allowed(client, db):
+    response = client.delete("/api/v1/incidents/")
+    assert (response.status_code, response["Allow"]) == (405, "GET, POST")
+    assert client.get("/api/v1/alerts/alertmanager")["Allow"] == "POST"
+
+
+def test_an_id_that_cannot_exist_is_a_json_404(api, jivosoft):
+    ops = api("alice")
+    assert ops.get(f"incidents/{2**70}/").status_code == 404
+    response = ops.get("incidents/-1/")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
