@@ -8,4 +8,8 @@ class BackupsConfig(AppConfig):
         from backups import inventory_section, openapi
 
         inventory_section.register()
+        from backups.scheduler import register_task
+
+        # Subscribed compliance reports; each period's row is written once, so any tick may find it due.
+        register_task("reports.compliance", "*/5 * * * *", "backups.report_mail.send_due")
         openapi.register()

@@ -97,3 +97,18 @@ ALERT_STATES = {
     "offsite": {OffsiteStatus.CO_LOCATED},
     "verification": {VerificationStatus.UNVERIFIED},
 }
+
+
+class ReportFrequency(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly (Mondays)"
+    MONTHLY = "monthly", "Monthly (the 1st)"
+
+
+class ReportSendState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # The worker stopped between handing the message to SMTP and recording the answer: never resent alone.
+    IN_DOUBT = "in_doubt", "In doubt"

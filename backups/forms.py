@@ -71,3 +71,12 @@ class TokenForm(forms.Form):
     def issue(self, user) -> tuple[IngestToken, str]:
         return IngestToken.issue(self.cleaned_data["name"], policy=self.cleaned_data.get("policy"),
                                  account=self.cleaned_data.get("account"), created_by=user)
+
+
+class ReportSubscriptionForm(forms.ModelForm):
+    class Meta:
+        from backups.models import ReportSubscription
+
+        model = ReportSubscription
+        fields = ["frequency", "policies", "customers"]
+        help_texts = {"policies": "None chosen: every policy.", "customers": "None chosen: every customer."}

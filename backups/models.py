@@ -21,6 +21,8 @@ from backups.choices import (
     Overall,
     PolicyKind,
     RecordSource,
+    ReportFrequency,
+    ReportSendState,
     RestoreTestState,
     RpoStatus,
     SourceKind,
@@ -482,3 +484,47 @@ class SuspectPoint(models.Model):
 
     def __str__(self) -> str:
         return f"backup #{self.record_id} suspect: {self.reason[:60]}"
+
+
+class ReportSubscription(models.Model):
+    """A manager's standing order for the compliance report by e-mail (backups.report_mail). No policies and
+    no customers chosen means all of them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions")
+    frequency = models.CharField(max_length=10, choices=ReportFrequency.choices)
+    policies = models.ManyToManyField(BackupPolicy, blank=True, related_name="+")
+    customers = models.ManyToManyField("inventory.Customer", blank=True, related_name="+")
+    created_at = models.DateTimeField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user", "frequency", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_frequency_display()} compliance report for {self.user}"
+
+
+class ReportSend(models.Model):
+    """One report of one subscription for one period. The unique (subscription, period_start) is what makes
+    two schedulers send it once; the conditional update queued -> sending is what makes two workers send it
+    once. `summary` is what the next report compares itself with."""
+
+    subscription = models.ForeignKey(ReportSubscription, on_delete=models.CASCADE, related_name="sends")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=ReportSendState.choices, default=ReportSendState.QUEUED)
+    address = models.CharField(max_length=254, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [models.UniqueConstraint(fields=["subscription", "period_start"], name="report_send_once")]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} for {self.period_start:%Y-%m-%d}"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 
 from django.contrib import messages
@@ -238,23 +237,12 @@ def compliance(request: HttpRequest) -> HttpResponse:
 def compliance_csv(request: HttpRequest) -> HttpResponse:
     from django.utils import timezone
 
+    from backups import compliance_files
+
     report = compliance_report.report(_period(request), clock.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="backup-compliance-{report.days}d.csv"'
-    out = csv.writer(response)
-    out.writerow(["period_from", "period_to", "observed_hours", "period_hours", "observed_percent", "note"])
-    out.writerow([timezone.localtime(report.since).isoformat(), timezone.localtime(report.until).isoformat(),
-                  compliance_report.hours(report.observed_seconds), compliance_report.hours(report.period_seconds),
-                  round(100 * report.coverage, 1), report.withheld_reason])
-    out.writerow([])
-    out.writerow(compliance_report.LINE_HEADER)
-    for row in compliance_report.table(report):
-        out.writerow([_cell(c) for c in row])
-    out.writerow([])
-    out.writerow(["violation_at", "asset", "policy", "customer", "dimension", "from", "to"])
-    for v in report.violations:
-        out.writerow([timezone.localtime(v.at).isoformat(), _cell(v.pair.asset.name), _cell(v.pair.policy.name),
-                      _cell(v.pair.customer.name if v.pair.customer else ""), v.dimension, v.before, v.after])
+    compliance_files.write_csv(report, response, timezone.localtime)
     return response
 
 
@@ -262,16 +250,13 @@ def compliance_csv(request: HttpRequest) -> HttpResponse:
 def compliance_pdf(request: HttpRequest) -> HttpResponse:
     from django.utils import timezone
 
+    from backups import compliance_files
+
     report = compliance_report.report(_period(request), clock.now())
     zone = timezone.get_current_timezone_name()
-    response = HttpResponse(compliance_report.pdf(report, zone, timezone.localtime), content_type="application/pdf")
+    response = HttpResponse(compliance_files.pdf(report, zone, timezone.localtime), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="backup-compliance-{report.days}d.pdf"'
     return response
-
-
-def _cell(text: str) -> str:
-    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @roles(*ALL_STAFF)
@@ -317,3 +302,42 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
 def unmatched(request: HttpRequest) -> HttpResponse:
     objects = UnmatchedObject.objects.select_related("source").order_by("-last_seen_at")[:500]
     return render(request, "backups/unmatched.html", {"objects": objects})
+
+
+@roles(Role.MANAGER)
+def report_subscriptions(request: HttpRequest) -> HttpResponse:
+    """A manager's scheduled compliance reports (backups.report_mail): subscribe, see what was sent."""
+    from backups.forms import ReportSubscriptionForm
+    from backups.models import ReportSend, ReportSubscription
+
+    form = ReportSubscriptionForm(request.POST or None)
+    if request.method == "POST" and not request.user.email:
+        form.add_error(None, "your account has no e-mail address to send the report to: add one first")
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            item = form.save(commit=False)
+            item.user, item.created_at = request.user, clock.now()
+            item.save()
+            form.save_m2m()
+            audit.record(request.user, "compliance_report.subscribed", item, after={
+                "frequency": item.frequency, "policies": [p.name for p in item.policies.all()],
+                "customers": [c.name for c in item.customers.all()]})
+        messages.success(request, f"Subscribed: {item.get_frequency_display()} report to {request.user.email}.")
+        return redirect("backups:report-subscriptions")
+    mine = ReportSubscription.objects.filter(user=request.user, active=True).prefetch_related("policies", "customers")
+    sends = ReportSend.objects.filter(subscription__user=request.user).select_related("subscription")[:50]
+    return render(request, "backups/report_subscriptions.html", {"form": form, "subscriptions": mine,
+                                                                 "sends": sends})
+
+
+@require_POST
+@roles(Role.MANAGER)
+def report_unsubscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    from backups.models import ReportSubscription
+
+    item = get_object_or_404(ReportSubscription, pk=pk, user=request.user)
+    if ReportSubscription.objects.filter(pk=pk, active=True).update(active=False):
+        audit.record(request.user, "compliance_report.unsubscribed", item, before={"active": True},
+                     after={"active": False})
+        messages.success(request, f"Unsubscribed from the {item.get_frequency_display().lower()} report.")
+    return redirect("backups:report-subscriptions")

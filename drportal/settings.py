@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "backups",
     "scenarios",
     "notifications",
+    "drportal.opsapi",
     "outbox",  # development sinks and the Outbox page (not routed in production)
 ]
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("status/", include("notifications.status_urls")),
     path("api/v1/", include("drportal.api_urls")),
+    path("alerts/", include("drportal.opsapi.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("metrics", metrics.metrics, name="metrics"),

@@ -81,3 +81,35 @@ class ExportRequestForm(forms.Form):
             "list": "customer-options", "autocomplete": "off",
             "hx-get": reverse_lazy("inventory:customer-options"), "hx-trigger": "input changed delay:300ms",
             "hx-target": "#customer-options", "hx-swap": "innerHTML"}))
+
+
+class SubscribeForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="Your e-mail address")
+
+
+class MaintenanceForm(forms.ModelForm):
+    class Meta:
+        from notifications.models import Maintenance
+
+        model = Maintenance
+        fields = ["title", "body", "services", "starts_at", "ends_at"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 3}),
+                   "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                   "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")}
+        labels = {"starts_at": "Starts (your time zone)", "ends_at": "Ends (your time zone)",
+                  "services": "Components"}
+
+    def __init__(self, *args, **kwargs):
+        from drportal.inventory.models import Service
+
+        super().__init__(*args, **kwargs)
+        # Only what customers know by name can be named on the public page.
+        self.fields["services"].queryset = Service.objects.exclude(public_name="").order_by("public_name")
+        self.fields["services"].label_from_instance = lambda s: s.public_name
+
+    def clean(self):
+        data = super().clean()
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", "the window must end after it starts")
+        return data

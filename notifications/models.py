@@ -294,3 +294,51 @@ class CustomerExport(models.Model):
 
     def __str__(self) -> str:
         return f"export of {self.customer} #{self.pk}"
+
+
+class StatusSubscriber(models.Model):
+    """Someone following the public status page by e-mail (notifications.subscribers). Double opt-in: nothing
+    but the confirmation request is sent until confirmed_at is set from the link in it."""
+
+    email = models.EmailField(max_length=254, unique=True)  # stored lower-cased
+    created_at = models.DateTimeField()
+    # When the last confirmation request was queued: a repeated sign-up within the hour sends no second one.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["email"]
+        indexes = [models.Index(fields=["confirmed_at"], condition=Q(unsubscribed_at__isnull=True),
+                                name="status_subscriber_active")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+
+class Maintenance(models.Model):
+    """A scheduled maintenance window on the public status page and feed, announced to subscribers. Only
+    the title, the text and the services' public names are public."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Public text: what is done and what customers will notice.")
+    services = models.ManyToManyField("inventory.Service", blank=True, related_name="maintenances",
+                                      help_text="Components affected (services with a public name).")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["ends_at"])]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
+                                              name="maintenance_ends_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M})"

@@ -90,3 +90,27 @@ def to_public(incident: Incident, services: list[str] | None = None) -> PublicIn
         services=public_services([incident])[incident.pk] if services is None else services,
         updates=[PublicUpdate(u.posted_at, u.body) for u in incident.status_updates.all()],
     )
+
+
+@dataclass
+class PublicMaintenance:
+    pk: int
+    title: str
+    body: str
+    starts_at: datetime
+    ends_at: datetime
+    services: list[str]
+    created_at: datetime
+
+    def in_progress(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+
+def maintenance_windows(now: datetime) -> list[PublicMaintenance]:
+    """Windows not yet over and not cancelled, soonest first: two queries (windows, their public services)."""
+    from notifications.models import Maintenance
+
+    rows = (Maintenance.objects.filter(ends_at__gt=now, cancelled_at__isnull=True).order_by("starts_at")
+            .prefetch_related(Prefetch("services", queryset=Service.objects.exclude(public_name="")))[:50])
+    return [PublicMaintenance(m.pk, m.title, m.body, m.starts_at, m.ends_at,
+                              sorted(s.public_name for s in m.services.all()), m.created_at) for m in rows]

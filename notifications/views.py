@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -15,7 +17,7 @@ from drportal.incidents.models import Incident
 from drportal.inventory.models import Customer, Person
 from drportal.lib import clock
 from drportal.lib.redirects import redirect_back
-from notifications import deliveries, exports, notices, staff
+from notifications import deliveries, exports, notices, staff, subscribers
 from notifications.choices import DeliveryState, ExportState
 from notifications.forms import (
     VARIABLES_HELP,
@@ -201,6 +203,7 @@ def status_update(request: HttpRequest, incident_pk: int) -> HttpResponse:
             update = StatusUpdate.objects.create(incident=incident, posted_at=clock.now(), posted_by=request.user,
                                                  body=form.cleaned_data["body"])
             audit.record(request.user, "status.update_posted", update, after={"body": update.body})
+            transaction.on_commit(lambda: subscribers.announce_update(update.pk))
         messages.success(request, "Posted to the public status page.")
     else:
         messages.error(request, "body: " + " ".join(form.errors.get("body", [])))
@@ -285,3 +288,40 @@ def export_download(request: HttpRequest, token: str) -> HttpResponse:
                             filename=f"{export.customer.slug}-export-{export.pk}.zip")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@roles(Role.OPS, Role.SUPPORT)
+def maintenance(request: HttpRequest) -> HttpResponse:
+    """Scheduled maintenance windows: shown on the status page and feed, announced to its subscribers."""
+    from notifications.forms import MaintenanceForm
+    from notifications.models import Maintenance
+
+    form = MaintenanceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            item = form.save(commit=False)
+            item.created_by, item.created_at = request.user, clock.now()
+            item.save()
+            form.save_m2m()
+            audit.record(request.user, "maintenance.scheduled", item, after={
+                "title": item.title, "starts_at": item.starts_at.isoformat(), "ends_at": item.ends_at.isoformat(),
+                "services": [s.public_name for s in item.services.all()]})
+            transaction.on_commit(lambda: subscribers.announce_maintenance(item.pk))
+        messages.success(request, f"“{item.title}” scheduled; subscribers are being told.")
+        return redirect("notifications:maintenance")
+    windows = Maintenance.objects.filter(ends_at__gt=clock.now() - timedelta(days=30)).prefetch_related("services")
+    return render(request, "notifications/maintenance.html", {"form": form, "windows": windows, "now": clock.now()})
+
+
+@require_POST
+@roles(Role.OPS, Role.SUPPORT)
+def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    from notifications.models import Maintenance
+
+    item = get_object_or_404(Maintenance, pk=pk)
+    now = clock.now()
+    if Maintenance.objects.filter(pk=pk, cancelled_at__isnull=True).update(cancelled_at=now):
+        audit.record(request.user, "maintenance.cancelled", item, before={"cancelled_at": None},
+                     after={"cancelled_at": now.isoformat()})
+        messages.success(request, f"“{item.title}” cancelled: it no longer shows on the status page.")
+    return redirect("notifications:maintenance")

@@ -385,7 +385,7 @@ def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: l
         row.state = StepState.READY
         if row.kind == StepKind.APPROVAL:
             role = spec.get("approver_role", Role.MANAGER)
-            _notify_staff_later(role, f"Approval needed: {row.title}", spec.get("reason", ""), run, row)
+            _page_approvers_later(role, f"Approval needed: {row.title}", spec.get("reason", ""), row)
     row.save(update_fields=fields)
 
 
@@ -457,6 +457,16 @@ def _notify_staff_later(role: str, subject: str, body: str, run: Run, row: StepR
         from notifications.api import notify_staff
 
         notify_staff(role=role, subject=subject, body=body, link=link, dedupe_key=key)
+
+    transaction.on_commit(send)
+
+
+def _page_approvers_later(role: str, subject: str, reason: str, row: StepRun) -> None:
+    # Each approver's message carries a link of their own (approve from the message, on a phone at 3 a.m.).
+    def send() -> None:
+        from scenarios.approval_links import page_approvers
+
+        page_approvers(row.pk, role, subject, reason)
 
     transaction.on_commit(send)
 

@@ -248,3 +248,22 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} as of {self.computed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApprovalLink(models.Model):
+    """A personal, single-use, short-lived link in the message asking someone to approve a step
+    (scenarios.approval_links). The token in the URL is signed and names this row; the row decides."""
+
+    step = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="approval_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Part of the signed token: a link id alone, even signed by a leaked old key, names no live row.
+    nonce = models.CharField(max_length=32)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"approval link for {self.user} on step #{self.step_id}"

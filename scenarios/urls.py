@@ -19,6 +19,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/live/", views.run_live, name="run-live"),
     path("runs/<int:pk>/<slug:op>/", views.run_action, name="run-action"),
+    path("approve/<str:token>/", views.approve_link, name="approve-link"),
     path("steps/<int:pk>/", views.step_detail, name="step"),
     path("steps/<int:pk>/<slug:op>/", views.step_action, name="step-action"),
     path("recovery-points/<int:pk>/suspect/", views.point_suspect, name="point-suspect"),

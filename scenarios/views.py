@@ -336,3 +336,29 @@ def panel_context(incident: Incident, user) -> dict:
             "has_review": Review.objects.filter(incident=incident).exists()}
 
 
+
+
+@roles(*ALL_STAFF)
+def approve_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a manager's approval message links to: GET shows, only the POST approves. The link's own
+    checks (signature, owner, role, single use, expiry, step still waiting) are in approval_links."""
+    from scenarios import approval_links
+
+    try:
+        link = approval_links.read(token, request.user)
+    except approval_links.LinkInvalid as exc:
+        return render(request, "scenarios/approve_link.html", {"invalid": str(exc)}, status=410)
+    if request.method == "POST":
+        try:
+            row = approval_links.confirm(token, request.user, notes=request.POST.get("notes", "").strip())
+        except approval_links.LinkInvalid as exc:
+            return render(request, "scenarios/approve_link.html", {"invalid": str(exc)}, status=410)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+            return redirect("scenarios:step", pk=link.step_id)
+        messages.success(request, f"“{row.title}” approved.")
+        return redirect("scenarios:run", pk=row.run_id)
+    row = link.step
+    ctx = {"link": link, "row": row, "run": row.run, "spec": row.spec,
+           "targets": approval_links.targets(row), "loss": loss.for_run(row.run, clock.now())}
+    return render(request, "scenarios/approve_link.html", ctx)

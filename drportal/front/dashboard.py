@@ -25,6 +25,7 @@ PANELS = [
     "backups.panels.dashboard_panels",
     "scenarios.panels.dashboard_panels",
     "notifications.panels.dashboard_panels",
+    "drportal.opsapi.panels.dashboard_panels",
 ]
 OPEN = ["declared", "responding"]
 HISTORY_DAYS = 30

@@ -17,6 +17,11 @@ def forbidden(request, exception=None):
 
 
 def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        # An API client (or a fuzzer) asking for an id that cannot exist gets the API's JSON error, not a page.
+        from django.http import JsonResponse
+
+        return JsonResponse({"error": "no such API resource: see /api/v1/openapi.json"}, status=404)
     return render(request, "404.html", status=404)
 
 

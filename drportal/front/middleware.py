@@ -74,7 +74,13 @@ class InputBoundaryMiddleware:
 
         problem = inputs.params_problem(request.GET)
         if problem is None and request.method == "POST" and request.content_type in self.FORMS:
-            problem = inputs.params_problem(request.POST)
+            from django.http.multipartparser import MultiPartParserError
+
+            try:
+                problem = inputs.params_problem(request.POST)
+            except MultiPartParserError as exc:
+                # A form body that cannot be parsed (no boundary): a 400 naming it, not a logged traceback.
+                problem = inputs.InputError("(body)", f"is not a valid form: {exc}")
         if problem is None:
             return self.get_response(request)
         return bad_input(request, problem)

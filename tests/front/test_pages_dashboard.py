@@ -83,8 +83,8 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(client_as, jivosoft, djang
         client.get(reverse("dashboard"))  # warm the session and the scenario files; store the readiness
         # session, user, profile (time zone), groups; incidents; backup counts; the stored readiness; last drill;
         # compliance per day; the compliance report's policies and observed time; incidents per day; backups panel
-        # (stored counts, worst pairs).
-        with django_assert_num_queries(14):
+        # (stored counts, worst pairs); incidents proposed by alerts.
+        with django_assert_num_queries(15):
             response = client.get(reverse("dashboard"))
     assert response.status_code == 200
 

@@ -29,6 +29,10 @@ READ_ONLY = {
 NOT_AUDITED = {
     "api:backups": "token-authenticated, not a session POST: tests/backups/test_api_ingest.py checks its events "
                    "(backups.record_ingested, backups.records_ingested)",
+    "api:alertmanager": "token-authenticated, not a session POST: tests/opsapi/test_alertmanager.py checks its "
+                        "events (alert_proposal.created, incident.declared, alert.resolved)",
+    "api:incident-run": "token-authenticated: tests/opsapi/test_api.py checks scenario_run.started",
+    "api:step-action": "token-authenticated: tests/opsapi/test_api.py checks the scenario_step events",
 }
 SKIP_NAMESPACES = ("admin", "django_rq")
 
@@ -214,6 +218,59 @@ def export_link(users, request):
     return Post(reverse("notifications:export-link", args=[export.pk]), {}, "sam", "export.link_issued")
 
 
+def report_unsubscribe(users, request):
+    from backups.models import ReportSubscription
+
+    item = ReportSubscription.objects.create(user=users["mona"], frequency="weekly", created_at=clock.now())
+    return Post(reverse("backups:report-unsubscribe", args=[item.pk]), {}, "mona", "compliance_report.unsubscribed")
+
+
+def maintenance_cancel(users, request):
+    from notifications.models import Maintenance
+
+    now = clock.now()
+    item = Maintenance.objects.create(title="Upgrade", body="x", starts_at=now + timedelta(days=1),
+                                      ends_at=now + timedelta(days=1, hours=1), created_by=users["sam"], created_at=now)
+    return Post(reverse("notifications:maintenance-cancel", args=[item.pk]), {}, "sam", "maintenance.cancelled")
+
+
+def _alert_proposal(users):
+    from drportal.opsapi.models import AlertProposal, AlertRule
+
+    rule = AlertRule.objects.create(name="Server down", matchers={"alertname": "InstanceDown"},
+                                    disaster_class="server_crash", scope_label="")
+    now = clock.now()
+    return AlertProposal.objects.create(rule=rule, scope_key="", title="InstanceDown", disaster_class="server_crash",
+                                        severity="sev2", first_seen_at=now, last_seen_at=now)
+
+
+def proposal_declare(users, request):
+    proposal = _alert_proposal(users)
+    return Post(reverse("opsapi:proposal-declare", args=[proposal.pk]), {}, "alice", "alert_proposal.declared")
+
+
+def proposal_dismiss(users, request):
+    proposal = _alert_proposal(users)
+    return Post(reverse("opsapi:proposal-dismiss", args=[proposal.pk]), {"reason": "a probe was down"}, "alice",
+                "alert_proposal.dismissed")
+
+
+def widen(users, request):
+    from drportal.inventory.models import Provider, Region, Zone
+
+    provider = Provider.objects.create(slug="rackspace", name="Rackspace", kind="rackspace")
+    zone = Zone.objects.create(region=Region.objects.create(provider=provider, slug="dfw", name="Dallas"),
+                               slug="dfw2", name="Dallas 2")
+    incident = _incident(users)
+    return Post(reverse("incidents:widen", args=[incident.pk]), {"impacted_zones": [zone.pk]}, "alice",
+                "incident.widened")
+
+
+def api_token_revoke(users, request):
+    from drportal.opsapi import tokens
+
+    token, _ = tokens.issue("old tool", role="ops", created_by=users["ada"])
+    return Post(reverse("opsapi:token-revoke", args=[token.pk]), {}, "ada", "api_token.revoked")
 def apprise_test(users, request):
     from notifications.models import AppriseChannel
 
@@ -231,6 +288,12 @@ POST_ONLY = {
     "notifications:delivery-action": delivery_action,
     "notifications:checkins-send": send_checkins,
     "notifications:status-update": status_update,
+    "notifications:maintenance-cancel": maintenance_cancel,
+    "backups:report-unsubscribe": report_unsubscribe,
+    "opsapi:proposal-declare": proposal_declare,
+    "incidents:widen": widen,
+    "opsapi:token-revoke": api_token_revoke,
+    "opsapi:proposal-dismiss": proposal_dismiss,
     "notifications:export-link": export_link,
     "incidents:transition": transition,
     "backups:verify": request_verification,
@@ -263,6 +326,24 @@ def mitigation_form(users, request):
     return Post(reverse("scenarios:mitigations"), form, "mona", "mitigation.created")
 
 
+def report_subscribe_form(users, request):
+    return Post(reverse("backups:report-subscriptions"), {"frequency": "weekly"}, "mona",
+                "compliance_report.subscribed")
+
+
+def api_token_form(users, request):
+    return Post(reverse("opsapi:tokens"), {"name": "alertmanager", "role": "ops"}, "ada", "api_token.issued")
+
+
+def maintenance_form(users, request):
+    return Post(reverse("notifications:maintenance"), {"title": "Upgrade", "body": "Read-only for 30 minutes.",
+                                                       "starts_at": "2027-01-02T01:00", "ends_at": "2027-01-02T02:00"},
+                "sam", "maintenance.scheduled")
+
+
+FORMS = {"incidents:declare": declare_form, "backups:tokens": token_form, "scenarios:mitigations": mitigation_form,
+         "backups:report-subscriptions": report_subscribe_form, "notifications:maintenance": maintenance_form,
+         "opsapi:tokens": api_token_form}
 def apprise_form(users, request):
     return Post(reverse("notifications:apprise-channels"), {"name": "ops-chat", "url": "json://127.0.0.1:9/hook",
                                                             "role": "ops", "active": "on"}, "ada",
