@@ -91,7 +91,10 @@ def test_only_known_sections_can_be_registered():
          "backup_policies[0].protects.customers[0]: unknown customer 'jv-nobody'"),
         ("servers: [jv-web1, jv-web2, jv-api1, jv-reports1", "servers: [jv-web9, jv-web2, jv-api1, jv-reports1",
          "backup_policies[2].protects.servers[0]: unknown server 'jv-web9'"),
-        ("rackspace/dfw}", "rackspace/ord}", "backup_policies[0].location.region: unknown region 'rackspace/ord'"),
+        # The policy's own location (databases name their dump regions the same way, earlier in the file).
+        ("location: {rule: named_region, region: rackspace/dfw}",
+         "location: {rule: named_region, region: rackspace/ord}",
+         "backup_policies[0].location.region: unknown region 'rackspace/ord'"),
         ("rpo: 26h", "rpo: 26 hours", "backup_policies[0].rpo: '26 hours' is not a duration"),
         ("kind: file_copy", "kind: tape", "backup_policies[1].kind: unknown kind 'tape'"),
         ("location: {rule: offsite_region}\n    verify_within: 90d",

@@ -86,6 +86,15 @@ def request_verification(users, request):
     return Post(reverse("backups:verify", args=[rec.pk]), {}, "alice", "backups.restore_test_requested")
 
 
+def point_suspect(users, request):
+    from tests.backups.conftest import record
+
+    w = request.getfixturevalue("world")
+    rec = record(w.daily, w.acme_db, clock.now() - timedelta(hours=3), zone=w.dfw1)
+    return Post(reverse("scenarios:point-suspect", args=[rec.pk]), {"reason": "written after the intrusion"},
+                "alice", "backup.marked_suspect")
+
+
 def revoke_token(users, request):
     from backups.models import IngestToken
 
@@ -292,6 +301,7 @@ POST_ONLY = {
     "backups:report-unsubscribe": report_unsubscribe,
     "opsapi:proposal-declare": proposal_declare,
     "incidents:widen": widen,
+    "scenarios:point-suspect": point_suspect,
     "opsapi:token-revoke": api_token_revoke,
     "opsapi:proposal-dismiss": proposal_dismiss,
     "notifications:export-link": export_link,
