@@ -87,11 +87,15 @@ def test_the_dashboard_of_a_fresh_demo_has_every_plan_ready_a_month_of_history_a
 
     def dashboard() -> str | None:
         page = ops.get(f"{demo.base}/", timeout=10).text
-        ready = re.search(r'tile-value">(\d+)</span> <span class="tile-label">Plans not ready', page)
-        return page if ready and ready.group(1) == "0" else None
+        count = re.search(r'tile-value">(\d+)</span> <span class="tile-label">Plans not ready', page)
+        not_ready = re.findall(r'not ready</span> <a href="[^"]*">([^<]+)</a>', page)
+        # The return-home plans (issue 18) act only after a failover: before one there is nothing in the
+        # failed region to return to, and readiness says so. Every plan for an outage must be ready.
+        outage_plans_ready = all("return" in title.lower() and "home" in title.lower() for title in not_ready)
+        return page if count and int(count.group(1)) == len(not_ready) and outage_plans_ready else None
 
     # The accounts' first connection checks run on the scheduler's first ticks.
-    page = wait_for(dashboard, 120, "every plan of the demo ready", every=2)
+    page = wait_for(dashboard, 120, "every outage plan of the demo ready", every=2)
     main = re.sub(r"<details.*?</details>", "", page, flags=re.S)
     assert not RAW.search(main), RAW.search(main)
     assert "no data yet" not in page
