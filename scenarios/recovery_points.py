@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
+from drportal.cloud.actions import storage_restore
 from drportal.lib import clock
 from scenarios.choices import StepKind, StepState
 from scenarios.engine import EngineError
@@ -44,16 +45,8 @@ def _records(row: StepRun):
 
     records = (BackupRecord.objects.filter(asset__name=row.params["asset"], viable=True, outcome=Outcome.SUCCEEDED)
                .exclude(key=""))
-    region = row.params.get("region")
-    if region:
-        # The same copies the action would look at (drportal.cloud.actions.storage_restore).
-        provider, _, slug = str(region).rpartition("/")
-        where = Q(region__slug=slug) | Q(zone__region__slug=slug)
-        if provider:
-            where = (Q(region__slug=slug, region__provider__slug=provider)
-                     | Q(zone__region__slug=slug, zone__region__provider__slug=provider))
-        records = records.filter(where)
-    return records
+    # The same copies the action would look at.
+    return storage_restore.copies_in(records, row.params.get("region"))
 
 
 def candidates(row: StepRun, now: datetime, limit: int = 50) -> list[Candidate]:

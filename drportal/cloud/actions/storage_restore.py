@@ -35,15 +35,7 @@ def _latest(ctx: StepContext):
         raise bad_input("params.asset", f"no asset {param(ctx, 'asset')!r}")
     records = BackupRecord.objects.filter(asset=asset, viable=True, outcome=BackupOutcome.SUCCEEDED).exclude(key="")
     region = param(ctx, "region")
-    if region:
-        # "Recover from the copies in Kansas City": when the failed region's copies are lost with it, only
-        # the copies kept in the named region ("provider/slug" or "slug") count.
-        provider, _, slug = str(region).rpartition("/")
-        where = Q(region__slug=slug) | Q(zone__region__slug=slug)
-        if provider:
-            where = (Q(region__slug=slug, region__provider__slug=provider)
-                     | Q(zone__region__slug=slug, zone__region__provider__slug=provider))
-        records = records.filter(where)
+    records = copies_in(records, region)
     if param(ctx, "record"):
         return asset, _chosen(ctx, asset, records)
     # A point someone marked suspect is never the default: a person must choose it, and a manager approve it.
@@ -169,3 +161,17 @@ def execute(ctx: StepContext) -> Outcome:
                            code="RestoreFailed")
     check_timeout(ctx, 7200, "the database restore")
     return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 5)), output=output)
+
+
+def copies_in(records, region: str | None):
+    """The records kept in `region` ("provider/slug" or "slug"); all of them when no region is named.
+    "Recover from the copies in Kansas City": when the failed region's copies are lost with it, only the copies
+    kept in the named region count. The recovery-point catalogue (scenarios.recovery_points) offers the same."""
+    if not region:
+        return records
+    provider, _, slug = str(region).rpartition("/")
+    where = Q(region__slug=slug) | Q(zone__region__slug=slug)
+    if provider:
+        where = (Q(region__slug=slug, region__provider__slug=provider)
+                 | Q(zone__region__slug=slug, zone__region__provider__slug=provider))
+    return records.filter(where)
