@@ -4,8 +4,10 @@ the data it recovers promise, a looser figure is said out loud, and losing Dalla
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from scenarios import drills, loader, promise, readiness
@@ -14,6 +16,14 @@ from tests.scenarios.conftest import scenario_from
 pytestmark = pytest.mark.django_db
 
 DALLAS = "jivosoft-datacenter-offline"
+
+
+@pytest.fixture(autouse=True)
+def thursday_afternoon():
+    """Mid-week, when the newest Kansas City copy is Sunday's weekly one: on a Sunday afternoon that copy is an
+    hour old and losing Dallas keeps the promise (the demo's history is laid out backwards from now)."""
+    with time_machine.travel(datetime(2026, 12, 3, 15, 0, tzinfo=UTC)):
+        yield
 
 LOOSER = """\
 id: looser-dallas
