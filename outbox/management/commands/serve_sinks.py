@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from drportal.lib.stopping import wait_for_stop
 from outbox import sinks
 
 
@@ -37,12 +36,8 @@ class Command(BaseCommand):
         self.stdout.write(f"sinks: SMTP on 127.0.0.1:{smtp_port}, SMS and webhooks on http://127.0.0.1:{http_port}/",
                           )
         self.stdout.flush()
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
+            wait_for_stop()
         finally:
             http.shutdown()
             smtp.stop()

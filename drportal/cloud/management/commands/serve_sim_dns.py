@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import signal
-import threading
-
 from django.core.management.base import BaseCommand
 
 from drportal.cloud.adapters import dnsserver
 from drportal.cloud.demo import sim_dns_port
+from drportal.lib.stopping import wait_for_stop
 
 
 class Command(BaseCommand):
@@ -19,11 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int | None, **options):
         server = dnsserver.start(host, port or sim_dns_port())
         self.stdout.write(f"simulated DNS answering on {server.host}:{server.port}")
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
+            wait_for_stop()
         finally:
             server.stop()
