@@ -7,7 +7,6 @@ drportal/opsapi/openapi.py."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -20,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drportal.accounts.access import ALL_STAFF, Role, has_role
 from drportal.incidents.choices import IncidentStatus
 from drportal.incidents.models import Incident
+from drportal.lib import inputs
 from drportal.lib.inputs import text_problem
 from drportal.opsapi import tokens
 from drportal.opsapi.views import UNAUTHORIZED, error
@@ -69,12 +69,11 @@ class BadRequest(Exception):
 
 
 def _body(request: HttpRequest) -> dict:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise BadRequest("(body)", f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("(body)", "the body is not JSON") from None
+        # The shared input boundary: size and nesting are refused before the (recursive) parser sees the text.
+        data = inputs.load_json(request.body or b"{}", max_bytes=MAX_BODY_BYTES)
+    except inputs.InputError as exc:
+        raise BadRequest(exc.field, f"the body {exc.message}") from None
     if not isinstance(data, dict):
         raise BadRequest("(body)", "the body must be a JSON object")
     return data

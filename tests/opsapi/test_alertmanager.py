@@ -212,7 +212,15 @@ def test_a_body_that_is_not_json_is_refused(client, rules, token):
     response = client.post(URL, data="{not json", content_type="application/json",
                            HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 400
-    assert response.json()["error"] == "nothing was recorded: the body is not JSON"
+    assert response.json()["error"] == "nothing was recorded: the body is not valid JSON"
+
+
+def test_a_body_nested_thousands_deep_is_refused_before_it_is_parsed(client, rules, token):
+    # Issue 13's reproduction: json.loads recursing into such a body is what used to end in a RecursionError.
+    response = client.post(URL, data="[" * 5000 + "]" * 5000, content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "nothing was recorded: the body nests deeper than 20 levels"
 
 
 def test_a_lone_surrogate_in_a_label_is_refused_not_stored(client, dallas, rules, token):
