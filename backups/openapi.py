@@ -190,7 +190,16 @@ RPO = {
                 "last_recovery_point": "2026-11-21T10:00:00+00:00", "rpo_seconds": 18000.0,
                 "objective_seconds": 93600.0, "status": "ok"}],
                 "customers": [{"customer": "Acme Dental", "databases": 1, "status": "ok", "rpo_seconds": 18000.0}]},
-        }}},
+        }}, "links": {"ReportABackupOfAListedDatabase": {
+            "operationId": "reportBackups",
+            "description": "An agent reports a backup of a database the report lists (here one that finished when "
+                           "the report was made); the next report shows it as the database's recovery point.",
+            "requestBody": {"id": "link-{$response.body#/generated_at}", "asset": "$response.body#/databases/0/asset",
+                            "outcome": "succeeded", "started_at": "$response.body#/generated_at",
+                            "completed_at": "$response.body#/generated_at"},
+            # schemathesis' extension: send this body as it is rather than merged into a generated one, whose
+            # other generated fields (a zone that does not exist, say) would be refused and end the chain.
+            "x-schemathesis": {"merge_body": False}}}},
         "401": {"$ref": ERROR + "Unauthorized"},
         "405": {"$ref": ERROR + "MethodNotAllowed"},
         "500": {"$ref": ERROR + "ServerError"},

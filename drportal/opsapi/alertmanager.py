@@ -60,7 +60,7 @@ class Outcome:
 
 
 def _time(value, where: str) -> datetime | None:
-    if value in (None, "", ZERO_TIME):
+    if value in ("", ZERO_TIME):
         return None
     if not isinstance(value, str):
         raise PayloadError(where, "must be an RFC 3339 time")
@@ -74,8 +74,6 @@ def _time(value, where: str) -> datetime | None:
 
 
 def _strings(value, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise PayloadError(where, "must be an object of strings")
     for key, text in value.items():
@@ -86,20 +84,35 @@ def _strings(value, where: str) -> dict[str, str]:
     return value
 
 
+STATUSES = ("firing", "resolved")
+
+
+def _texts(obj: dict, keys: tuple[str, ...], prefix: str) -> None:
+    """Alertmanager always sends these as strings; anything else is not its webhook (they are not used beyond
+    what parse() reads, so their content is not checked further)."""
+    for key in keys:
+        if key in obj and not isinstance(obj[key], str):
+            raise PayloadError(f"{prefix}{key}", "must be a string")
+
+
 def parse(payload) -> list[Alert]:
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
         raise PayloadError("alerts", "the body must be Alertmanager's webhook object with an \"alerts\" list")
     if len(payload["alerts"]) > MAX_ALERTS:
         raise PayloadError("alerts", f"at most {MAX_ALERTS} alerts per notification")
+    _texts(payload, ("version", "groupKey", "receiver", "externalURL"), "")
+    if "status" in payload and payload["status"] not in STATUSES:
+        raise PayloadError("status", "must be \"firing\" or \"resolved\"")
     alerts = []
     for i, raw in enumerate(payload["alerts"]):
         where = f"alerts[{i}]"
         if not isinstance(raw, dict):
             raise PayloadError(where, "must be an object")
+        _texts(raw, ("generatorURL", "fingerprint"), f"{where}.")
         status = raw.get("status", payload.get("status"))
-        if status not in ("firing", "resolved"):
+        if status not in STATUSES:
             raise PayloadError(f"{where}.status", "must be \"firing\" or \"resolved\"")
-        labels = _strings(raw.get("labels"), f"{where}.labels")
+        labels = _strings(raw.get("labels", {}), f"{where}.labels")
         if not labels:
             raise PayloadError(f"{where}.labels", "an alert needs labels")
         fingerprint = raw.get("fingerprint")
@@ -108,9 +121,10 @@ def parse(payload) -> list[Alert]:
             fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
         url = raw.get("generatorURL") or ""
         url = url if isinstance(url, str) and len(url) <= 1000 and not text_problem(url) else ""
-        alerts.append(Alert(status, labels, _strings(raw.get("annotations"), f"{where}.annotations"),
-                            _time(raw.get("startsAt"), f"{where}.startsAt"), _time(raw.get("endsAt"),
-                                                                                    f"{where}.endsAt"),
+        # Absent is allowed; null is not (Alertmanager sends {} and Go's zero time, never null).
+        alerts.append(Alert(status, labels, _strings(raw.get("annotations", {}), f"{where}.annotations"),
+                            _time(raw.get("startsAt", ""), f"{where}.startsAt"), _time(raw.get("endsAt", ""),
+                                                                                        f"{where}.endsAt"),
                             url if isinstance(url, str) and url.startswith(("http://", "https://")) else "",
                             fingerprint))
     return alerts

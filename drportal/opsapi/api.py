@@ -7,7 +7,6 @@ drportal/opsapi/openapi.py."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -18,10 +17,13 @@ from django.http.request import QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from drportal.accounts.access import ALL_STAFF, Role, has_role
+from drportal.incidents.choices import IncidentStatus
 from drportal.incidents.models import Incident
+from drportal.lib import inputs
 from drportal.lib.inputs import text_problem
 from drportal.opsapi import tokens
 from drportal.opsapi.views import UNAUTHORIZED, error
+from scenarios.choices import RunState
 
 MAX_BODY_BYTES = 256 * 1024
 PAGE = 100
@@ -67,12 +69,11 @@ class BadRequest(Exception):
 
 
 def _body(request: HttpRequest) -> dict:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise BadRequest("(body)", f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("(body)", "the body is not JSON") from None
+        # The shared input boundary: size and nesting are refused before the (recursive) parser sees the text.
+        data = inputs.load_json(request.body or b"{}", max_bytes=MAX_BODY_BYTES)
+    except inputs.InputError as exc:
+        raise BadRequest(exc.field, f"the body {exc.message}") from None
     if not isinstance(data, dict):
         raise BadRequest("(body)", "the body must be a JSON object")
     return data
@@ -94,11 +95,24 @@ def _invalid(exc: ValidationError) -> JsonResponse:
     return JsonResponse({"error": "; ".join(e["message"] for e in errors), "errors": errors}, status=status)
 
 
+def _choice(request: HttpRequest, name: str, allowed) -> str:
+    """A query filter's value: one of `allowed`, or "" when absent. An unknown value is a 400 rather than an empty
+    list, which would read as "there are none"."""
+    values = request.GET.getlist(name)
+    if not values:
+        return ""
+    if len(values) > 1 or values[0] not in allowed:
+        raise BadRequest(name, f"must be one of {', '.join(allowed)}")
+    return values[0]
+
+
 def _time(value) -> str | None:
     return value.isoformat() if value else None
 
 
 # ------------------------------------------------------------------------------------------ incidents
+
+INCIDENT_FILTERS = ("open", *IncidentStatus.values)
 
 
 def incident_json(incident: Incident, *, detail: bool = False) -> dict[str, Any]:
@@ -126,7 +140,7 @@ def _impacted_ids(data: dict) -> dict[str, list[int]]:
     by name, offices and services by slug. An unknown name is a 400 naming it."""
     from drportal.inventory.models import Office, Region, Server, Service, Zone
 
-    impacted = data.get("impacted") or {}
+    impacted = data.get("impacted", {})
     if not isinstance(impacted, dict):
         raise BadRequest("impacted", "must be an object of lists of names")
     lookups = {
@@ -159,7 +173,7 @@ def incidents(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         return _declare(request)
     rows = Incident.objects.select_related("declared_by").order_by("-declared_at")
-    status = request.GET.get("status", "")
+    status = _choice(request, "status", INCIDENT_FILTERS)
     if status == "open":
         rows = rows.filter(status__in=["declared", "responding"])
     elif status:
@@ -176,6 +190,8 @@ def _declare(request: HttpRequest) -> JsonResponse:
     form_data = QueryDict(mutable=True)
     for key in ("title", "severity", "disaster_class", "summary", "public_summary"):
         form_data[key] = _text(data, key)
+    if not isinstance(data.get("is_drill", False), bool):
+        raise BadRequest("is_drill", "must be true or false")
     if data.get("is_drill") is True:
         form_data["is_drill"] = "on"
     for key, ids in _impacted_ids(data).items():
@@ -238,8 +254,8 @@ def runs(request: HttpRequest) -> JsonResponse:
     from scenarios.models import Run
 
     rows = Run.objects.order_by("-started_at")
-    if request.GET.get("state"):
-        rows = rows.filter(state=request.GET["state"])
+    if state := _choice(request, "state", RunState.values):
+        rows = rows.filter(state=state)
     return JsonResponse({"runs": [run_json(r) for r in rows[:PAGE]]})
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from drportal.incidents.choices import DisasterClass
+from scenarios.choices import RunState
+
 BEARER = [{"apiToken": []}]
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -24,8 +27,9 @@ def _responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
     return out
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str = "OK", links: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {"description": description, "content": {"application/json": {"schema": schema}}}
+    return out | {"links": links} if links else out
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -33,6 +37,12 @@ def _ref(name: str) -> dict[str, str]:
 
 
 TIME = {"type": ["string", "null"], "format": "date-time"}
+# A run's steps are what the step operation acts on: its first step, and the run read again afterwards.
+RUN_LINKS = {
+    "ActOnItsFirstStep": {"operationId": "stepAction", "parameters": {"pk": "$response.body#/steps/0/id"},
+                          "description": "Complete, decide, approve or refuse one of the run's steps."},
+    "ReadTheRun": {"operationId": "getRun", "parameters": {"pk": "$response.body#/id"}},
+}
 ID_PARAM = {"name": "pk", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 SCHEMAS: dict[str, Any] = {
@@ -48,7 +58,8 @@ SCHEMAS: dict[str, Any] = {
         "run": {"type": ["integer", "null"]}}},
     "Declare": {"type": "object", "required": ["title", "disaster_class"], "properties": {
         "title": {"type": "string", "maxLength": 200}, "severity": {"enum": ["sev1", "sev2", "sev3", "sev4"]},
-        "disaster_class": {"type": "string"}, "summary": {"type": "string"}, "public_summary": {"type": "string"},
+        "disaster_class": {"enum": list(DisasterClass.values)}, "summary": {"type": "string"},
+        "public_summary": {"type": "string"},
         "is_drill": {"type": "boolean"},
         "impacted": {"type": "object", "properties": {
             "regions": {"type": "array", "items": {"type": "string", "examples": ["rackspace/dfw"]}},
@@ -70,6 +81,7 @@ SCHEMAS: dict[str, Any] = {
         "steps": {"type": "array", "items": _ref("Step")}}},
     "AlertmanagerWebhook": {"type": "object", "required": ["alerts"], "properties": {
         "version": {"type": "string"}, "groupKey": {"type": "string"}, "status": {"enum": ["firing", "resolved"]},
+        "receiver": {"type": "string"}, "externalURL": {"type": "string"},
         "alerts": {"type": "array", "maxItems": 1000, "items": {"type": "object", "required": ["labels"],
                    "properties": {"status": {"enum": ["firing", "resolved"]},
                                   "labels": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -108,16 +120,17 @@ PATHS: dict[str, Any] = {
         "operationId": "startRun", "summary": "Start a scenario for the incident (ops)", "security": BEARER,
         "parameters": [ID_PARAM], "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["scenario"], "properties": {"scenario": {"type": "string"}}}}}},
-        "responses": _responses({"201": _json(_ref("Run"), "Started"), "200": _json(_ref("Run"), "Already started")},
-                                400, 401, 403, 404, 409)}},
+        "responses": _responses({"201": _json(_ref("Run"), "Started", RUN_LINKS),
+                                 "200": _json(_ref("Run"), "Already started", RUN_LINKS)}, 400, 401, 403, 404, 409)}},
     "/api/v1/runs/": {"get": {
         "operationId": "listRuns", "summary": "Runs, newest first (100)", "security": BEARER,
-        "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}}],
+        "parameters": [{"name": "state", "in": "query", "schema": {"enum": list(RunState.values)}}],
         "responses": _responses({"200": _json({"type": "object", "properties": {
             "runs": {"type": "array", "items": _ref("Run")}}})}, 401, 403)}},
     "/api/v1/runs/{pk}/": {"get": {
         "operationId": "getRun", "summary": "A run with its steps and their states", "security": BEARER,
-        "parameters": [ID_PARAM], "responses": _responses({"200": _json(_ref("Run"))}, 401, 403, 404)}},
+        "parameters": [ID_PARAM], "responses": _responses({"200": _json(_ref("Run"), "OK", RUN_LINKS)}, 401, 403,
+                                                          404)}},
     "/api/v1/steps/{pk}/{op}/": {"post": {
         "operationId": "stepAction",
         "summary": "Complete or decide (ops), approve or refuse (the step's approver role)",

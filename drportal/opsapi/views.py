@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
-from drportal.lib import clock
+from drportal.lib import clock, inputs
 from drportal.opsapi import alertmanager, tokens
 from drportal.opsapi.choices import ProposalState
 from drportal.opsapi.models import AlertProposal, AlertRule
@@ -42,12 +40,13 @@ def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         return error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(request.body)
+        # The shared input boundary: size and nesting are refused before the (recursive) parser sees the text.
+        payload = inputs.load_json(request.body, max_bytes=MAX_BODY_BYTES)
         outcome = alertmanager.receive(payload, user, clock.now())
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        field = exc.field if isinstance(exc, alertmanager.PayloadError) else "(body)"
-        message = exc.message if isinstance(exc, alertmanager.PayloadError) else "the body is not JSON"
-        return error(400, f"nothing was recorded: {message}", field)
+    except inputs.InputError as exc:
+        return error(400, f"nothing was recorded: the body {exc.message}", exc.field)
+    except alertmanager.PayloadError as exc:
+        return error(400, f"nothing was recorded: {exc.message}", exc.field)
     return JsonResponse(outcome.as_json(), status=200)
 
 

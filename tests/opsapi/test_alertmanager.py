@@ -191,6 +191,13 @@ def test_a_token_without_the_ops_role_or_revoked_is_refused(client, dallas, rule
     (lambda b: b["alerts"][0].update(labels={"alertname": 5}), "alerts[0].labels"),
     (lambda b: b["alerts"][0].update(startsAt="2026-02-30T00:00:00Z"), "alerts[0].startsAt"),
     (lambda b: b["alerts"][0]["labels"].update(region="dfw\x00"), "alerts[0].labels"),
+    # Found by schemathesis with an ops token (tests/hostile/test_api_contract.py): fields of the wrong type were
+    # ignored and the notification answered 200, breaking the documented contract.
+    (lambda b: b.update(status={}), "status"),
+    (lambda b: b.update(groupKey=7), "groupKey"),
+    (lambda b: b["alerts"][0].update(annotations=None), "alerts[0].annotations"),
+    (lambda b: b["alerts"][0].update(startsAt=None), "alerts[0].startsAt"),
+    (lambda b: b["alerts"][0].update(fingerprint=["a"]), "alerts[0].fingerprint"),
 ])
 def test_a_malformed_body_is_refused_with_the_field_and_records_nothing(client, dallas, rules, token, mutate, field):
     body = copy.deepcopy(notification(alert("RegionDown", region="rackspace/dfw")))
@@ -205,7 +212,15 @@ def test_a_body_that_is_not_json_is_refused(client, rules, token):
     response = client.post(URL, data="{not json", content_type="application/json",
                            HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 400
-    assert response.json()["error"] == "nothing was recorded: the body is not JSON"
+    assert response.json()["error"] == "nothing was recorded: the body is not valid JSON"
+
+
+def test_a_body_nested_thousands_deep_is_refused_before_it_is_parsed(client, rules, token):
+    # Issue 13's reproduction: json.loads recursing into such a body is what used to end in a RecursionError.
+    response = client.post(URL, data="[" * 5000 + "]" * 5000, content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "nothing was recorded: the body nests deeper than 20 levels"
 
 
 def test_a_lone_surrogate_in_a_label_is_refused_not_stored(client, dallas, rules, token):

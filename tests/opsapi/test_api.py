@@ -147,6 +147,24 @@ def test_every_operation_needs_a_token(client, db, path):
     assert "API token is required" in response.json()["error"]
 
 
+@pytest.mark.parametrize(("path", "field"), [("incidents/?status=null", "status"),
+                                           ("incidents/?status=open&status=closed", "status"),
+                                           ("runs/?state=sideways", "state")])
+def test_an_unknown_filter_is_refused_not_answered_with_an_empty_list(api, jivosoft, path, field):
+    # An empty list would read as "there are none" (found by schemathesis, tests/hostile/test_api_contract.py).
+    response = api("alice").get(path)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(("extra", "field"), [({"impacted": None}, "impacted"), ({"is_drill": "yes"}, "is_drill")])
+def test_a_declaration_with_a_field_of_the_wrong_type_is_refused(api, jivosoft, extra, field):
+    response = api("alice").post("incidents/", declare_body(**extra))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert not Incident.objects.exists()
+
+
 def test_unknown_ids_and_operations_are_404s(api, jivosoft):
     ops = api("alice")
     assert ops.get("incidents/999999/").status_code == 404
