@@ -33,7 +33,7 @@ class LossWindow:
         return self.objective_seconds is not None and self.seconds_lost > self.objective_seconds
 
 
-def _surviving_regions(lost_zones: set[int]) -> set[int]:
+def surviving_regions(lost_zones: set[int]) -> set[int]:
     """Regions that keep at least one zone: a copy held at region level (a bucket, a Cloud Files container)
     survives while any zone of its region is up."""
     from drportal.inventory.models import Zone
@@ -64,7 +64,7 @@ def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down
         return LossWindow(now, None, f"{standby} (synchronous standby)", 0.0,
                           f"{asset.name} fails over to its synchronous standby in {standby}: nothing is lost.",
                           **base)
-    surviving = _surviving_regions(lost)
+    surviving = surviving_regions(lost)
     records = (
         BackupRecord.objects.filter(asset=asset, viable=True)
         .exclude(checksum_ok=False)

@@ -10,19 +10,13 @@ from django.db import connection, transaction
 
 from backups import jobs, status
 from backups.models import BackupSource
+from backups.tasks import EXTRA
+from backups.tasks import register_task as register_task  # other apps register here (AppConfig.ready)
 
 BUILTIN = {
     "backups.sweep": "* * * * *",
     "backups.verify": "17 * * * *",
 }
-
-# Other apps' recurring work: task name -> (cron in UTC, dotted path of a function taking `now`).
-EXTRA: dict[str, tuple[str, str]] = {}
-
-
-def register_task(name: str, schedule: str, func: str) -> None:
-    """Let another app run `func(now)` on a cron schedule through this scheduler (call it in AppConfig.ready)."""
-    EXTRA[name] = (schedule, func)
 
 CLAIM_SQL = """
 INSERT INTO backups_scheduledrun (task, scheduled_for, enqueued_at, error)

@@ -1,6 +1,5 @@
-"""What other apps call to reach people: notify_staff (any app), and on_incident_declared (the incidents
-declare flow calls it after the incident is committed). Both write durable StaffPage and Delivery rows and
-send them from an RQ job."""
+"""What other apps call to reach people: notify_staff (any app); the incidents declare flow's hook is
+staff.on_incident_declared. Both write durable StaffPage and Delivery rows and send them from an RQ job."""
 
 from __future__ import annotations
 
@@ -58,15 +57,6 @@ def page(*, dedupe_key: str, subject: str, body: str, recipients: list[tuple[str
     except IntegrityError:
         return None  # this dedupe_key was paged before
     return staff_page
-
-
-def on_incident_declared(incident_id: int) -> None:
-    """Hook for the incidents declare flow (call it in transaction.on_commit): page key personnel and ops,
-    and for office disasters send every employee of the impacted offices a check-in link."""
-    from notifications import staff
-
-    staff.page_key_personnel(incident_id)
-    staff.send_checkin_links(incident_id)
 
 
 # A runbook step's text is plain text; around it each customer's own data-loss window is rendered, and what

@@ -18,6 +18,6 @@ class NotificationsConfig(AppConfig):
 
 
 def _page_on_declare(sender, incident_id: int, **kwargs) -> None:
-    from notifications.api import on_incident_declared
+    from notifications.staff import on_incident_declared
 
     on_incident_declared(incident_id)

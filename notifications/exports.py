@@ -38,7 +38,7 @@ def request_export(actor, customer: Customer) -> CustomerExport:
     with transaction.atomic():
         export = CustomerExport.objects.create(customer=customer, requested_by=actor, requested_at=clock.now())
         audit.record(actor, "export.requested", export, after={"customer": customer.slug})
-        jobs.enqueue_on_commit(jobs.build_export, export.pk, queue="low")
+        jobs.enqueue_on_commit(build, export.pk, queue="low")
     return export
 
 

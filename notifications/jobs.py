@@ -36,12 +36,6 @@ def send_page(page_id: int) -> dict:
     return {**report.counts, "orphaned": report.orphaned, "stopped": report.stopped}
 
 
-def build_export(export_id: int) -> None:
-    from notifications import exports
-
-    exports.build(export_id)
-
-
 def _again_later(func: Callable, pk: int, report) -> None:
     """A channel that could not be reached left rows waiting for their back-off (sender.defer): run again then.
     The job itself succeeds, so the worker's log has the sender's one line, not a traceback; resume_pending

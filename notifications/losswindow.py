@@ -237,7 +237,7 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
     from django.db.models import Min, Q
 
     from backups.exposure import LossWindow as Window
-    from backups.exposure import _duration, _surviving_regions
+    from backups.exposure import surviving_regions
     from backups.models import BackupRecord, PolicyAssetStatus
     from backups.sweep import down_locations
     from drportal.inventory.models import Asset, Zone
@@ -281,7 +281,7 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
             continue
         out.append(_AssetWindow(asset.customer_id, window))
     if need:
-        surviving = _surviving_regions(lost)
+        surviving = surviving_regions(lost)
         best = {
             r.asset_id: r for r in
             BackupRecord.objects.filter(asset_id__in=need, viable=True, recovery_point__lte=end)
@@ -308,14 +308,14 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
                 if until is None:
                     text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
                             f"backup in {record.location_label} from {timefmt.moment(record.recovery_point)}: "
-                            f"{_duration(seconds)} of data would be lost")
+                            f"{timefmt.duration(seconds)} of data would be lost")
                 else:
                     text = (f"The newest viable copy of {asset.name} made before {where} was lost is the "
                             f"{record.policy} backup in {record.location_label} from "
-                            f"{timefmt.moment(record.recovery_point)}: the {_duration(seconds)} of data written "
+                            f"{timefmt.moment(record.recovery_point)}: the {timefmt.duration(seconds)} of data written "
                             "after it, up to the outage, is lost")
                 if objective is not None and seconds > objective:
-                    text += f", more than the plan's objective of {_duration(objective)}"
+                    text += f", more than the plan's objective of {timefmt.duration(objective)}"
                 window = Window(record.recovery_point, record.pk, record.location_label, seconds, text + ".",
                                 policy_name=record.policy.name, **base)
             out.append(_AssetWindow(asset.customer_id, window))

@@ -51,12 +51,12 @@ def current_and_past(now: datetime) -> tuple[list[PublicIncident], list[PublicIn
         visible().exclude(status__in=open_states).filter(declared_at__gte=now - timedelta(days=PAST_DAYS))
         .order_by("-declared_at")[:50]
     )
-    current, past = list(_with_updates(current)), list(_with_updates(past))
+    current, past = list(with_updates(current)), list(with_updates(past))
     services = public_services(current + past)
     return [to_public(i, services[i.pk]) for i in current], [to_public(i, services[i.pk]) for i in past]
 
 
-def _with_updates(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+def with_updates(qs: QuerySet[Incident]) -> QuerySet[Incident]:
     return qs.prefetch_related(
         Prefetch("status_updates", queryset=StatusUpdate.objects.order_by("-posted_at")),
     )

@@ -13,6 +13,7 @@ from django.urls import reverse
 from drportal.incidents.choices import DisasterClass
 from drportal.incidents.models import Incident
 from drportal.inventory.models import Person
+from notifications.api import notify_staff, page
 from notifications.choices import Channel
 from notifications.models import CheckIn
 
@@ -21,8 +22,14 @@ CHECKIN_SALT = "notifications.checkin"
 CHECKIN_MAX_AGE = timedelta(days=getattr(settings, "CHECKIN_LINK_DAYS", 7))
 
 
+def on_incident_declared(incident_id: int) -> None:
+    """Hook for the incidents declare flow (call it in transaction.on_commit): page key personnel and ops,
+    and for office disasters send every employee of the impacted offices a check-in link."""
+    page_key_personnel(incident_id)
+    send_checkin_links(incident_id)
+
+
 def page_key_personnel(incident_id: int):
-    from notifications.api import notify_staff, page
 
     incident = Incident.objects.get(pk=incident_id)
     people = Person.objects.filter(is_key_personnel=True).order_by("call_forwarding_order", "name")
@@ -74,8 +81,6 @@ def checkin_url(incident_id: int, person_id: int) -> str:
 
 
 def send_checkin_links(incident_id: int):
-    from notifications.api import page
-
     incident = Incident.objects.get(pk=incident_id)
     if not is_office_incident(incident):
         return None

@@ -26,7 +26,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @CACHE
 def incident(request: HttpRequest, pk: int) -> HttpResponse:
-    found = public._with_updates(public.visible().filter(pk=pk)).first()
+    found = public.with_updates(public.visible().filter(pk=pk)).first()
     if found is None:
         raise Http404("No such public incident")
     return render(request, "status/incident.html", {"incident": public.to_public(found)})

@@ -7,7 +7,7 @@ import time_machine
 
 from drportal.audit.models import AuditEvent
 from drportal.lib import clock
-from notifications import api, sender, staff
+from notifications import sender, staff
 from notifications.models import CheckIn
 from tests.notifications.factories import crash
 
@@ -19,8 +19,8 @@ def office_incident(world):
 
 def test_each_employee_gets_a_personal_check_in_link_once(world, smtp, redis_conn):
     incident = office_incident(world)
-    api.on_incident_declared(incident.pk)
-    api.on_incident_declared(incident.pk)
+    staff.on_incident_declared(incident.pk)
+    staff.on_incident_declared(incident.pk)
     sender.send_pending()
     links = {rcpts[0]: msg.get_body(("plain",)).get_content() for rcpts, msg in smtp.messages
              if msg["Subject"].startswith("Check in")}

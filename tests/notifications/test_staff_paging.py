@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from notifications import api, sender
+from notifications import api, sender, staff
 from notifications.models import Delivery, StaffPage, WebhookTarget
 from tests.notifications.factories import crash
 
@@ -23,8 +23,8 @@ def test_declaring_an_incident_pages_key_personnel_by_email_and_sms(world, smtp,
                                                                     redis_conn):
     settings.SMS_GATEWAY_URL = http_receiver.url("/sms")
     incident = crash(world, world.db1)
-    api.on_incident_declared(incident.pk)
-    api.on_incident_declared(incident.pk)  # the hook called twice pages once
+    staff.on_incident_declared(incident.pk)
+    staff.on_incident_declared(incident.pk)  # the hook called twice pages once
     sender.send_pending()
     assert sorted(smtp.recipients()) == ["alice@example.test", "kim@jivo.example", "lee@jivo.example"]
     assert sorted(b["to"] for b in http_receiver.bodies("/sms")) == ["+12105550001", "+12105550002"]
