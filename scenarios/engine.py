@@ -282,7 +282,8 @@ def start_run(incident: Incident, scenario: Scenario, actor, *, drill: bool = Fa
 # -------------------------------------------------------------------------------------------- advance
 
 
-def _lock_run(run_id: int) -> Run:
+def lock_run(run_id: int) -> Run:
+    """The run, locked FOR UPDATE until the surrounding transaction ends (the engine and its jobs both use it)."""
     return Run.objects.select_for_update().get(pk=run_id)
 
 
@@ -290,7 +291,7 @@ def advance(run_id: int, actor="engine") -> Run:
     """Move pending steps whose predecessors are done to ready (or skip them when their branch was not
     taken), and finish the run when every step is. Call inside a transaction; it locks the run."""
     with transaction.atomic():
-        run = _lock_run(run_id)
+        run = lock_run(run_id)
         if run.state not in ACTIVE_RUN_STATES:
             return run
         now = clock.now()
@@ -378,7 +379,7 @@ def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: l
         return  # written in one UPDATE for all of them by advance()
     elif row.kind == StepKind.WAIT:
         row.state = StepState.WAITING
-        row.due_at = _next_wait_due(spec, row, now)
+        row.due_at = next_wait_due(spec, row, now)
         fields.append("due_at")
         transaction.on_commit(wake)
     else:
@@ -389,7 +390,8 @@ def _make_ready(run: Run, row: StepRun, spec: dict, now: datetime, to_enqueue: l
     row.save(update_fields=fields)
 
 
-def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
+def next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
+    """When a wait step next needs attention (its end or its next reminder); jobs.py's reminders use it too."""
     ends = row.ready_at + timedelta(minutes=spec["duration_minutes"]) if "duration_minutes" in spec else None
     remind = spec.get("remind_every_minutes")
     reminder = row.ready_at + timedelta(minutes=remind * (row.reminders_sent + 1)) if remind else None
@@ -449,7 +451,8 @@ def not_exercised(rows: list[StepRun]) -> list[str]:
     return out
 
 
-def _notify_staff_later(role: str, subject: str, body: str, run: Run, row: StepRun) -> None:
+def notify_staff_later(role: str, subject: str, body: str, run: Run, row: StepRun) -> None:
+    """Page `role` about `row` once the surrounding transaction commits (jobs.py's failures and reminders too)."""
     link = reverse("scenarios:run", args=[run.pk])
     key = f"{row.idempotency_key}:{subject[:40]}"
 
@@ -492,7 +495,7 @@ def wake() -> None:
 
 def _open_row(step_run_id: int) -> tuple[Run, StepRun]:
     row = StepRun.objects.select_related("run").get(pk=step_run_id)
-    run = _lock_run(row.run_id)
+    run = lock_run(row.run_id)
     row.refresh_from_db()
     if row.state == StepState.SUCCEEDED or (row.state == StepState.SKIPPED and row.actor_id):
         raise _already(row)
@@ -643,7 +646,7 @@ def skip_step(step_run_id: int, actor, *, reason: str) -> StepRun:
 
 def pause(run_id: int, actor) -> Run:
     with transaction.atomic():
-        run = _lock_run(run_id)
+        run = lock_run(run_id)
         if run.state not in ACTIVE_RUN_STATES:
             raise EngineError(f"the run is {run.state} and cannot be paused")
         before = run.state
@@ -655,7 +658,7 @@ def pause(run_id: int, actor) -> Run:
 
 def resume(run_id: int, actor) -> Run:
     with transaction.atomic():
-        run = _lock_run(run_id)
+        run = lock_run(run_id)
         if run.state != RunState.PAUSED:
             raise EngineError(f"the run is {run.state}, not paused")
         run.state = RunState.RUNNING
@@ -677,7 +680,7 @@ def abort(run_id: int, actor, *, reason: str) -> Run:
     if not reason.strip():
         raise EngineError({"reason": "say why the run is aborted"})
     with transaction.atomic():
-        run = _lock_run(run_id)
+        run = lock_run(run_id)
         if run.state in FINAL_RUN_STATES:
             raise EngineError(f"the run is already {run.state}")
         before = run.state
@@ -763,7 +766,7 @@ def widen(incident_id: int, actor) -> list[str]:
     if run is None:
         return []
     with transaction.atomic():
-        run = _lock_run(run.pk)
+        run = lock_run(run.pk)
         incident = Incident.objects.get(pk=incident_id)
         bindings = incident_bindings(incident, Spec(id=run.scenario_id, path="", data=run.spec, digest=run.digest))
         rows = list(run.steps.all())

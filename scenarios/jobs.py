@@ -319,7 +319,7 @@ def apply_results(results: list[Result], label: str) -> None:
     soon = False
     for run_id, run_results in by_run.items():
         with transaction.atomic():
-            engine._lock_run(run_id)
+            engine.lock_run(run_id)
             now = clock.now()
             held = dict(StepRun.objects.select_for_update().filter(
                 pk__in=[r.row.pk for r in run_results], state=StepState.RUNNING).values_list("pk", "attempts"))
@@ -346,7 +346,7 @@ def apply_results(results: list[Result], label: str) -> None:
                 for res in mine if res.state in (StepState.SUCCEEDED, StepState.FAILED) or res.error])
             for res in mine:
                 if res.state == StepState.FAILED:
-                    engine._notify_staff_later("ops", f"Step failed: {res.row.title}", res.error, res.row.run, res.row)
+                    engine.notify_staff_later("ops", f"Step failed: {res.row.title}", res.error, res.row.run, res.row)
             engine.advance(run_id, label)
     if soon:
         wake_poller()
@@ -475,7 +475,7 @@ def process_due(now: datetime, label: str, *, keep: int = 0) -> int:
 def _serve_wait(step_run_id: int, now: datetime, label: str) -> None:
     with transaction.atomic():
         row = StepRun.objects.select_related("run").get(pk=step_run_id)
-        engine._lock_run(row.run_id)
+        engine.lock_run(row.run_id)
         row.refresh_from_db()
         if row.state != StepState.WAITING or row.due_at is None or row.due_at > now:
             return
@@ -492,9 +492,9 @@ def _serve_wait(step_run_id: int, now: datetime, label: str) -> None:
             return
         number = row.reminders_sent + 1
         role = spec.get("remind_role", "ops")
-        engine._notify_staff_later(role, f"Reminder {number}: {row.title}", spec.get("condition", ""), row.run, row)
+        engine.notify_staff_later(role, f"Reminder {number}: {row.title}", spec.get("condition", ""), row.run, row)
         row.reminders_sent = number
-        row.due_at = engine._next_wait_due(spec, row, now)
+        row.due_at = engine.next_wait_due(spec, row, now)
         StepRun.objects.filter(pk=row.pk).update(
             reminders_sent=number, due_at=row.due_at,
             log=[*row.log, f"{timefmt.stamp(now)} reminder {number} sent to {role}"])

@@ -11,9 +11,9 @@ import io
 from datetime import date, datetime
 from typing import Any
 
+from drportal.lib.timefmt import minutes
 from scenarios import loader, promise, readiness
 from scenarios.models import Mitigation
-from scenarios.templatetags.scenario_tags import minutes
 
 
 def entries(today: date, now: datetime | None = None) -> dict[str, Any]:
@@ -37,16 +37,6 @@ def entries(today: date, now: datetime | None = None) -> dict[str, Any]:
                      "mitigations": [(slug, items.get(slug)) for slug in scenario.data.get("mitigations", [])]})
     return {"entries": rows, "errors": lib.errors, "today": today,
             "mitigations": [(m, m.status(today)) for m in items.values()]}
-
-
-def rpo_words(target: promise.Objective) -> str:
-    """The recovery-point objective as the plan page and the PDF say it."""
-    if target.target_minutes is None:
-        return "no recovery point objective (no backup policy covers what it recovers)"
-    if target.accepts_minutes is None or target.looser:
-        return (f"recovery point {minutes(target.target_minutes)}, the plan's promise "
-                f"({', '.join(target.policies)})")
-    return f"recovery point {minutes(target.target_minutes)}"
 
 
 def _step_lines(step: dict) -> list[str]:
@@ -139,7 +129,7 @@ def pdf(context: dict[str, Any]) -> bytes:
                   p(f"{data.get('organisation', '')} · {data.get('source', '')}", small),
                   p("Event description", h3), p(data.get("trigger", "")),
                   p("Objectives", h3),
-                  p(f"Recovery time {minutes(scenario.rto_minutes)}; {rpo_words(entry['objective'])}.")]
+                  p(f"Recovery time {minutes(scenario.rto_minutes)}; {promise.rpo_words(entry['objective'])}.")]
         if entry["promise_finding"]:
             story.append(p(entry["promise_finding"], alert))
         if data.get("objectives", {}).get("quote"):

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from drportal.lib import timefmt
+from drportal.lib.timefmt import minutes
 from scenarios.loader import Scenario
-from scenarios.templatetags.scenario_tags import minutes
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,16 @@ def loss_sentence(target_minutes: int | None, seconds_lost: float | None, what: 
     """"Losing Dallas breaks the plan's promise: ..." in words, or "" when the promise holds."""
     if not broken(target_minutes, seconds_lost):
         return ""
-    from scenarios.hooks import _duration
-
-    lost = "all of it (no copy survives)" if seconds_lost is None else f"up to {_duration(seconds_lost)}"
+    lost = "all of it (no copy survives)" if seconds_lost is None else f"up to {timefmt.duration(seconds_lost)}"
     return (f"This breaks the plan's promise: {what} would lose {lost} of data, and the plan promises no more "
             f"than {minutes(target_minutes)}.")
+
+
+def rpo_words(target: Objective) -> str:
+    """The recovery-point objective as the plan page and the PDF say it."""
+    if target.target_minutes is None:
+        return "no recovery point objective (no backup policy covers what it recovers)"
+    if target.accepts_minutes is None or target.looser:
+        return (f"recovery point {minutes(target.target_minutes)}, the plan's promise "
+                f"({', '.join(target.policies)})")
+    return f"recovery point {minutes(target.target_minutes)}"

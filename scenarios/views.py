@@ -12,7 +12,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, lifecycle, loader, loss, plandoc, promise, readiness, recovery_points, waiting
+from scenarios import drills, engine, loader, loss, plandoc, promise, readiness, recovery_points, waiting
 from scenarios.choices import JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -321,21 +321,6 @@ def review(request: HttpRequest, incident_id: int) -> HttpResponse:
         return redirect("scenarios:review", incident_id=incident.pk)
     return render(request, "scenarios/review.html", {"incident": incident, "form": form, "follow_ups": follow_ups,
                                                      "review": existing})
-
-
-def panel_context(incident: Incident, user) -> dict:
-    """For the incident page's panel (see templatetags/scenario_tags.py)."""
-    run = Run.objects.filter(incident=incident).first()
-    lib = loader.library()
-    proposals = [] if run else readiness.propose(incident, list(lib.scenarios.values()))
-    # What Execute would do, step by step, shown before the click: each automated step's targets, or why it
-    # has none.
-    plans = [(scenario, why, engine.plan(incident, scenario)) for scenario, why in proposals]
-    return {"incident": incident, "run": run, "proposals": plans, "next": lifecycle.proposal(run, incident),
-            "can_execute": has_role(user, Role.OPS) and incident.is_open,
-            "has_review": Review.objects.filter(incident=incident).exists()}
-
-
 
 
 @roles(*ALL_STAFF)

@@ -32,6 +32,11 @@ def duration(value: float | timedelta | None, *, none: str = "—") -> str:
     return sign + (text or "0 s")
 
 
+def minutes(value: int) -> str:
+    """An objective in minutes, written as every other duration."""
+    return duration(int(value) * 60)
+
+
 def moment(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z", *, none: str = "—") -> str:
     """A stored time in the zone active now (the reader's), the zone named by its abbreviation."""
     if value is None:

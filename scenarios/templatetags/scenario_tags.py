@@ -11,7 +11,7 @@ register = template.Library()
 
 @register.inclusion_tag("scenarios/_incident_panel.html", takes_context=True)
 def scenario_panel(context, incident):
-    from scenarios.views import panel_context
+    from scenarios.panels import panel_context
 
     return panel_context(incident, context["request"].user)
 
@@ -46,8 +46,8 @@ def duration(value: timedelta | None) -> str:
 
 @register.filter
 def minutes(value: int) -> str:
-    """An objective in minutes, written as every other duration."""
-    return timefmt.duration(int(value) * 60)
+    """drportal.lib.timefmt.minutes: an objective in minutes, written as every other duration."""
+    return timefmt.minutes(value)
 
 
 @register.filter
@@ -58,7 +58,7 @@ def log_line(line: str) -> str:
 
 @register.filter
 def rpo_words(target) -> str:
-    from scenarios.plandoc import rpo_words as words
+    from scenarios.promise import rpo_words as words
 
     return words(target)
 
