@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+LINT_PACKAGES := drportal backups notifications scenarios outbox bench
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
 
 .PHONY: run test install system-deps lint audit bench clean-var validate fuzz
@@ -23,8 +24,11 @@ system-deps:
 run: install
 	PORT=$(PORT) $(PY) -m drportal.run
 
+# Style, then the apps' layers and cycles ([tool.importlinter] in pyproject.toml), then no borrowed _names.
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) .ci/private_names.py $(LINT_PACKAGES)
 
 audit: install
 	PY=$(PY) bash .ci/audit
