@@ -20,6 +20,7 @@ class Message:
     subject: str
     text: str
     html: str = ""
+    action_url: str = ""
 
 
 class ChannelAdapter:
