@@ -21,6 +21,7 @@ class Message:
     text: str
     html: str = ""
     action_url: str = ""
+    unsubscribe_url: str = ""
 
 
 class ChannelAdapter:
