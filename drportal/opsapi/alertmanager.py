@@ -91,6 +91,13 @@ def parse(payload) -> list[Alert]:
         raise PayloadError("alerts", "the body must be Alertmanager's webhook object with an \"alerts\" list")
     if len(payload["alerts"]) > MAX_ALERTS:
         raise PayloadError("alerts", f"at most {MAX_ALERTS} alerts per notification")
+    # The group's own fields, checked even when no alert reads them (an empty group): a body that breaks the
+    # documented shape is refused whole, never half-read.
+    if "status" in payload and payload["status"] not in ("firing", "resolved"):
+        raise PayloadError("status", "must be \"firing\" or \"resolved\"")
+    for name in ("version", "groupKey"):
+        if name in payload and not isinstance(payload[name], str):
+            raise PayloadError(name, "must be a string")
     alerts = []
     for i, raw in enumerate(payload["alerts"]):
         where = f"alerts[{i}]"
@@ -103,6 +110,8 @@ def parse(payload) -> list[Alert]:
         if not labels:
             raise PayloadError(f"{where}.labels", "an alert needs labels")
         fingerprint = raw.get("fingerprint")
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise PayloadError(f"{where}.fingerprint", "must be a string")
         if not isinstance(fingerprint, str) or not fingerprint or len(fingerprint) > 64 or text_problem(fingerprint):
             # Older Alertmanagers send none: the label set is what identifies an alert.
             fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]

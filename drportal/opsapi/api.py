@@ -21,6 +21,7 @@ from drportal.accounts.access import ALL_STAFF, Role, has_role
 from drportal.incidents.models import Incident
 from drportal.lib.inputs import text_problem
 from drportal.opsapi import tokens
+from drportal.opsapi.choices import INCIDENT_FILTERS
 from drportal.opsapi.views import UNAUTHORIZED, error
 
 MAX_BODY_BYTES = 256 * 1024
@@ -159,7 +160,11 @@ def incidents(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         return _declare(request)
     rows = Incident.objects.select_related("declared_by").order_by("-declared_at")
-    status = request.GET.get("status", "")
+    given = request.GET.getlist("status")
+    status = given[0] if given else ""
+    # An unknown status filtered silently would answer "no incidents", which reads as good news.
+    if len(given) > 1 or (given and status not in INCIDENT_FILTERS):
+        raise BadRequest("status", f"must be given once, one of: {', '.join(INCIDENT_FILTERS)}")
     if status == "open":
         rows = rows.filter(status__in=["declared", "responding"])
     elif status:

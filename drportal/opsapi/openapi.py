@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drportal.opsapi.choices import INCIDENT_FILTERS
+
 BEARER = [{"apiToken": []}]
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -95,7 +97,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/incidents/": {
         "get": {"operationId": "listIncidents", "summary": "Incidents, newest first (100)", "security": BEARER,
                 "parameters": [{"name": "status", "in": "query", "schema": {
-                    "enum": ["open", "declared", "responding", "recovered", "closed"]}}],
+                    "enum": list(INCIDENT_FILTERS)}}],
                 "responses": _responses({"200": _json({"type": "object", "properties": {
                     "incidents": {"type": "array", "items": _ref("Incident")}}})}, 401, 403)},
         "post": {"operationId": "declareIncident", "summary": "Declare an incident (ops)", "security": BEARER,
