@@ -35,9 +35,12 @@ def notify_staff(*, role: str, subject: str, body: str, link: str = "", dedupe_k
 
 
 def page(*, dedupe_key: str, subject: str, body: str, recipients: list[tuple[str, str]], role: str = "",
-         link: str = "", incident=None, bodies: dict[str, str] | None = None) -> StaffPage | None:
+         link: str = "", incident=None, bodies: dict[str, str] | None = None,
+         actions: dict[str, str] | None = None, unsubscribes: dict[str, str] | None = None) -> StaffPage | None:
     """Write the page and one delivery per (channel, address); None when dedupe_key was used before.
-    `bodies` gives a personal body per address (check-in links)."""
+    `bodies` gives a personal body per address (check-in links), `actions` a link per address that the
+    receiver can act on (an approval link posted to an Apprise channel), `unsubscribes` the address's own
+    one-click unsubscribe link (status page subscribers)."""
     from notifications import jobs
 
     now = clock.now()
@@ -50,7 +53,8 @@ def page(*, dedupe_key: str, subject: str, body: str, recipients: list[tuple[str
             )
             Delivery.objects.bulk_create(
                 [Delivery(page=staff_page, channel=ch, address=addr, subject=subject[:300],
-                          body_text=(bodies or {}).get(addr, text), created_at=now)
+                          body_text=(bodies or {}).get(addr, text), action_url=(actions or {}).get(addr, ""),
+                          unsubscribe_url=(unsubscribes or {}).get(addr, ""), created_at=now)
                  for ch, addr in dict.fromkeys(recipients)],
                 ignore_conflicts=True,
             )
