@@ -58,12 +58,13 @@ SEED_SQL = [
               (SELECT array_agg(z.id ORDER BY z.id) FROM inventory_zone z JOIN inventory_region r ON r.id = z.region_id
                JOIN inventory_provider p ON p.id = r.provider_id WHERE p.slug = 'bench')[1 + g %% 12]
        FROM generate_series(1, %(servers)s) g""",
-    """INSERT INTO inventory_asset (name, kind, external_id, description, metadata, server_id)
-       SELECT s.name, 'server', '', '', '{}', s.id FROM inventory_server s WHERE s.name LIKE 'bsrv-%%'""",
+    """INSERT INTO inventory_asset (name, kind, external_id, description, metadata, dumps, restore, server_id)
+       SELECT s.name, 'server', '', '', '{}', '[]', '{}', s.id FROM inventory_server s WHERE s.name LIKE 'bsrv-%%'""",
     """INSERT INTO inventory_customer (slug, name, tier, status)
        SELECT 'bcust-' || g, 'Bench customer ' || g, 'standard', 'active' FROM generate_series(1, %(customers)s) g""",
-    """INSERT INTO inventory_asset (name, kind, external_id, description, metadata, server_id, customer_id)
-       SELECT 'bdb-' || c.id || '-' || g, 'database', '', '', '{}',
+    """INSERT INTO inventory_asset (name, kind, external_id, description, metadata, dumps, restore, server_id,
+                                    customer_id)
+       SELECT 'bdb-' || c.id || '-' || g, 'database', '', '', '{}', '[]', '{}',
               (SELECT min(id) FROM inventory_server WHERE name LIKE 'bsrv-%%') + (c.id * 10 + g) %% %(servers)s, c.id
        FROM inventory_customer c, generate_series(1, %(per)s) g WHERE c.slug LIKE 'bcust-%%'""",
     """INSERT INTO backups_backuppolicy (name, kind, description, schedule, time_zone, grace, rpo_objective, retention,
