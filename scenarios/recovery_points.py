@@ -53,15 +53,19 @@ def _records(row: StepRun):
     return storage_restore.copies_in(records, row.params.get("region"))
 
 
-def candidates(row: StepRun, now: datetime, limit: int = 50) -> list[Candidate]:
-    """The catalogue for the step, newest first, with the default and the current choice marked."""
-    records = list(_records(row).select_related("suspect", "zone__region__provider", "region__provider")
+def _catalogue(records, now: datetime, chosen: int | None, limit: int) -> list[Candidate]:
+    """The records still viable at `now`, newest first: the newest nobody marked suspect is the default."""
+    records = list(records.select_related("suspect", "zone__region__provider", "region__provider")
                    .order_by("-recovery_point", "-completed_at")[:limit])
     usable = [r for r in records if r.is_viable_at(now)]
     default = next((r for r in usable if not hasattr(r, "suspect")), None)
-    chosen = row.params.get("record")
     return [Candidate(r, r is default and not chosen, r.pk == chosen,
                       r.suspect.reason if hasattr(r, "suspect") else "") for r in usable]
+
+
+def candidates(row: StepRun, now: datetime, limit: int = 50) -> list[Candidate]:
+    """The catalogue for the step, newest first, with the default and the current choice marked."""
+    return _catalogue(_records(row), now, row.params.get("record"), limit)
 
 
 def is_image_choice(row: StepRun) -> bool:
@@ -72,14 +76,7 @@ def is_image_choice(row: StepRun) -> bool:
 
 def image_candidates(row: StepRun, now: datetime, limit: int = 50) -> list[Candidate]:
     """The server's catalogued images still viable at `now`, newest first, the default and the choice marked."""
-    records = list(provision.image_catalogue(row.params["server"])
-                   .select_related("suspect", "zone__region__provider", "region__provider")
-                   .order_by("-recovery_point", "-completed_at")[:limit])
-    usable = [r for r in records if r.is_viable_at(now)]
-    default = next((r for r in usable if not hasattr(r, "suspect")), None)
-    chosen = row.params.get("image_record")
-    return [Candidate(r, r is default and not chosen, r.pk == chosen,
-                      r.suspect.reason if hasattr(r, "suspect") else "") for r in usable]
+    return _catalogue(provision.image_catalogue(row.params["server"]), now, row.params.get("image_record"), limit)
 
 
 def choose_image(step_run_id: int, actor, record_id: int) -> StepRun:
@@ -87,11 +84,7 @@ def choose_image(step_run_id: int, actor, record_id: int) -> StepRun:
     if not has_role(actor, Role.OPS):
         raise EngineError("only ops choose the image a server is provisioned from")
     with transaction.atomic():
-        row = StepRun.objects.select_for_update().select_related("run").get(pk=step_run_id)
-        if not is_image_choice(row):
-            raise EngineError(f"“{row.title}” does not provision from a catalogued image")
-        if row.state not in CHOOSABLE:
-            raise EngineError(f"“{row.title}” is {row.state}: the image can only be chosen before it runs")
+        row = _open_choice(step_run_id, is_image_choice, "does not provision from a catalogued image", "image")
         server = row.params["server"]
         record = provision.image_catalogue(server).select_related("suspect").filter(pk=record_id).first()
         if record is None:
@@ -112,6 +105,16 @@ def choose_image(step_run_id: int, actor, record_id: int) -> StepRun:
     return row
 
 
+def _open_choice(step_run_id: int, fits, refusal: str, what: str) -> StepRun:
+    """The step, locked, if a choice of `what` applies to it and it has not started."""
+    row = StepRun.objects.select_for_update().select_related("run").get(pk=step_run_id)
+    if not fits(row):
+        raise EngineError(f"“{row.title}” {refusal}")
+    if row.state not in CHOOSABLE:
+        raise EngineError(f"“{row.title}” is {row.state}: the {what} can only be chosen before it runs")
+    return row
+
+
 def _set_choice(row: StepRun, choice: dict, what: str) -> None:
     """Write the choice (dropping an approval given for the previous one) unless a worker claimed the step:
     the conditional update is the claim race with the worker; once it holds the step, the choice is too late."""
@@ -125,11 +128,7 @@ def choose(step_run_id: int, actor, record_id: int) -> StepRun:
     if not has_role(actor, Role.OPS):
         raise EngineError("only ops choose a recovery point")
     with transaction.atomic():
-        row = StepRun.objects.select_for_update().select_related("run").get(pk=step_run_id)
-        if not is_choosable(row):
-            raise EngineError(f"“{row.title}” does not restore from a catalogued backup")
-        if row.state not in CHOOSABLE:
-            raise EngineError(f"“{row.title}” is {row.state}: the recovery point can only be chosen before it runs")
+        row = _open_choice(step_run_id, is_choosable, "does not restore from a catalogued backup", "recovery point")
         record = _records(row).select_related("suspect").filter(pk=record_id).first()
         if record is None or not record.is_viable_at(clock.now()):
             raise EngineError({"record": f"backup #{record_id} is not a viable copy of {row.params['asset']}"})
