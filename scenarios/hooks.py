@@ -219,14 +219,20 @@ def image_locations(now: datetime) -> dict[int, set[str]] | None:
     """server id -> the regions ("provider/slug") holding a viable, unexpired system image of it, from the
     backups app's records (one query); None when that app is not installed."""
     try:
-        from backups.models import BackupRecord
+        from backups.models import BackupPolicy, BackupRecord
     except ImportError:
         return None
     from django.db.models import Q
 
+    from drportal.inventory.models import Asset
+
+    # The server assets and image policies as subqueries, so PostgreSQL reads each server's records through the
+    # (asset, policy, started) index instead of scanning every record (2,000,000 at bench scale: 1.5 s -> 0.4 s);
+    # order_by() drops the model's ordering, which DISTINCT would otherwise keep as a column (10x the rows).
     rows = BackupRecord.objects.filter(
-        asset__server__isnull=False, asset__kind="server", policy__kind="system_image", viable=True,
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).values_list(
+        asset__in=Asset.objects.filter(kind="server", server__isnull=False).values("pk"),
+        policy__in=BackupPolicy.objects.filter(kind="system_image").values("pk"), viable=True,
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).order_by().values_list(
         "asset__server_id", "region__provider__slug", "region__slug", "zone__region__provider__slug",
         "zone__region__slug").distinct()
     found: dict[int, set[str]] = {}

@@ -126,8 +126,9 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(StepRun.objects.select_related("run__incident", "actor"), pk=pk)
     now = clock.now()
     points = recovery_points.candidates(row, now) if recovery_points.is_choosable(row) else None
+    images = recovery_points.image_candidates(row, now) if recovery_points.is_image_choice(row) else None
     return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run, "now": now,
-                                                   "points": points,
+                                                   "points": points, "images": images,
                                                    "choosable": row.state in recovery_points.CHOOSABLE})
 
 
@@ -136,14 +137,14 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def point_suspect(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         recovery_points.mark_suspect(pk, request.user, request.POST.get("reason", ""))
-        messages.success(request, f"Backup #{pk} marked suspect: it is no longer any restore's default.")
+        messages.success(request, f"Backup #{pk} marked suspect: no restore or provision takes it by default.")
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     back = request.POST.get("step", "")
     return redirect("scenarios:step", pk=int(back)) if back.isdigit() else redirect("scenarios:index")
 
 
-STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip", "recovery-point",
+STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip", "recovery-point", "image",
             "approve-suspect"}
 MANAGER_OPS = {"approve", "refuse", "approve-suspect"}
 
@@ -170,11 +171,13 @@ def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
             engine.retry_step(pk, request.user)
         elif op == "skip":
             engine.skip_step(pk, request.user, reason=post.get("reason", ""))
-        elif op == "recovery-point":
+        elif op in ("recovery-point", "image"):
             record = post.get("record", "")
             if not record.isdigit():
-                raise engine.EngineError({"record": "choose a recovery point from the list"})
-            recovery_points.choose(pk, request.user, int(record))
+                raise engine.EngineError({"record": f"choose {'an image' if op == 'image' else 'a recovery point'} "
+                                                    "from the list"})
+            choose = recovery_points.choose_image if op == "image" else recovery_points.choose
+            choose(pk, request.user, int(record))
         elif op == "approve-suspect":
             recovery_points.approve_suspect(pk, request.user)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ import os
 import shlex
 
 from drportal.audit import log as audit
+from drportal.audit.models import AuditEvent
 from drportal.cloud.actions.base import Outcome, StepContext
 from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
 from drportal.cloud.adapters import deploy, pgrestore
@@ -234,7 +235,10 @@ def _verify(ctx: StepContext, asset, target: pgrestore.Target) -> dict:
     if wrong:
         raise AdapterError(f"restored {asset.name} does not hold the dump's rows: {wrong}", permanent=True,
                            code="RowCountMismatch")
-    if not ctx.state.get("recorded"):
+    # The audit row is the durable record that this step restored the database: a job retried after its state
+    # was lost (the worker died before the engine kept it) finds the row and does not say "restored" twice.
+    if not ctx.state.get("recorded") and not AuditEvent.objects.filter(
+            action="database.restored", actor_label=actor(NAME, ctx)).exists():
         audit.record(actor(NAME, ctx), "database.restored", asset, None,
                      {"dump": dump["key"], "database": target.database, "host": target.host,
                       "tables": len(expected), "rows": sum(expected.values()), "recovery_point": dump["last_modified"]})
