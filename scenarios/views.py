@@ -10,10 +10,11 @@ from django.views.decorators.http import require_POST
 
 from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
+from drportal.cloud.adapters.errors import AdapterError
 from drportal.incidents.models import Incident
 from drportal.lib import clock
 from scenarios import drills, engine, lifecycle, loader, loss, plandoc, promise, readiness, recovery_points, waiting
-from scenarios.choices import JOB_KINDS
+from scenarios.choices import FINAL_RUN_STATES, JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
 
@@ -285,6 +286,52 @@ def drill_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
         return redirect("scenarios:detail", scenario_id=scenario.id)
     messages.success(request, f"Drill of “{scenario.title}” started on the simulated cloud.")
     return redirect("scenarios:run", pk=drill.run_id)
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def drill_bubble_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
+    """A drill in a bubble: the real actions against the sandbox accounts ("<account>-drill"), never production;
+    torn down afterwards from the drill's page."""
+    scenario = _scenario(scenario_id)
+    try:
+        drill = drills.start_drill(scenario, request.user, bubble=True)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("scenarios:detail", scenario_id=scenario.id)
+    messages.success(request, f"Drill of “{scenario.title}” started in a bubble: the real actions run against "
+                              "the sandbox accounts only.")
+    return redirect("scenarios:drill", pk=drill.pk)
+
+
+@roles(Role.OPS, Role.MANAGER)
+def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill.objects.select_related("run"), pk=pk)
+    return render(request, "scenarios/drill.html", {
+        "drill": drill, "bubble": bool(drill.run.bindings.get("bubble")),
+        "finished": drill.run.state in FINAL_RUN_STATES, "teardown": drills.last_teardown(drill),
+        "scenario_title": getattr(loader.library().get(drill.scenario_id), "title", drill.scenario_id)})
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def drill_teardown(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill.objects.select_related("run"), pk=pk)
+    if not drill.run.bindings.get("bubble"):
+        messages.error(request, "This drill ran on the simulated cloud only: it made nothing to tear down.")
+    elif drill.run.state not in FINAL_RUN_STATES:
+        messages.error(request, f"The drill's run is {drill.run.state}: finish or abort it before tearing down.")
+    else:
+        try:
+            proof = drills.tear_down(drill, request.user)
+        except AdapterError as exc:
+            messages.error(request, f"Teardown stopped: {exc}. Nothing is claimed gone; try again.")
+        else:
+            left = sum(len(v) for v in proof["remaining"].values())
+            (messages.success if not left else messages.error)(
+                request, "Torn down, and looked again: nothing of the drill remains." if not left
+                else f"Torn down, but {left} thing(s) of the drill remain: see below.")
+    return redirect("scenarios:drill", pk=drill.pk)
 
 
 @roles(*ALL_STAFF)
