@@ -16,6 +16,7 @@ MAX_RUNS = 30
 # compliance chart has a month to show from the first minute (seed_history).
 SEEDED_DAYS = 30
 REPLAY_STEP = timedelta(hours=12)
+START_DELAY = timedelta(minutes=2)  # a scheduled backup starts this long after its time
 
 
 def _where(policy: BackupPolicy, asset, zone) -> dict:
@@ -49,7 +50,7 @@ def _items(policy: BackupPolicy, now: datetime, history: timedelta = HISTORY, ma
         targets = list(asset.mirrors.all()) if policy.kind == PolicyKind.REPOSITORY_MIRROR else [None]
         for i, run in enumerate(runs):
             for mirror in targets:
-                started = run + timedelta(minutes=2)
+                started = run + START_DELAY
                 if started > now:
                     continue
                 item = {"id": f"demo:{policy.pk}:{mirror.pk if mirror else ''}:{run:%Y%m%dT%H%M}",
@@ -101,8 +102,12 @@ def seed_history(now: datetime, stdout=None) -> int:
     created, at = 0, now - timedelta(days=SEEDED_DAYS)
     while at < now:
         # Only each copy's newest run can change what this sweep measures (a policy every five minutes would
-        # otherwise mean thousands of records a copy and minutes of start-up).
-        due = [item for policy in policies for item in _items(policy, at, REPLAY_STEP, max_runs=1, failing=False)]
+        # otherwise mean thousands of records a copy and minutes of start-up). The newest two, in a window
+        # START_DELAY longer than the step: a run at the step's very time has not started yet and is reported
+        # by the next step, and the one before it stands for this step (on a step falling on a policy's schedule,
+        # the hour for an hourly one, that copy was otherwise never reported at all).
+        due = [item for policy in policies
+               for item in _items(policy, at, REPLAY_STEP + START_DELAY, max_runs=2, failing=False)]
         for item in due:
             if item["id"] in failed:
                 _fail(item)
