@@ -152,7 +152,8 @@ def incident_history(today: date, days: int = HISTORY_DAYS) -> list[tuple[date, 
     since = datetime.combine(start, datetime.min.time(), tzinfo=tz)  # a range the declared_at index can use
     counts = {
         row["day"]: row["n"]
-        for row in Incident.objects.filter(declared_at__gte=since)
+        # A drill declares an incident of its own: a rehearsal, not an incident that happened.
+        for row in Incident.objects.filter(declared_at__gte=since, is_drill=False)
         .annotate(day=TruncDate("declared_at", tzinfo=tz)).values("day").annotate(n=Count("id"))
     }
     return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
