@@ -25,6 +25,11 @@ class Check:
     ok: bool
     detail: str
     blocking: bool = True
+    # For the dashboard's sentence about a failed check: what is wrong (a clause), since when (ISO, UTC; "" when
+    # no row says) and what to do. Empty for checks that say nothing more than `detail`.
+    problem: str = ""
+    since: str = ""
+    todo: str = ""
 
 
 @dataclass
@@ -249,11 +254,22 @@ def promise_check(scenario: Scenario, servers: list[Server], now: datetime, targ
     zone_wide = scenario.disaster_class in ZONE_WIDE
     point = hooks.recovery_point([s.pk for s in servers], now) if servers and zone_wide else None
     seconds = (now - point).total_seconds() if point else None
+    broken = ""
     if point is not None:
-        said.append(promise.loss_sentence(target.target_minutes, seconds, "losing its servers now"))
+        broken = promise.loss_sentence(target.target_minutes, seconds, "losing its servers now")
+        said.append(broken)
     said = [s for s in said if s]
     if said:
-        return Check(PROMISE_CHECK, False, " ".join(said), blocking=False)
+        check = Check(PROMISE_CHECK, False, " ".join(said), blocking=False)
+        if broken:
+            # The newest copy that would survive became older than the promise at point + target.
+            check.problem = (f"Losing the servers of “{scenario.title}” now would lose up to "
+                             f"{promise.minutes(int(seconds // 60))} of data, more than the "
+                             f"{promise.minutes(target.target_minutes)} the plan promises")
+            check.since = (point + timedelta(minutes=target.target_minutes)).isoformat()
+            check.todo = (f"keep a copy of what it recovers outside its zone at least every "
+                          f"{promise.minutes(target.target_minutes)}, or change the promise in the plan")
+        return check
     basis = "the plan's promise" if target.accepts_minutes is None or not target.promise_minutes else "its own"
     kept = f"; the newest surviving copies are from {point:%Y-%m-%d %H:%M} UTC" if point else ""
     return Check(PROMISE_CHECK, True, f"recovery point target {promise.minutes(target.target_minutes)} "

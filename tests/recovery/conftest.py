@@ -16,9 +16,9 @@ from backups import pgtools
 from drportal.lib import clock
 from scenarios import engine, jobs
 from scenarios.choices import RunState, StepKind, StepState
+from scenarios.demo import busiest_option
 from tests.cloud.conftest import aws_location, moto, moto_server, powerdns  # noqa: F401 - fixtures used here
 from tests.scenarios.conftest import clean_redis, drain  # noqa: F401 - clean_redis is autouse here too
-from tests.scenarios.test_seed_drills import busiest_option
 
 
 def free_port(ports: range) -> int:
