@@ -20,6 +20,7 @@ from notifications.models import Delivery
 from scenarios import loss
 from scenarios.choices import PERSON_KINDS, StepState
 from scenarios.models import Drill, Run, StepRun
+from tests.browser import conftest
 from tests.browser.conftest import finish_drill
 from tests.browser.test_ops_journey import LIVE, complete, row, skip, step
 from tests.browser.test_region_only_journey import approve_as_manager, declare
@@ -38,6 +39,14 @@ def demo_cloud(demo_data):
         sizes = sorted(set(Server.objects.filter(account=account).exclude(size="").values_list("size", flat=True)))
         account.options = {**account.options, "sizes": ",".join(sizes)}
         account.save(update_fields=["options"])
+
+
+def settle(page, title: str, reason: str) -> None:
+    """Wait for the worker to finish the step; ops skip it, saying why, if it failed (not every simulated
+    restore finds its copy)."""
+    expect(row(page, title)).to_contain_text(re.compile("failed|succeeded"), timeout=LIVE)
+    if "failed" in row(page, title).inner_text():
+        skip(page, title, reason)
 
 
 def incident_page_agrees(page, live_server, incident: Incident) -> None:
@@ -109,14 +118,9 @@ def test_a_dallas_outage_reads_the_same_on_every_page_at_every_stage(demo_cloud,
     approve_as_manager(second_page, live_server, run, "Approve recovery in Kansas City")
     page.goto(f"{live_server.url}/scenarios/runs/{run.pk}/")
     for title in StepRun.objects.filter(run=run, step_id="restore-databases").values_list("title", flat=True):
-        expect(row(page, title)).to_contain_text(re.compile("failed|succeeded"), timeout=LIVE)
-        if "failed" in row(page, title).inner_text():
-            skip(page, title, "restored by hand from Cloud Files")
+        settle(page, title, "restored by hand from Cloud Files")
     complete(page, "Document and re-create the changes made since the images", notes="nothing changed")
-    offsite = row(page, "Put the off-site backups off-site again")
-    expect(offsite).to_contain_text(re.compile("failed|succeeded"), timeout=LIVE)
-    if "failed" in offsite.inner_text():
-        skip(page, "Put the off-site backups off-site again", "reconfigured by hand")
+    settle(page, "Put the off-site backups off-site again", "reconfigured by hand")
     complete(page, "Review the new environment and restore redundancy", notes="review booked")
     expect(page.locator("#run-live .badge").first).to_have_text("Succeeded", timeout=LIVE)
 
@@ -135,7 +139,7 @@ def test_a_dallas_outage_reads_the_same_on_every_page_at_every_stage(demo_cloud,
 
 
 def test_a_drill_opens_no_incident_and_claims_no_rto_for_what_it_only_planned(demo_data, live_server, sign_in,
-                                                                                 browser, alice, mona):
+                                                                                 browser, alice, mona, monkeypatch):
     public = browser.new_context().new_page()
     page = sign_in("alice")
     page.goto(f"{live_server.url}/scenarios/jivosoft-server-crash/")
@@ -147,22 +151,22 @@ def test_a_drill_opens_no_incident_and_claims_no_rto_for_what_it_only_planned(de
     expect(public.locator(f"#incident-{drill.run.incident_id}")).to_have_count(0)
     assert not Incident.objects.filter(is_drill=False).exists()
 
+    # The people's part played through the engine; the crashed server is replaced, not recovered by Rackspace,
+    # so the drill's automated steps run, on the simulated cloud only: planned, not exercised.
+    first = conftest._first_option
+    monkeypatch.setattr(conftest, "_first_option", lambda row: "no" if row.step_id == "provider-recovers"
+                        else first(row))
     finish_drill(drill, alice, mona)
     drill.refresh_from_db()
     assert Incident.objects.get(pk=drill.run.incident_id).status == "closed"
+    n = len(drill.not_exercised)
+    assert n > 0
 
-    # The report claims an RTO only for a drill that exercised every recovery step, and then as measured.
     page.goto(f"{live_server.url}/scenarios/drills/")
     report = page.locator("tr", has=page.get_by_role("link", name=drill.run.state)).filter(
         has_text="One of Jivosoft's cloud servers crashes")
-    met = report.locator(".badge.s-ok", has_text="met")
-    n = len(drill.not_exercised)
-    if n:
-        expect(report).to_contain_text(f"not measured {n} recovery step{'s' if n != 1 else ''} not exercised")
-        expect(met).to_have_count(0)
-    else:
-        took = drill.finished_at - drill.started_at
-        expect(met).to_have_count(1 if took.total_seconds() <= drill.rto_objective_minutes * 60 else 0)
+    expect(report).to_contain_text(f"not measured {n} recovery step{'s' if n != 1 else ''} not exercised")
+    expect(report.locator(".badge.s-ok", has_text="met")).to_have_count(0)
     page.goto(f"{live_server.url}/")
     expect(page.get_by_text("No open incidents.")).to_be_visible()
     public.goto(f"{live_server.url}/status/")
