@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from drportal.incidents.models import Incident
+from drportal.lib import timefmt
 from scenarios import hooks, snapshots
 from scenarios.models import Run
 
@@ -112,7 +113,7 @@ def customer_row(name: str, assets: list, objectives: dict[str, float]) -> dict[
                    else f"{worst.asset}: {worst.explanation}")
     breaches = bool(unknown) or any(a.seconds_lost > objectives[a.asset] for a in assets if a.asset in objectives)
     return {"customer": name, "seconds_lost": seconds,
-            "lost": "everything (no surviving copy)" if seconds is None else hooks._duration(seconds),
+            "lost": "everything (no surviving copy)" if seconds is None else timefmt.duration(seconds),
             "explanation": explanation, "breaches": breaches}
 
 
