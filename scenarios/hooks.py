@@ -139,62 +139,6 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
     return rows
 
 
-def server_loss(server_ids: set[int], until: datetime, now: datetime, customers=None) -> Exposure | None:
-    """What the customers with data on these crashed servers lost, when only the servers are lost (their zone
-    stays up): per asset the newest viable copy made by `until` and stored off the server itself (a dump on its
-    own disk went down with it), then per customer the oldest of those, worst first. None when the backups app
-    is not installed."""
-    try:
-        from backups.models import BackupRecord
-    except ImportError:
-        return None
-    from django.db.models import Min, Q
-
-    from drportal.inventory.models import Asset, Server
-
-    servers = list(Server.objects.filter(pk__in=server_ids))
-    on_server = {s.name for s in servers} | {s.provider_node_id for s in servers if s.provider_node_id}
-    assets = Asset.objects.filter(server_id__in=server_ids, customer__isnull=False, backup_policies__isnull=False)
-    if customers is not None:
-        assets = assets.filter(customer__in=customers)
-    assets = {a.pk: a for a in
-              assets.select_related("customer").annotate(objective=Min("backup_policies__rpo_objective"))}
-    best = {
-        r.asset_id: r.recovery_point for r in
-        BackupRecord.objects.filter(asset_id__in=assets, viable=True, recovery_point__lte=until)
-        .exclude(checksum_ok=False).exclude(container__in=on_server)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=until))
-        .order_by("asset_id", "-recovery_point").distinct("asset_id")
-    }
-    per_customer: dict[str, dict] = {}
-    for pk, asset in assets.items():
-        row = per_customer.setdefault(asset.customer.name, {"assets": 0, "lost": 0, "oldest": None, "breaches": False})
-        row["assets"] += 1
-        point = best.get(pk)
-        if point is None:
-            row["lost"] += 1
-            row["breaches"] = True
-            continue
-        row["oldest"] = point if row["oldest"] is None else min(row["oldest"], point)
-        if asset.objective is not None and until - point > asset.objective:
-            row["breaches"] = True
-    rows = Exposure()
-    for name, row in per_customer.items():
-        seconds = None if row["lost"] or row["oldest"] is None else max((until - row["oldest"]).total_seconds(), 0.0)
-        rows.append({
-            "customer": name, "seconds_lost": seconds,
-            "lost": "everything (no surviving copy)" if seconds is None else _duration(seconds),
-            "explanation": (f"{row['lost']} of {row['assets']} protected asset(s) on the crashed server(s) have no "
-                            "viable copy off them" if seconds is None else
-                            f"{row['assets']} protected asset(s) on the crashed server(s); the oldest of their newest "
-                            f"copies off the server is from {timefmt.moment(row['oldest'])}"),
-            "breaches": row["breaches"],
-        })
-    rows.sort(key=lambda r: (r["seconds_lost"] is not None, -(r["seconds_lost"] or 0), r["customer"]))
-    rows.total = len(rows)
-    return rows
-
-
 def recovery_point(server_ids: list[int], now: datetime) -> datetime | None:
     """The recovery point a recovery of these servers would reach: the oldest of the newest viable copies
     outside their zones (backups.exposure.data_loss_window), or None when unknown."""
