@@ -16,6 +16,7 @@ MAX_RUNS = 30
 # compliance chart has a month to show from the first minute (seed_history).
 SEEDED_DAYS = 30
 REPLAY_STEP = timedelta(hours=12)
+START_DELAY = timedelta(minutes=2)  # a scheduled backup starts this long after its time
 
 
 def _where(policy: BackupPolicy, asset, zone) -> dict:
@@ -49,7 +50,7 @@ def _items(policy: BackupPolicy, now: datetime, history: timedelta = HISTORY, ma
         targets = list(asset.mirrors.all()) if policy.kind == PolicyKind.REPOSITORY_MIRROR else [None]
         for i, run in enumerate(runs):
             for mirror in targets:
-                started = run + timedelta(minutes=2)
+                started = run + START_DELAY
                 if started > now:
                     continue
                 item = {"id": f"demo:{policy.pk}:{mirror.pk if mirror else ''}:{run:%Y%m%dT%H%M}",
@@ -74,31 +75,47 @@ def _items(policy: BackupPolicy, now: datetime, history: timedelta = HISTORY, ma
                 # The newest dump of the first customer database failed: a red line on the dashboard.
                 dump = policy.kind == PolicyKind.DATABASE_DUMP
                 if failing and i == 0 and dump and asset.customer_id and asset == first:
-                    item.update(outcome="failed", error="pg_dump: error: connection to server lost")
-                    item.pop("sha256")
+                    _fail(item)
                 items.append(item)
     return items
+
+
+def _fail(item: dict) -> None:
+    item.update(outcome="failed", error="pg_dump: error: connection to server lost")
+    item.pop("sha256", None)
 
 
 def seed_history(now: datetime, stdout=None) -> int:
     """On a fresh demo only (no record, no sweep yet): the last SEEDED_DAYS replayed step by step, each step
     reporting each copy's newest run by then and sweeping at that time, so the daily compliance rollups hold
-    what the sweep would have measured (sampled: a sweep integrates at most MAX_ROLLUP_STEP per step)."""
+    what the sweep would have measured. Each sweep counts its whole step as observed (the records of the step
+    are all in by its end); load() then reports the recent runs and sweeps the last, shorter step at `now`. So
+    the compliance report of a fresh demo covers its whole period and states a figure, not a provisional one."""
     from backups.models import BackupRecord, SweepState
 
     if BackupRecord.objects.exists() or SweepState.objects.filter(name="rollup").exists():
         return 0
     policies = list(BackupPolicy.objects.filter(active=True).order_by("name"))
+    # The run load() reports as failed may be older than the replay's last step (the demo started more than half
+    # a day after it): the replay reports it failed too, or its record would be in as succeeded, never failed.
+    failed = {i["id"] for p in policies for i in _items(p, now) if i["outcome"] == "failed"}
     created, at = 0, now - timedelta(days=SEEDED_DAYS)
     while at < now:
         # Only each copy's newest run can change what this sweep measures (a policy every five minutes would
-        # otherwise mean thousands of records a copy and minutes of start-up).
-        due = [item for policy in policies for item in _items(policy, at, REPLAY_STEP, max_runs=1, failing=False)]
+        # otherwise mean thousands of records a copy and minutes of start-up). The newest two, in a window
+        # START_DELAY longer than the step: a run at the step's very time has not started yet and is reported
+        # by the next step, and the one before it stands for this step (on a step falling on a policy's schedule,
+        # the hour for an hourly one, that copy was otherwise never reported at all).
+        due = [item for policy in policies
+               for item in _items(policy, at, REPLAY_STEP + START_DELAY, max_runs=2, failing=False)]
+        for item in due:
+            if item["id"] in failed:
+                _fail(item)
         if due:
             lookups = ingest.Lookups(due, None)
             created += len(ingest.save([ingest.build_record(i, lookups, at, source=RecordSource.MANUAL)
                                         for i in due]).created)
-        sweep.sweep(at, actor="command:load_demo")
+        sweep.sweep(at, actor="command:load_demo", rollup_step=REPLAY_STEP)
         at += REPLAY_STEP
     if stdout is not None:
         stdout.write(f"backups: {SEEDED_DAYS} days of history replayed ({created} backup records)")
@@ -107,6 +124,9 @@ def seed_history(now: datetime, stdout=None) -> int:
 
 def load(now: datetime, stdout=None) -> int:
     created = seed_history(now, stdout)
+    # Just replayed: the time since the replay's last step is that step's too. On a later start the gap since the
+    # last sweep is time nobody watched (the demo was stopped), and stays out of the figures.
+    step = REPLAY_STEP if created else sweep.MAX_ROLLUP_STEP
     for policy in BackupPolicy.objects.filter(active=True).order_by("name"):
         items = _items(policy, now)
         if not items:
@@ -114,7 +134,7 @@ def load(now: datetime, stdout=None) -> int:
         lookups = ingest.Lookups(items, None)
         records = [ingest.build_record(item, lookups, now, source=RecordSource.MANUAL) for item in items]
         created += len(ingest.save(records).created)
-    totals = sweep.sweep(now, actor="command:load_demo")
+    totals = sweep.sweep(now, actor="command:load_demo", rollup_step=step)
     if stdout is not None:
         stdout.write(f"backups: {created} demo backup records, {totals['pairs']} policy-asset pairs evaluated")
     return created

@@ -66,7 +66,9 @@ def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down
                           **base)
     surviving = surviving_regions(lost)
     records = (
-        BackupRecord.objects.filter(asset=asset, viable=True)
+        # A copy taken after `now` did not exist then: asked about a past moment (a drill of the demo's replayed
+        # month), the answer is what could have been restored at that moment.
+        BackupRecord.objects.filter(asset=asset, viable=True, recovery_point__lte=now)
         .exclude(checksum_ok=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)

@@ -101,9 +101,10 @@ def _mark_dirty_on_outage_change(zones: list[int]) -> None:
             PolicyAssetStatus.objects.update(dirty=True)
 
 
-def sweep(now: datetime, *, actor: str = "job:backups.sweep") -> dict:
+def sweep(now: datetime, *, actor: str = "job:backups.sweep", rollup_step: timedelta = MAX_ROLLUP_STEP) -> dict:
     """Recompute every pair that is dirty or whose recheck time has come. Rows are claimed with
-    SELECT ... FOR UPDATE SKIP LOCKED, so two sweeps running at once never write the same pair."""
+    SELECT ... FOR UPDATE SKIP LOCKED, so two sweeps running at once never write the same pair.
+    `rollup_step`: the longest gap since the last sweep counted as observed (integrate_rollups)."""
     with connection.cursor() as cur:
         cur.execute(LOCATE_SQL)
     down_zones, down_regions = down_locations()
@@ -126,7 +127,7 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep") -> dict:
             totals["changes"] += len(changes)
     # The exposure page's rows derive from the pairs just written: rewrite those of the customers concerned.
     exposure.store(customers)
-    integrate_rollups(now)
+    integrate_rollups(now, rollup_step)
     store_counts()
     send_alerts(now)
     if totals["changes"]:
@@ -281,9 +282,11 @@ ON CONFLICT (day) DO UPDATE SET seconds = backups_observedday.seconds + EXCLUDED
 """
 
 
-def integrate_rollups(now: datetime) -> float:
+def integrate_rollups(now: datetime, max_step: timedelta = MAX_ROLLUP_STEP) -> float:
     """Add the time since the last integration to each pair's day, as compliant or not by its status now
-    (summed per policy and customer), and to the day's observed wall-clock time.
+    (summed per policy and customer), and to the day's observed wall-clock time; of a longer gap only the last
+    `max_step` (the rest was not watched). A caller replaying history in steps (backups.demo), each step's
+    records all reported by its end, passes its step: the status it sweeps is the step's.
     The interval is claimed with a conditional update: a second sweep finds it taken and adds nothing."""
     state, created = SweepState.objects.get_or_create(name="rollup", defaults={"until": now})
     if created or state.until is None or state.until >= now:
@@ -291,7 +294,7 @@ def integrate_rollups(now: datetime) -> float:
     start = state.until
     if not SweepState.objects.filter(pk=state.pk, until=start).update(until=now):
         return 0.0
-    start = max(start, now - MAX_ROLLUP_STEP)
+    start = max(start, now - max_step)
     with connection.cursor() as cur:
         while start < now:
             midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=start.tzinfo)

@@ -13,6 +13,7 @@ from drportal.audit import log as audit_log
 from drportal.lib import clock
 from notifications.choices import Channel
 from notifications.models import AppriseChannel, Delivery, StaffPage, WebhookTarget
+from notifications.notices import LOSS_LINES, RESTORE_LINES
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,12 @@ def notify_staff(*, role: str, subject: str, body: str, link: str = "", dedupe_k
 
 
 def page(*, dedupe_key: str, subject: str, body: str, recipients: list[tuple[str, str]], role: str = "",
-         link: str = "", incident=None, bodies: dict[str, str] | None = None) -> StaffPage | None:
+         link: str = "", incident=None, bodies: dict[str, str] | None = None,
+         actions: dict[str, str] | None = None, unsubscribes: dict[str, str] | None = None) -> StaffPage | None:
     """Write the page and one delivery per (channel, address); None when dedupe_key was used before.
-    `bodies` gives a personal body per address (check-in links)."""
+    `bodies` gives a personal body per address (check-in links), `actions` a link per address that the
+    receiver can act on (an approval link posted to an Apprise channel), `unsubscribes` the address's own
+    one-click unsubscribe link (status page subscribers)."""
     from notifications import jobs
 
     now = clock.now()
@@ -49,7 +53,8 @@ def page(*, dedupe_key: str, subject: str, body: str, recipients: list[tuple[str
             )
             Delivery.objects.bulk_create(
                 [Delivery(page=staff_page, channel=ch, address=addr, subject=subject[:300],
-                          body_text=(bodies or {}).get(addr, text), created_at=now)
+                          body_text=(bodies or {}).get(addr, text), action_url=(actions or {}).get(addr, ""),
+                          unsubscribe_url=(unsubscribes or {}).get(addr, ""), created_at=now)
                  for ch, addr in dict.fromkeys(recipients)],
                 ignore_conflicts=True,
             )
@@ -63,13 +68,8 @@ def page(*, dedupe_key: str, subject: str, body: str, recipients: list[tuple[str
 # the run's restore steps really did for their databases.
 RUNBOOK_HEAD = "Dear {{ customer.name }},\n\n"
 RUNBOOK_TAIL = (
-    "{% if restores %}\n\n{% for r in restores %}- {{ r.asset }}: {% if r.restored %}restored from the copy of "
-    "{{ r.point|date:'Y-m-d H:i T'|default:'an unrecorded time' }}.{% else %}not restored yet.{% endif %}\n"
-    "{% endfor %}{% endif %}"
-    "\n\n{{ loss.summary }}\n{% for row in loss.rows %}- {{ row.asset }}: "
-    "{% if row.known %}recoverable up to {{ row.recovery_point|date:'Y-m-d H:i T' }}; anything entered after "
-    "that (about {{ row.lost_for }}) will need to be re-entered.{% else %}no viable backup is known yet; we "
-    "will write again.{% endif %}\n{% endfor %}\nFollow updates at {{ status_url }}\n\n{{ company }}"
+    "{% if restores %}\n\n" + RESTORE_LINES + "{% else %}\n{% endif %}"
+    "\n{{ loss.summary }}\n" + LOSS_LINES + "\nFollow updates at {{ status_url }}\n\n{{ company }}"
 )
 
 
@@ -80,16 +80,39 @@ def literal(text: str) -> str:
 
 # A step's text that says data was restored: sent as written only to a customer whose restores all succeeded.
 RESTORE_CLAIM = re.compile(r"\brestored\b", re.IGNORECASE)
+# A step's text that says the service is back: not sent to a customer one of whose restores is missing.
+SERVICE_CLAIM = re.compile(r"\b(?:service|platform) (?:is |was )?restored\b|\bavailable again\b", re.IGNORECASE)
 NOT_YET_RESTORED = ("We are still recovering your data: not all of your databases are restored yet (see below). "
                     "We will write again when they are.")
+SUBJECT_NOT_YET = "Recovery still in progress"
 
 
 def guarded(body: str) -> str:
     """Template source for a runbook step's text: a claim of restored data is rendered only where the run's
-    rows back it, and the sentence for what is still missing everywhere else."""
-    if not RESTORE_CLAIM.search(body):
-        return literal(body)
-    return "{% if all_restored %}" + literal(body) + "{% else %}" + NOT_YET_RESTORED + "{% endif %}"
+    rows back it (the sentence for what is still missing where a restore did not succeed, nothing where the
+    customer had no database to restore); a claim that the service is back only where none is missing."""
+    if RESTORE_CLAIM.search(SERVICE_CLAIM.sub("", body)):
+        return ("{% if all_restored %}" + literal(body) + "{% elif restores %}" + NOT_YET_RESTORED
+                + "{% endif %}")
+    if SERVICE_CLAIM.search(body):
+        return "{% if restores_missing %}" + NOT_YET_RESTORED + "{% else %}" + literal(body) + "{% endif %}"
+    return literal(body)
+
+
+def guarded_subject(subject: str) -> str:
+    """The same for a subject: "[INC-7] Service restored" reads "[INC-7] Recovery still in progress" to a
+    customer one of whose restores is missing."""
+    if not (RESTORE_CLAIM.search(subject) or SERVICE_CLAIM.search(subject)):
+        return literal(subject)
+    prefix = re.match(r"\[[^\]]*\]\s*", subject)
+    instead = (prefix.group() if prefix else "") + SUBJECT_NOT_YET
+    return "{% if restores_missing %}" + literal(instead) + "{% else %}" + literal(subject) + "{% endif %}"
+
+
+def runbook_texts(subject: str, body: str) -> tuple[str, str]:
+    """The template sources of a runbook step's notice: its subject and text, guarded, around each customer's
+    own restores and data-loss window."""
+    return guarded_subject(subject), RUNBOOK_HEAD + guarded(body.strip()) + RUNBOOK_TAIL
 
 
 def notify_customers(*, incident_id: int, subject: str, body: str, dedupe_key: str,
@@ -114,10 +137,10 @@ def notify_customers(*, incident_id: int, subject: str, body: str, dedupe_key: s
     user = run.started_by if run is not None else incident.declared_by
     try:
         with transaction.atomic():
+            subject_source, body_source = runbook_texts(subject, body)
             notice = Notice(
-                incident=incident, kind=NoticeKind.RUNBOOK, dedupe_key=key, subject=literal(subject),
-                body_text=RUNBOOK_HEAD + guarded(body.strip()) + RUNBOOK_TAIL, channels=channels or [Channel.EMAIL],
-                created_by=user, created_at=clock.now(),
+                incident=incident, kind=NoticeKind.RUNBOOK, dedupe_key=key, subject=subject_source,
+                body_text=body_source, channels=channels or [Channel.EMAIL], created_by=user, created_at=clock.now(),
             )
             notice.full_clean(exclude=["dedupe_key"])  # its uniqueness is the insert's to decide
             notice.save()

@@ -24,7 +24,7 @@ from django.urls import reverse
 from drportal.audit import log as audit
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.inventory.models import Customer
-from drportal.lib import clock
+from drportal.lib import clock, messages
 from notifications.choices import ExportState
 from notifications.models import CustomerExport
 
@@ -56,9 +56,12 @@ def build(export_id: int) -> CustomerExport | None:
         digest = hashlib.sha256(data).hexdigest()
         location = _store(export, data)
     except Exception as exc:
-        CustomerExport.objects.filter(pk=export_id).update(state=ExportState.FAILED, error=str(exc)[:2000],
+        # Support reads the sentence; the raw error (scrubbed of keys and signed URLs) stays behind "details".
+        error = messages.with_details(f"The export could not be built: {_first_lower(messages.sentence(str(exc)))}",
+                                      str(exc))
+        CustomerExport.objects.filter(pk=export_id).update(state=ExportState.FAILED, error=error[:2000],
                                                            finished_at=clock.now())
-        audit.record(actor, "export.failed", export, after={"error": str(exc)[:500]})
+        audit.record(actor, "export.failed", export, after={"error": messages.scrub(str(exc))[:500]})
         raise
     CustomerExport.objects.filter(pk=export_id).update(
         state=ExportState.READY, finished_at=clock.now(), size_bytes=len(data), sha256=digest, manifest=manifest,
@@ -171,8 +174,12 @@ def _download(record) -> tuple[bytes | None, str]:
         try:
             verify.fetch(record, str(target))
         except AdapterError as exc:
-            return None, f"could not read it from its storage: {exc}"
+            return None, f"could not read it from its storage: {_first_lower(messages.sentence(str(exc)))}"
         return target.read_bytes(), ""
+
+
+def _first_lower(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
 
 
 def _json_default(value: Any) -> str:

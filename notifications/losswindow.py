@@ -232,7 +232,9 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
     both agree): running outside the lost zones or a synchronous standby outside them loses nothing; else the
     newest viable, unexpired copy held outside the lost zones in a surviving region.
     With `until` (when the loss began), only copies made by then count and the window ends there, not at
-    `now`: copies made after the loss (of a restored database, say) cannot hold the lost data."""
+    `now`: copies made after the loss (of a restored database, say) cannot hold the lost data; and an asset
+    counts as hit wherever it runs now, since a replacement elsewhere (the recovery's) does not hold what was
+    written before it."""
     end = until or now
     from django.db.models import Min, Q
 
@@ -269,7 +271,10 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
         meta = asset.metadata or {}
         standby = (standbys.get((zone.region_id, meta["standby_zone"]))
                    if zone is not None and meta.get("multi_az") and meta.get("standby_zone") else None)
-        if zone is not None and zone.pk not in lost:
+        # The incident's scope says these assets were hit when the loss began (until): their zone now may be
+        # that of their replacement, which holds nothing written before the loss.
+        hit_at_loss = until is not None and bool(lost_zones)
+        if zone is not None and zone.pk not in lost and not hit_at_loss:
             window = Window(end, None, f"{zone} (running)", 0.0,
                             f"{asset.name} runs in {zone}, which is not lost: nothing is lost.", **base)
         elif standby is not None and standby.pk not in lost:
@@ -298,7 +303,7 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
             objective = objective.total_seconds() if objective is not None else None
             base = {"asset_id": asset.pk, "asset_name": asset.name, "objective_seconds": objective}
             zone = asset.current_zone
-            where = str(zone) if zone is not None else "its location"
+            where = "its location" if zone is None else str(zone) if zone.pk in lost else "its data center"
             record = best.get(asset.pk)
             if record is None:
                 window = Window(None, None, "", None, f"No viable copy of {asset.name} survives the loss of "

@@ -143,6 +143,12 @@ class Delivery(models.Model):
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # A link the receiver can act on (an approval link): channels that have a place for one (an Apprise
+    # channel's click-through or a link in the card) show it as such, besides the text.
+    action_url = models.URLField(max_length=1000, blank=True)
+    # The recipient's own one-click unsubscribe (status page subscribers): e-mail carries it in the
+    # List-Unsubscribe and List-Unsubscribe-Post headers (RFC 2369, RFC 8058), besides the link in the text.
+    unsubscribe_url = models.URLField(max_length=1000, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     # The advisory-lock key of the run that claimed it: a later run that can take the lock knows the

@@ -24,6 +24,20 @@ from notifications import audience, facts, losswindow, templating
 from notifications.choices import AudienceSource, Channel, DeliveryState, NoticeKind
 from notifications.models import Delivery, Notice, NoticeRecipient, NoticeTemplate
 
+# What the run's restore steps did for the customer's databases, one line each (notifications.facts).
+RESTORE_LINES = (
+    "{% for r in restores %}- {{ r.asset }}: {% if r.restored %}restored from the copy of "
+    "{{ r.point|date:'Y-m-d H:i T'|default:'an unrecorded time' }}.{% else %}not restored by the recovery "
+    "({{ r.why }}).{% endif %}\n{% endfor %}"
+)
+# Each database's window (notifications.losswindow), one line each; a window of nothing is said so.
+LOSS_LINES = (
+    "{% for row in loss.rows %}- {{ row.asset }}: {% if not row.known %}no viable backup is known yet; we will "
+    "write again.{% elif row.seconds_lost %}recoverable up to {{ row.recovery_point|date:'Y-m-d H:i T' }}; "
+    "anything entered after that (about {{ row.lost_for }}) will need to be re-entered.{% else %}nothing is "
+    "lost.{% endif %}\n{% endfor %}"
+)
+
 DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     NoticeKind.OUTAGE_DECLARED: (
         "[{{ incident.reference }}] Service disruption affecting {{ customer.name }}",
@@ -33,25 +47,21 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     NoticeKind.UPDATE: (
         "[{{ incident.reference }}] Update: {{ incident.headline }}",
-        "Dear {{ customer.name }},\n\nAn update on {{ incident.headline }}.\n\nExpected timeline: {{ timeline }}\n\n"
-        "Follow updates at {{ status_url }}\n\n{{ company }}",
+        "Dear {{ customer.name }},\n\nAn update on {{ incident.headline }}.\n\n{% if timeline %}Expected timeline: "
+        "{{ timeline }}\n\n{% endif %}Follow updates at {{ status_url }}\n\n{{ company }}",
     ),
     NoticeKind.RESTORED: (
         # "Restored" only once the incident is recovered: until then the same notice says where things stand.
-        "[{{ incident.reference }}] {% if incident.recovered_at %}Service restored{% else %}Recovery in progress"
-        "{% endif %}",
-        "Dear {{ customer.name }},\n\n{% if incident.recovered_at %}The service is available again since "
-        "{{ incident.recovered_at|date:'Y-m-d H:i T' }}.{% else %}We are still restoring the service; we will "
-        "write again when it is available.{% endif %}\n{% for r in restores %}- {{ r.asset }}: {% if r.restored %}"
-        "restored from the copy of {{ r.point|date:'Y-m-d H:i T'|default:'an unrecorded time' }}.{% else %}not "
-        "restored yet.{% endif %}\n{% endfor %}\n{{ loss.summary }}\n\n{{ company }}",
+        "[{{ incident.reference }}] {% if incident.recovered_at and not restores_missing %}Service restored"
+        "{% else %}Recovery in progress{% endif %}",
+        "Dear {{ customer.name }},\n\n{% if incident.recovered_at and not restores_missing %}The service is "
+        "available again since {{ incident.recovered_at|date:'Y-m-d H:i T' }}.{% else %}We are still restoring "
+        "the service; we will write again when it is available.{% endif %}\n" + RESTORE_LINES
+        + "\n{{ loss.summary }}\n\n{{ company }}",
     ),
     NoticeKind.DATA_LOSS: (
         "[{{ incident.reference }}] What data {{ customer.name }} can recover",
-        "Dear {{ customer.name }},\n\n{{ loss.summary }}\n\n{% for row in loss.rows %}- {{ row.asset }}: "
-        "{% if row.known %}recoverable up to {{ row.recovery_point|date:'Y-m-d H:i T' }}; anything entered after "
-        "that (about {{ row.lost_for }}) will need to be re-entered.{% else %}no viable backup is known yet; we "
-        "will write again.{% endif %}\n{% endfor %}\n{{ company }}",
+        "Dear {{ customer.name }},\n\n{{ loss.summary }}\n\n" + LOSS_LINES + "\n{{ company }}",
     ),
 }
 
@@ -147,7 +157,9 @@ class Renderer:
         ctx = {**self._base, "customer": {"name": customer.name, "tier": customer.get_tier_display()},
                "loss": loss.as_context(), "restores": [r.as_context() for r in restores],
                # A sentence saying data was restored is true only when every restore of theirs succeeded.
-               "all_restored": bool(restores) and all(r.restored for r in restores)}
+               "all_restored": bool(restores) and all(r.restored for r in restores),
+               # ...and that the service is back only when none of theirs is missing.
+               "restores_missing": any(not r.restored for r in restores)}
         subject = " ".join(self._subject.render(Context(ctx, autoescape=False)).split())[:300]
         text = self._text.render(Context(ctx, autoescape=False))
         if self._html is not None:

@@ -165,7 +165,8 @@ def _send_channel(channel: str, ids: list[int], key: int, report: Report, actor:
     for start in range(0, len(ids), BATCH):
         batch = list(
             Delivery.objects.filter(pk__in=ids[start:start + BATCH], state=DeliveryState.QUEUED)
-            .order_by("pk").values("pk", "address", "subject", "body_text", "body_html")
+            .order_by("pk").values("pk", "address", "subject", "body_text", "body_html", "action_url",
+                    "unsubscribe_url")
         )
         adapter = adapter_for(channel)
         try:
@@ -254,7 +255,8 @@ def _send_chunk(adapter, rows: list[dict], key: int, report: Report, actor: str,
 
 
 def _message(row: dict) -> Message:
-    return Message(row["pk"], row["address"], row["subject"], row["body_text"], row["body_html"])
+    return Message(row["pk"], row["address"], row["subject"], row["body_text"], row["body_html"],
+                   row["action_url"], row["unsubscribe_url"])
 
 
 def _send_one(adapter, row: dict, key: int, actor: str, next_row: dict | None = None) -> str:

@@ -108,10 +108,11 @@ def _announce(dedupe_key: str, subject: str, text: str) -> None:
     if not subs:
         return
     status_url = settings.SITE_URL.rstrip("/") + reverse("status:index")
-    bodies = {s.email: f"{text}\n\nStatus page: {status_url}\n\nUnsubscribe with one click: {unsubscribe_url(s)}"
-              for s in subs}
+    links = {s.email: unsubscribe_url(s) for s in subs}
+    bodies = {email: f"{text}\n\nStatus page: {status_url}\n\nUnsubscribe with one click: {url}"
+              for email, url in links.items()}
     page(dedupe_key=dedupe_key, subject=subject, body=text, recipients=[(Channel.EMAIL, s.email) for s in subs],
-         bodies=bodies)
+         bodies=bodies, unsubscribes=links)
 
 
 def announce_update(update_id: int) -> None:

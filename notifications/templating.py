@@ -23,6 +23,7 @@ VARIABLES: dict[str, frozenset[str] | None] = {
     # of them succeeded: the only ground for saying data was restored.
     "restores": None,
     "all_restored": None,
+    "restores_missing": None,
 }
 # Attributes of each row of loss.rows (one per protected database or asset of the customer).
 LOSS_ROW = frozenset({"asset", "recovery_point", "seconds_lost", "lost_for", "location", "explanation", "known"})

@@ -42,23 +42,27 @@ def url_for(link: ApprovalLink) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("scenarios:approve-link", args=[token_for(link)])
 
 
-def issue(row: StepRun, user, now=None) -> ApprovalLink:
+def issue(row: StepRun, user=None, now=None, *, channel: str = "") -> ApprovalLink:
+    """A link for `user` alone, or (no user) one posted to the shared `channel`."""
     now = now or clock.now()
-    link = ApprovalLink.objects.create(step=row, user=user, nonce=secrets.token_urlsafe(12), created_at=now,
-                                       expires_at=now + LIFETIME)
+    link = ApprovalLink.objects.create(step=row, user=user, channel=channel[:100], nonce=secrets.token_urlsafe(12),
+                                       created_at=now, expires_at=now + LIFETIME)
+    holder = {"user": user.username} if user is not None else {"channel": channel}
     audit.record("engine", "approval_link.issued", link,
-                 after={"step": row.pk, "user": user.username, "expires_at": link.expires_at.isoformat()})
+                 after={"step": row.pk, **holder, "expires_at": link.expires_at.isoformat()})
     return link
 
 
 def page_approvers(step_run_id: int, role: str, subject: str, reason: str) -> None:
-    """Page everyone holding `role` about an approval step, each e-mail with a link of its own; the role's
-    webhooks (shared channels) get the run page only, never a personal link. Safe to call twice."""
+    """Page everyone holding `role` about an approval step, each e-mail with a link of its own. Each of the
+    role's Apprise channels (Slack, Teams, PagerDuty...) gets a link of its own as the message's action:
+    anyone may read a shared channel, so that link names no person, and it still asks whoever opens it to
+    sign in with the role and confirm. The role's plain webhooks get the run page only. Safe to call twice."""
     from django.contrib.auth.models import User
 
     from notifications.api import page
     from notifications.choices import Channel
-    from notifications.models import StaffPage, WebhookTarget
+    from notifications.models import AppriseChannel, StaffPage, WebhookTarget
 
     row = StepRun.objects.select_related("run").get(pk=step_run_id)
     key = f"{row.idempotency_key}:{subject[:40]}"
@@ -68,19 +72,29 @@ def page_approvers(step_run_id: int, role: str, subject: str, reason: str) -> No
     run_link = site + reverse("scenarios:run", args=[row.run_id])
     approvers = list(User.objects.filter(groups__name=role, is_active=True).exclude(email="").order_by("pk"))
     now = clock.now()
-    bodies = {}
+    channels = list(AppriseChannel.objects.filter(active=True, role__in=[role, ""]))
+    now = clock.now()
+    head = f"{reason}\n\nRun #{row.run_id}: {row.run.scenario_title}\nStep: {row.title}\n\n"
+    bodies, actions = {}, {}
     with transaction.atomic():
         for user in approvers:
             link = issue(row, user, now)
             bodies[user.email] = (
-                f"{reason}\n\nRun #{row.run_id}: {row.run.scenario_title}\nStep: {row.title}\n\n"
-                f"Approve from here (for {user.username} only, once, until {link.expires_at:%Y-%m-%d %H:%M} UTC; "
-                f"it shows the targets and the data-loss window and asks you to confirm):\n{url_for(link)}\n\n"
+                f"{head}Approve from here (for {user.username} only, once, until {link.expires_at:%Y-%m-%d %H:%M} "
+                f"UTC; it shows the targets and the data-loss window and asks you to confirm):\n{url_for(link)}\n\n"
                 f"The run: {run_link}")
+        for channel in channels:
+            link = issue(row, now=now, channel=channel.name)
+            actions[channel.address] = url_for(link)
+            bodies[channel.address] = (
+                f"{head}A {role} can approve it from the link below (once, until {link.expires_at:%Y-%m-%d %H:%M} "
+                f"UTC): it asks you to sign in, shows the targets and the data-loss window, and asks you to "
+                f"confirm.\n\nThe run: {run_link}")
         recipients = [(Channel.EMAIL, u.email) for u in approvers]
         recipients += [(Channel.WEBHOOK, w.url) for w in WebhookTarget.objects.filter(active=True, role__in=[role, ""])]
+        recipients += [(Channel.APPRISE, c.address) for c in channels]
         if page(dedupe_key=key, role=role, subject=subject, body=reason, link=run_link, recipients=recipients,
-                bodies=bodies) is None:
+                bodies=bodies, actions=actions) is None:
             transaction.set_rollback(True)  # another call paged first: its links are the ones sent
 
 
@@ -93,7 +107,7 @@ def read(token: str, user, now=None) -> ApprovalLink:
                                                                                      nonce=str(data["n"]))
     except (signing.BadSignature, ApprovalLink.DoesNotExist, KeyError, TypeError, ValueError):
         raise LinkInvalid("This approval link is not valid. Open the run from the dashboard instead.") from None
-    if link.user_id != user.pk:
+    if link.user_id is not None and link.user_id != user.pk:
         raise LinkInvalid(f"This approval link was sent to {link.user.username}; it does not work for anyone else.")
     if link.used_at is not None:
         raise LinkInvalid(f"This approval link was already used at {link.used_at:%Y-%m-%d %H:%M} UTC.")

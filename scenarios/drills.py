@@ -104,19 +104,33 @@ def start_drill(scenario: Scenario, actor, *, servers=None, bubble: bool = False
     return drill
 
 
+# The steps that make a server's replacement node; their output names it (node_id, public_ips).
+MAKING_ACTIONS = ("provision_from_image", "run_deployment")
+
+
 def bubble_params(row, params: dict) -> dict:
-    """In a bubble the inventory keeps the production addresses: a DNS step of a server takes the addresses of
-    the node the same run provisioned for it (the provision step's output)."""
+    """In a bubble the inventory keeps the production addresses and node ids: a DNS step of a server takes the
+    addresses of the node the same run made for it, and a load balancer step attaches that node (in the
+    sandbox's own target group of the same name), never the server's production node."""
+    from drportal.inventory.models import Server
     from scenarios.choices import StepState
     from scenarios.models import StepRun
 
     action = row.spec.get("action")
-    if action in ("dns_cutover", "verify_dns_propagation") and row.item and "addresses" not in params:
-        provision = [s["id"] for s in row.run.spec["steps"] if s.get("action") == "provision_from_image"]
-        made = (StepRun.objects.filter(run_id=row.run_id, item=row.item, state=StepState.SUCCEEDED,
-                                       step_id__in=provision).values_list("outputs", flat=True).first())
-        if made and made.get("public_ips"):
+    if action not in ("dns_cutover", "verify_dns_propagation", "rotate_load_balancer") or not row.item:
+        return params
+    making = [s["id"] for s in row.run.spec["steps"] if s.get("action") in MAKING_ACTIONS]
+    made = (StepRun.objects.filter(run_id=row.run_id, item=row.item, state=StepState.SUCCEEDED,
+                                   step_id__in=making).values_list("outputs", flat=True).first()) or {}
+    if action != "rotate_load_balancer":
+        if made.get("public_ips") and "addresses" not in params:
             params["addresses"] = list(made["public_ips"])
+        return params
+    server = Server.objects.select_related("account").filter(name=row.item).first()
+    if made.get("node_id") and server is not None and server.account is not None and "add" not in params:
+        # Nothing to detach: the production node is no member of the sandbox's group.
+        params.update(add=[made["node_id"]], remove=[], account=server.account.name,
+                      target_group_arn=server.metadata.get("target_group_arn") or server.metadata.get("target_group"))
     return params
 
 
@@ -137,6 +151,20 @@ def tear_down(drill: Drill, actor) -> dict:
              "remaining": remaining(drill)}
     audit.record(actor, "drill.torn_down", drill, None, proof)
     return proof
+
+
+def last_teardown(drill: Drill) -> dict | None:
+    """The newest teardown's proof as the audit log holds it (who, when, what was removed, what remained after
+    looking again), or None when the drill was never torn down."""
+    from drportal.audit.models import AuditEvent
+
+    event = (AuditEvent.objects.filter(action="drill.torn_down", object_type=Drill._meta.label_lower,
+                                       object_id=str(drill.pk)).order_by("-at", "-id").first())
+    if event is None:
+        return None
+    proof = event.after or {}
+    return {"at": event.at, "by": event.actor_label, **proof,
+            "proven": not any((proof.get("remaining") or {"unknown": [1]}).values())}
 
 
 def remaining(drill: Drill) -> dict:

@@ -87,9 +87,12 @@ def incident_bindings(incident: Incident, scenario: Scenario) -> dict[str, Any]:
     # The customer databases in scope: a restore is one step per database (restore_database restores one
     # asset), each with its server and that server's attached storage to try first.
     databases = {
-        name: {"server": server or "", "attached_storage": (metadata or {}).get("attached_storage", "")}
-        for name, server, metadata in Asset.objects.filter(pk__in=scope.databases)
-        .order_by("name").values_list("name", "server__name", "server__metadata")
+        name: {"server": server or "", "attached_storage": (metadata or {}).get("attached_storage", ""),
+               # The server it is restored on (restore.server; default its own), whose replacement's address a
+               # step's inputs read from the provisioning step (bind_inputs).
+               **({"restore_on": restore["server"]} if (restore or {}).get("server") else {})}
+        for name, server, metadata, restore in Asset.objects.filter(pk__in=scope.databases)
+        .order_by("name").values_list("name", "server__name", "server__metadata", "restore")
     }
     zones = [str(z) for z in Zone.objects.filter(pk__in=scope.zones).select_related("region__provider")
              .order_by("region__provider__slug", "region__slug", "slug")]
@@ -315,6 +318,7 @@ def advance(run_id: int, actor="engine") -> Run:
                     if verdict != "ready":
                         _skip(row, verdict, now, not_taken=True)
                     else:
+                        bind_inputs(run, row, specs[step_id], by_step)
                         _make_ready(run, row, specs[step_id], now, to_enqueue)
                     changed = True
         _settle(run, rows, now, actor)
@@ -348,6 +352,38 @@ def _verdict(spec: dict, by_step: dict[str, list[StepRun]], specs: dict[str, dic
     if deps and all(all(r.outputs.get("not_taken") for r in by_step[d]) for d in deps):
         return "branch not taken"
     return "ready"
+
+
+def bind_inputs(run: Run, row: StepRun, spec: dict, by_step: dict[str, list[StepRun]]) -> None:
+    """Params a step takes from a predecessor's outputs (`inputs: {host: provision-kc.private_ips}`): known only
+    once that step has run (the address of a server provisioned in this run), so bound when this step becomes
+    ready, from the predecessor's durable row for the same server, and written on this row before any worker
+    sees it. A predecessor that did not succeed or has no such output binds nothing: the action then falls back
+    to the inventory (a person who provisioned by hand records the new address there)."""
+    inputs = spec.get("inputs") or {}
+    if not inputs:
+        return
+    server = _server_of(spec, run.bindings, row.item)
+    bound = {}
+    for name, source in inputs.items():
+        step_id, _, key = source.partition(".")
+        rows = by_step.get(step_id, [])
+        source_row = next((r for r in rows if r.item == server), None) if any(r.item for r in rows) \
+            else next(iter(rows), None)
+        value = source_row.outputs.get(key) if source_row and source_row.state == StepState.SUCCEEDED else None
+        if value not in (None, "", [], {}):
+            bound[name] = value
+    if bound:
+        row.params = {**row.params, **bound}
+        row.save(update_fields=["params"])
+
+
+def _server_of(spec: dict, bindings: dict, item: str) -> str:
+    """The server a fan-out row acts on: the item itself, or the server a database is restored on."""
+    if spec.get("for_each") == "database":
+        database = bindings.get("databases", {}).get(item, {})
+        return database.get("restore_on") or database.get("server", "")
+    return item
 
 
 def _skip(row: StepRun, reason: str, now: datetime, *, not_taken: bool = False) -> None:

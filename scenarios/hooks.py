@@ -139,62 +139,6 @@ def customer_exposure(lost_zone_ids: set[int], now: datetime, customers=None,
     return rows
 
 
-def server_loss(server_ids: set[int], until: datetime, now: datetime, customers=None) -> Exposure | None:
-    """What the customers with data on these crashed servers lost, when only the servers are lost (their zone
-    stays up): per asset the newest viable copy made by `until` and stored off the server itself (a dump on its
-    own disk went down with it), then per customer the oldest of those, worst first. None when the backups app
-    is not installed."""
-    try:
-        from backups.models import BackupRecord
-    except ImportError:
-        return None
-    from django.db.models import Min, Q
-
-    from drportal.inventory.models import Asset, Server
-
-    servers = list(Server.objects.filter(pk__in=server_ids))
-    on_server = {s.name for s in servers} | {s.provider_node_id for s in servers if s.provider_node_id}
-    assets = Asset.objects.filter(server_id__in=server_ids, customer__isnull=False, backup_policies__isnull=False)
-    if customers is not None:
-        assets = assets.filter(customer__in=customers)
-    assets = {a.pk: a for a in
-              assets.select_related("customer").annotate(objective=Min("backup_policies__rpo_objective"))}
-    best = {
-        r.asset_id: r.recovery_point for r in
-        BackupRecord.objects.filter(asset_id__in=assets, viable=True, recovery_point__lte=until)
-        .exclude(checksum_ok=False).exclude(container__in=on_server)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=until))
-        .order_by("asset_id", "-recovery_point").distinct("asset_id")
-    }
-    per_customer: dict[str, dict] = {}
-    for pk, asset in assets.items():
-        row = per_customer.setdefault(asset.customer.name, {"assets": 0, "lost": 0, "oldest": None, "breaches": False})
-        row["assets"] += 1
-        point = best.get(pk)
-        if point is None:
-            row["lost"] += 1
-            row["breaches"] = True
-            continue
-        row["oldest"] = point if row["oldest"] is None else min(row["oldest"], point)
-        if asset.objective is not None and until - point > asset.objective:
-            row["breaches"] = True
-    rows = Exposure()
-    for name, row in per_customer.items():
-        seconds = None if row["lost"] or row["oldest"] is None else max((until - row["oldest"]).total_seconds(), 0.0)
-        rows.append({
-            "customer": name, "seconds_lost": seconds,
-            "lost": "everything (no surviving copy)" if seconds is None else _duration(seconds),
-            "explanation": (f"{row['lost']} of {row['assets']} protected asset(s) on the crashed server(s) have no "
-                            "viable copy off them" if seconds is None else
-                            f"{row['assets']} protected asset(s) on the crashed server(s); the oldest of their newest "
-                            f"copies off the server is from {timefmt.moment(row['oldest'])}"),
-            "breaches": row["breaches"],
-        })
-    rows.sort(key=lambda r: (r["seconds_lost"] is not None, -(r["seconds_lost"] or 0), r["customer"]))
-    rows.total = len(rows)
-    return rows
-
-
 def recovery_point(server_ids: list[int], now: datetime) -> datetime | None:
     """The recovery point a recovery of these servers would reach: the oldest of the newest viable copies
     outside their zones (backups.exposure.data_loss_window), or None when unknown."""
@@ -219,14 +163,20 @@ def image_locations(now: datetime) -> dict[int, set[str]] | None:
     """server id -> the regions ("provider/slug") holding a viable, unexpired system image of it, from the
     backups app's records (one query); None when that app is not installed."""
     try:
-        from backups.models import BackupRecord
+        from backups.models import BackupPolicy, BackupRecord
     except ImportError:
         return None
     from django.db.models import Q
 
+    from drportal.inventory.models import Asset
+
+    # The server assets and image policies as subqueries, so PostgreSQL reads each server's records through the
+    # (asset, policy, started) index instead of scanning every record (2,000,000 at bench scale: 1.5 s -> 0.4 s);
+    # order_by() drops the model's ordering, which DISTINCT would otherwise keep as a column (10x the rows).
     rows = BackupRecord.objects.filter(
-        asset__server__isnull=False, asset__kind="server", policy__kind="system_image", viable=True,
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).values_list(
+        asset__in=Asset.objects.filter(kind="server", server__isnull=False).values("pk"),
+        policy__in=BackupPolicy.objects.filter(kind="system_image").values("pk"), viable=True,
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).order_by().values_list(
         "asset__server_id", "region__provider__slug", "region__slug", "zone__region__provider__slug",
         "zone__region__slug").distinct()
     found: dict[int, set[str]] = {}

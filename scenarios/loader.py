@@ -247,6 +247,11 @@ def _check_graph(
                     elif step["id"] not in steps[index[target]].get("after", []):
                         errors.append(ScenarioError(name, where, f"step {target!r} follows decision {step['id']!r} "
                                                                  f"and must list it in 'after'"))
+        for param_name, source in (step.get("inputs") or {}).items():
+            if source.partition(".")[0] not in step.get("after", []):
+                errors.append(ScenarioError(name, located.line(("steps", i, "inputs", param_name)),
+                                            f"step {step['id']!r} takes {param_name} from {source!r}: that step "
+                                            "must be in its 'after' (its outputs exist only once it has run)"))
         source = step.get("on_handover_from")
         if source and source not in step.get("after", []):
             errors.append(ScenarioError(name, located.line(("steps", i, "on_handover_from")),

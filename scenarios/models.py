@@ -251,11 +251,16 @@ class Snapshot(models.Model):
 
 
 class ApprovalLink(models.Model):
-    """A personal, single-use, short-lived link in the message asking someone to approve a step
-    (scenarios.approval_links). The token in the URL is signed and names this row; the row decides."""
+    """A single-use, short-lived link in the message asking someone to approve a step
+    (scenarios.approval_links). The token in the URL is signed and names this row; the row decides.
+    A link e-mailed to a person is theirs alone (user); a link posted to a shared Apprise channel (Slack,
+    Teams, PagerDuty) has no user: whoever in the channel signs in first with the step's role may use it."""
 
     step = models.ForeignKey(StepRun, on_delete=models.CASCADE, related_name="approval_links")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    # The shared channel a link without a user was posted to (its name), for the page and the audit log.
+    channel = models.CharField(max_length=100, blank=True)
     # Part of the signed token: a link id alone, even signed by a leaked old key, names no live row.
     nonce = models.CharField(max_length=32)
     created_at = models.DateTimeField()
@@ -266,4 +271,4 @@ class ApprovalLink(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"approval link for {self.user} on step #{self.step_id}"
+        return f"approval link for {self.user or self.channel} on step #{self.step_id}"

@@ -17,20 +17,21 @@ from scenarios.models import Mitigation
 
 
 def entries(today: date, now: datetime | None = None) -> dict[str, Any]:
-    from drportal.inventory.models import Server
     from drportal.lib import clock
 
     lib = loader.library()
     items = {m.slug: m for m in Mitigation.objects.all()}
     scenarios = list(lib.scenarios.values())
-    # The promise and whether the surviving copies keep it, from the readiness snapshot (one query).
-    checks = {r.scenario.id: next((c for c in r.checks if c.name == readiness.PROMISE_CHECK), None)
-              for r in readiness.current(scenarios, now or clock.now()).rows}
-    servers = list(Server.objects.select_related("zone__region__provider", "account"))
+    # The promise and whether the surviving copies keep it, from the readiness snapshot (one query): computing
+    # the objectives here took a query per scenario over every customer database (0.6 s at bench scale).
+    assessed = {r.scenario.id: r for r in readiness.current(scenarios, now or clock.now()).rows}
+    checks = {sid: next((c for c in r.checks if c.name == readiness.PROMISE_CHECK), None)
+              for sid, r in assessed.items()}
     rows = []
     for scenario in sorted(scenarios, key=lambda s: (s.data.get("organisation", ""), s.id)):
         due = readiness.review_due(scenario, today)
-        target = promise.objective(scenario, readiness.scope_servers(scenario, servers))
+        # A snapshot stored before it kept objectives has none: computed here until the next refresh.
+        target = getattr(assessed.get(scenario.id), "objective", None) or promise.objective(scenario)
         check = checks.get(scenario.id)
         rows.append({"scenario": scenario, "review_due": due, "review_overdue": due < today,
                      "objective": target, "promise_finding": check.detail if check and not check.ok else "",

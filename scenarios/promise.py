@@ -47,41 +47,53 @@ class Objective:
                 "rpo_promise_minutes": self.promise_minutes, "rpo_promise_policies": list(self.policies)}
 
 
+def _recovers(scenario: Scenario) -> tuple[list[dict], set[str], bool]:
+    """A scenario's automated steps, the assets they name, and whether one restores a managed database by
+    point in time without naming it (restore_database then picks the account's)."""
+    automated = [s for s in scenario.steps if s["kind"] == "automated"]
+    named = {str(s.get("params", {}).get("asset")) for s in automated if s.get("params", {}).get("asset")}
+    pit = any(s.get("action") == "restore_database" and s.get("params", {}).get("mode") in ("point_in_time", "snapshot")
+              and not s.get("params", {}).get("asset") for s in automated)
+    return automated, {n for n in named if "{" not in n}, pit
+
+
 def recovered_assets(scenario: Scenario, servers=None):
-    """The assets a scenario's automated steps bring back: everything on the servers in its scope, the assets
-    its steps name, and the managed database a point-in-time restore without a name picks (restore_database)."""
-    from django.db.models import Q
+    """The assets a scenario's automated steps bring back: everything on the servers in its scope (a list of
+    servers or a query of them; by default readiness.scope_queryset), the assets its steps name, and the managed
+    database a point-in-time restore without a name picks (restore_database)."""
+    from django.db.models import Q, QuerySet
 
     from drportal.inventory.choices import AssetKind
     from drportal.inventory.models import Asset
-    from scenarios.readiness import scope_servers
+    from scenarios.readiness import scope_queryset
 
-    automated = [s for s in scenario.steps if s["kind"] == "automated"]
+    automated, named, pit = _recovers(scenario)
     if not automated:
         return Asset.objects.none()
     if servers is None:
-        servers = scope_servers(scenario)
-    named = {str(s.get("params", {}).get("asset")) for s in automated if s.get("params", {}).get("asset")}
-    named = {n for n in named if "{" not in n}
-    where = Q(server__in=[s.pk for s in servers]) | Q(name__in=named)
-    if any(s.get("action") == "restore_database" and s.get("params", {}).get("mode") in ("point_in_time", "snapshot")
-           and not s.get("params", {}).get("asset") for s in automated):
+        servers = scope_queryset(scenario)
+    # A query of servers stays a subquery: the scope is never loaded just to list its ids.
+    ids = servers.values("pk") if isinstance(servers, QuerySet) else [s.pk for s in servers]
+    where = Q(server__in=ids) | Q(name__in=named)
+    if pit:
         where |= Q(kind=AssetKind.MANAGED_DATABASE) & ~Q(external_id="")
     return Asset.objects.filter(where)
 
 
-def objective(scenario: Scenario, servers=None) -> Objective:
+def _promised(assets) -> tuple[int | None, tuple[str, ...]]:
+    """The tightest RPO objective of the active policies protecting `assets`, and the policies that set it."""
     from backups.models import BackupPolicy
 
-    accepts = scenario.data["objectives"].get("rpo_minutes")
-    assets = recovered_assets(scenario, servers)
     rows = sorted(BackupPolicy.objects.filter(active=True, assets__in=assets).distinct()
                   .values_list("rpo_objective", "name"))
     if not rows:
-        return Objective(accepts, None)
+        return None, ()
     tightest = rows[0][0]
-    policies = tuple(name for rpo, name in rows if rpo == tightest)
-    return Objective(accepts, _ceil_minutes(tightest), policies)
+    return _ceil_minutes(tightest), tuple(name for rpo, name in rows if rpo == tightest)
+
+
+def objective(scenario: Scenario, servers=None) -> Objective:
+    return Objective(scenario.data["objectives"].get("rpo_minutes"), *_promised(recovered_assets(scenario, servers)))
 
 
 def _ceil_minutes(value: timedelta) -> int:

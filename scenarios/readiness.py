@@ -11,7 +11,7 @@ from drportal.incidents.models import Incident
 from drportal.incidents.scope import REGION_WIDE_CLASSES
 from drportal.inventory.models import ExternalContact, Server
 from drportal.lib import messages
-from scenarios import hooks, snapshots
+from scenarios import hooks, promise, snapshots
 from scenarios.choices import MitigationStatus
 from scenarios.loader import Scenario
 from scenarios.models import Drill, Mitigation
@@ -25,6 +25,11 @@ class Check:
     ok: bool
     detail: str
     blocking: bool = True
+    # For the dashboard's sentence about a failed check: what is wrong (a clause), since when (ISO, UTC; "" when
+    # no row says) and what to do. Empty for checks that say nothing more than `detail`.
+    problem: str = ""
+    since: str = ""
+    todo: str = ""
 
 
 @dataclass
@@ -32,6 +37,9 @@ class Readiness:
     scenario: Scenario
     checks: list[Check] = field(default_factory=list)
     exposure: list[dict[str, Any]] | None = None
+    # The recovery-point objective the promise check measured against (scenarios.promise), kept in the snapshot
+    # so the plan page shows the target and the finding from one computation.
+    objective: Any = None
 
     @property
     def ready(self) -> bool:
@@ -51,6 +59,18 @@ def scope_servers(scenario: Scenario, servers: list[Server] | None = None) -> li
     providers, roles = match.get("providers"), match.get("server_roles")
     return [s for s in servers
             if (not providers or s.zone.region.provider.slug in providers) and (not roles or s.role in roles)]
+
+
+def scope_queryset(scenario: Scenario):
+    """scope_servers as a query, no row loaded: for callers that only hand the scope on to another query (at
+    5,000 servers, loading them with their zones, regions, providers and accounts took seconds)."""
+    match = scenario.data.get("match", {})
+    servers = Server.objects.all()
+    if match.get("providers"):
+        servers = servers.filter(zone__region__provider__slug__in=match["providers"])
+    if match.get("server_roles"):
+        servers = servers.filter(role__in=match["server_roles"])
+    return servers
 
 
 @dataclass
@@ -113,12 +133,7 @@ def exposure(scenario: Scenario, now: datetime) -> list | None:
     loading every server."""
     from drportal.inventory.models import Zone
 
-    match = scenario.data.get("match", {})
-    servers = Server.objects.all()
-    if match.get("providers"):
-        servers = servers.filter(zone__region__provider__slug__in=match["providers"])
-    if match.get("server_roles"):
-        servers = servers.filter(role__in=match["server_roles"])
+    servers = scope_queryset(scenario)
     places = set(servers.order_by().values_list("zone_id", "zone__region_id").distinct())
     zones = {zone for zone, _ in places}
     if scenario.disaster_class in REGION_WIDE_CLASSES and places:
@@ -202,8 +217,9 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
                 bad.append(f"{item.title} ({item.status(today)})")
         checks.append(Check("Standing mitigations", not bad, "all current" if not bad else "; ".join(bad)))
 
-    checks.append(promise_check(scenario, servers if needs_servers else scope_servers(
-        scenario, facts.servers if facts else None), now))
+    scope = servers if needs_servers else scope_servers(scenario, facts.servers if facts else None)
+    result.objective = promise.objective(scenario, scope)
+    checks.append(promise_check(scenario, scope, now, result.objective))
 
     due = review_due(scenario, today)
     checks.append(Check("Plan reviewed", due >= today, f"next review by {due}" if due >= today
@@ -224,12 +240,12 @@ PROMISE_CHECK = "Plan's promise"
 ZONE_WIDE = ("datacenter_offline", "all_datacenters_lost")
 
 
-def promise_check(scenario: Scenario, servers: list[Server], now: datetime) -> Check:
+def promise_check(scenario: Scenario, servers: list[Server], now: datetime, target=None) -> Check:
     """Does the scenario keep the plan's promise for the data it recovers? In words: the looser objective a
-    scenario file may set, and what the surviving copies deliver now (the recovery point of its servers)."""
-    from scenarios import promise
-
-    target = promise.objective(scenario, servers)
+    scenario file may set, and what the surviving copies deliver now (the recovery point of its servers).
+    `target`: the scenario's promise.objective for these servers, when the caller has it already."""
+    if target is None:
+        target = promise.objective(scenario, servers)
     if target.target_minutes is None:
         return Check(PROMISE_CHECK, True, "no backup policy covers what this scenario recovers", blocking=False)
     said = [target.sentence] if target.looser else []
@@ -238,11 +254,22 @@ def promise_check(scenario: Scenario, servers: list[Server], now: datetime) -> C
     zone_wide = scenario.disaster_class in ZONE_WIDE
     point = hooks.recovery_point([s.pk for s in servers], now) if servers and zone_wide else None
     seconds = (now - point).total_seconds() if point else None
+    broken = ""
     if point is not None:
-        said.append(promise.loss_sentence(target.target_minutes, seconds, "losing its servers now"))
+        broken = promise.loss_sentence(target.target_minutes, seconds, "losing its servers now")
+        said.append(broken)
     said = [s for s in said if s]
     if said:
-        return Check(PROMISE_CHECK, False, " ".join(said), blocking=False)
+        check = Check(PROMISE_CHECK, False, " ".join(said), blocking=False)
+        if broken:
+            # The newest copy that would survive became older than the promise at point + target.
+            check.problem = (f"Losing the servers of “{scenario.title}” now would lose up to "
+                             f"{promise.minutes(int(seconds // 60))} of data, more than the "
+                             f"{promise.minutes(target.target_minutes)} the plan promises")
+            check.since = (point + timedelta(minutes=target.target_minutes)).isoformat()
+            check.todo = (f"keep a copy of what it recovers outside its zone at least every "
+                          f"{promise.minutes(target.target_minutes)}, or change the promise in the plan")
+        return check
     basis = "the plan's promise" if target.accepts_minutes is None or not target.promise_minutes else "its own"
     kept = f"; the newest surviving copies are from {point:%Y-%m-%d %H:%M} UTC" if point else ""
     return Check(PROMISE_CHECK, True, f"recovery point target {promise.minutes(target.target_minutes)} "
@@ -379,7 +406,13 @@ def library_basis(scenarios: list[Scenario]) -> str:
 
 
 def _as_data(rows: list[Readiness]) -> list[dict]:
-    return [{"scenario": r.scenario.id, "checks": [vars(c) for c in r.checks]} for r in rows]
+    return [{"scenario": r.scenario.id, "checks": [vars(c) for c in r.checks],
+             "objective": [r.objective.accepts_minutes, r.objective.promise_minutes, list(r.objective.policies)]
+             if r.objective else None} for r in rows]
+
+
+def _objective(stored: list | None):
+    return promise.Objective(stored[0], stored[1], tuple(stored[2])) if stored else None
 
 
 def refresh() -> None:
@@ -403,6 +436,6 @@ def current(scenarios: list[Scenario], now: datetime) -> Assessed:
     read = snapshots.read(READINESS_KEY, library_basis(scenarios), lambda: _as_data(assess_all(scenarios, now)),
                           ("scenarios.readiness.refresh",), now)
     by_id = {s.id: s for s in scenarios}
-    rows = [Readiness(by_id[row["scenario"]], [Check(**c) for c in row["checks"]], exposure=None)
-            for row in read.data if row["scenario"] in by_id]
+    rows = [Readiness(by_id[row["scenario"]], [Check(**c) for c in row["checks"]], exposure=None,
+                      objective=_objective(row.get("objective"))) for row in read.data if row["scenario"] in by_id]
     return Assessed(rows, read.computed_at, read.refreshing)

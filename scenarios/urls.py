@@ -14,6 +14,8 @@ urlpatterns = [
     path("mitigations/<int:pk>/checked/", views.mitigation_checked, name="mitigation-checked"),
     path("drills/", views.drill_report, name="drills"),
     path("drills.csv", views.drill_csv, name="drills-csv"),
+    path("drills/<int:pk>/", views.drill_detail, name="drill"),
+    path("drills/<int:pk>/teardown/", views.drill_teardown, name="drill-teardown"),
     path("incident/<int:incident_id>/execute/", views.execute, name="execute"),
     path("incident/<int:incident_id>/review/", views.review, name="review"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
@@ -25,4 +27,5 @@ urlpatterns = [
     path("recovery-points/<int:pk>/suspect/", views.point_suspect, name="point-suspect"),
     path("<slug:scenario_id>/", views.detail, name="detail"),
     path("<slug:scenario_id>/drill/", views.drill_start, name="drill-start"),
+    path("<slug:scenario_id>/drill/bubble/", views.drill_bubble_start, name="drill-bubble"),
 ]

@@ -10,10 +10,11 @@ from django.views.decorators.http import require_POST
 
 from drportal.accounts.access import ALL_STAFF, Role, has_role, roles
 from drportal.audit import log as audit
+from drportal.cloud.adapters.errors import AdapterError
 from drportal.incidents.models import Incident
 from drportal.lib import clock
 from scenarios import drills, engine, loader, loss, plandoc, promise, readiness, recovery_points, waiting
-from scenarios.choices import JOB_KINDS
+from scenarios.choices import FINAL_RUN_STATES, JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
 
@@ -126,8 +127,9 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(StepRun.objects.select_related("run__incident", "actor"), pk=pk)
     now = clock.now()
     points = recovery_points.candidates(row, now) if recovery_points.is_choosable(row) else None
+    images = recovery_points.image_candidates(row, now) if recovery_points.is_image_choice(row) else None
     return render(request, "scenarios/step.html", {"row": row, "spec": row.spec, "run": row.run, "now": now,
-                                                   "points": points,
+                                                   "points": points, "images": images,
                                                    "choosable": row.state in recovery_points.CHOOSABLE})
 
 
@@ -136,14 +138,14 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def point_suspect(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         recovery_points.mark_suspect(pk, request.user, request.POST.get("reason", ""))
-        messages.success(request, f"Backup #{pk} marked suspect: it is no longer any restore's default.")
+        messages.success(request, f"Backup #{pk} marked suspect: no restore or provision takes it by default.")
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     back = request.POST.get("step", "")
     return redirect("scenarios:step", pk=int(back)) if back.isdigit() else redirect("scenarios:index")
 
 
-STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip", "recovery-point",
+STEP_OPS = {"complete", "decide", "approve", "refuse", "end-wait", "retry", "skip", "recovery-point", "image",
             "approve-suspect"}
 MANAGER_OPS = {"approve", "refuse", "approve-suspect"}
 
@@ -170,11 +172,13 @@ def step_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
             engine.retry_step(pk, request.user)
         elif op == "skip":
             engine.skip_step(pk, request.user, reason=post.get("reason", ""))
-        elif op == "recovery-point":
+        elif op in ("recovery-point", "image"):
             record = post.get("record", "")
             if not record.isdigit():
-                raise engine.EngineError({"record": "choose a recovery point from the list"})
-            recovery_points.choose(pk, request.user, int(record))
+                raise engine.EngineError({"record": f"choose {'an image' if op == 'image' else 'a recovery point'} "
+                                                    "from the list"})
+            choose = recovery_points.choose_image if op == "image" else recovery_points.choose
+            choose(pk, request.user, int(record))
         elif op == "approve-suspect":
             recovery_points.approve_suspect(pk, request.user)
     except ValidationError as exc:
@@ -282,6 +286,52 @@ def drill_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
         return redirect("scenarios:detail", scenario_id=scenario.id)
     messages.success(request, f"Drill of “{scenario.title}” started on the simulated cloud.")
     return redirect("scenarios:run", pk=drill.run_id)
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def drill_bubble_start(request: HttpRequest, scenario_id: str) -> HttpResponse:
+    """A drill in a bubble: the real actions against the sandbox accounts ("<account>-drill"), never production;
+    torn down afterwards from the drill's page."""
+    scenario = _scenario(scenario_id)
+    try:
+        drill = drills.start_drill(scenario, request.user, bubble=True)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("scenarios:detail", scenario_id=scenario.id)
+    messages.success(request, f"Drill of “{scenario.title}” started in a bubble: the real actions run against "
+                              "the sandbox accounts only.")
+    return redirect("scenarios:drill", pk=drill.pk)
+
+
+@roles(Role.OPS, Role.MANAGER)
+def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill.objects.select_related("run"), pk=pk)
+    return render(request, "scenarios/drill.html", {
+        "drill": drill, "bubble": bool(drill.run.bindings.get("bubble")),
+        "finished": drill.run.state in FINAL_RUN_STATES, "teardown": drills.last_teardown(drill),
+        "scenario_title": getattr(loader.library().get(drill.scenario_id), "title", drill.scenario_id)})
+
+
+@require_POST
+@roles(Role.OPS, Role.MANAGER)
+def drill_teardown(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill.objects.select_related("run"), pk=pk)
+    if not drill.run.bindings.get("bubble"):
+        messages.error(request, "This drill ran on the simulated cloud only: it made nothing to tear down.")
+    elif drill.run.state not in FINAL_RUN_STATES:
+        messages.error(request, f"The drill's run is {drill.run.state}: finish or abort it before tearing down.")
+    else:
+        try:
+            proof = drills.tear_down(drill, request.user)
+        except AdapterError as exc:
+            messages.error(request, f"Teardown stopped: {exc}. Nothing is claimed gone; try again.")
+        else:
+            left = sum(len(v) for v in proof["remaining"].values())
+            (messages.success if not left else messages.error)(
+                request, "Torn down, and looked again: nothing of the drill remains." if not left
+                else f"Torn down, but {left} thing(s) of the drill remain: see below.")
+    return redirect("scenarios:drill", pk=drill.pk)
 
 
 @roles(*ALL_STAFF)

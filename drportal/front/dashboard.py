@@ -15,11 +15,13 @@ from django.apps import apps
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from drportal.incidents.models import Incident
 from drportal.lib import clock
+from drportal.lib.problems import Problem
 
 PANELS = [
     "backups.panels.dashboard_panels",
@@ -88,12 +90,15 @@ def scenario_facts(now: datetime) -> dict | None:
         return None
     lib = loader.library()
     assessed = readiness.current(list(lib.scenarios.values()), now)
-    rows = []
+    rows, problems = [], []
     for r in assessed.rows:
         failing = {c.name for c in r.checks if not c.ok}
         rows.append({"scenario": {"id": r.scenario.id, "title": r.scenario.title}, "ready": r.ready,
                      "reasons": r.reasons, "past_review": "Plan reviewed" in failing,
                      "not_drilled": "Drilled" in failing})
+        problems += [Problem(c.problem, datetime.fromisoformat(c.since) if c.since else None, c.todo,
+                             reverse("scenarios:detail", args=[r.scenario.id]))
+                     for c in r.checks if not c.ok and c.problem]
     return {
         "last_drill": Drill.objects.select_related("run").order_by("-started_at").first(),
         "rows": rows,
@@ -103,7 +108,22 @@ def scenario_facts(now: datetime) -> dict | None:
         "not_ready": [r for r in rows if not r["ready"]],
         "past_review": [r for r in rows if r["past_review"]],
         "not_drilled": [r for r in rows if r["not_drilled"]],
+        "problems": problems,
     }
+
+
+def problems(now: datetime, scenarios: dict | None) -> tuple[list[Problem], bool]:
+    """Each thing in a bad state, in one sentence (what, since when, what to do), from the rows the feature
+    apps' own status functions wrote: the backups in a bad state (backups.problems, three queries) and the
+    plans whose promise losing their servers would break (the stored readiness, no query). With whether
+    there are more backups in a bad state than are shown."""
+    found: list[Problem] = []
+    more = False
+    if apps.is_installed("backups"):
+        from backups.problems import dashboard_problems
+
+        found, more = dashboard_problems(now)
+    return found + (scenarios["problems"] if scenarios else []), more
 
 
 def compliance_history(now: datetime, days: int = HISTORY_DAYS) -> list[tuple[date, float | None]]:
@@ -132,7 +152,8 @@ def incident_history(today: date, days: int = HISTORY_DAYS) -> list[tuple[date, 
     since = datetime.combine(start, datetime.min.time(), tzinfo=tz)  # a range the declared_at index can use
     counts = {
         row["day"]: row["n"]
-        for row in Incident.objects.filter(declared_at__gte=since)
+        # A drill declares an incident of its own: a rehearsal, not an incident that happened.
+        for row in Incident.objects.filter(declared_at__gte=since, is_drill=False)
         .annotate(day=TruncDate("declared_at", tzinfo=tz)).values("day").annotate(n=Count("id"))
     }
     return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
@@ -174,8 +195,6 @@ def bar_chart(series: list[tuple[date, int]], width: int = 300, height: int = 80
 
 
 def tiles(open_count: int, backups: dict | None, scenarios: dict | None) -> list[Tile]:
-    from django.urls import reverse
-
     out = [Tile("Open incidents", open_count, open_count > 0, reverse("incidents:list"))]
     if backups is not None:
         index = reverse("backups:index")
@@ -209,7 +228,10 @@ def dashboard_context(request: HttpRequest) -> dict:
     backups = backup_counts()
     scenarios = scenario_facts(now)
     summary = tiles(len(open_incidents), backups, scenarios)
+    found, more = problems(now, scenarios)
     return {
+        "problems": found,
+        "more_problems": more,
         "now": now,
         "open_incidents": open_incidents,
         "tiles": summary,

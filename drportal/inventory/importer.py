@@ -561,9 +561,12 @@ def _check_recovery(doc: Document, cat: Catalog, path: Path, a: dict[str, Any]) 
     if "dumps" not in a:
         doc.error(rpath, "a restore needs dumps: say where the dumps live")
     target = restore.get("server", a.get("server"))
-    if target is None:
-        doc.error(rpath, "name the server the database is restored on (restore.server)")
-    elif not cat.has("server", target):
+    if target is None and "host" not in restore:
+        # A managed database has no server of ours: its restore names the address of the PostgreSQL it is loaded
+        # into instead (restore.host).
+        doc.error(rpath, "name the server the database is restored on (restore.server), or its address "
+                         "(restore.host)")
+    elif target is not None and not cat.has("server", target):
         doc.error((*rpath, "server"), f"unknown server {target!r}")
     if ("method" in restore) == ("command" in restore):
         doc.error(rpath, "give either method (pg_restore) or command, exactly one")

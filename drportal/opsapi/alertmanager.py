@@ -116,6 +116,8 @@ def parse(payload) -> list[Alert]:
         if not labels:
             raise PayloadError(f"{where}.labels", "an alert needs labels")
         fingerprint = raw.get("fingerprint")
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise PayloadError(f"{where}.fingerprint", "must be a string")
         if not isinstance(fingerprint, str) or not fingerprint or len(fingerprint) > 64 or text_problem(fingerprint):
             # Older Alertmanagers send none: the label set is what identifies an alert.
             fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]

@@ -17,11 +17,11 @@ from django.http.request import QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from drportal.accounts.access import ALL_STAFF, Role, has_role
-from drportal.incidents.choices import IncidentStatus
 from drportal.incidents.models import Incident
 from drportal.lib import inputs
 from drportal.lib.inputs import text_problem
 from drportal.opsapi import tokens
+from drportal.opsapi.choices import INCIDENT_FILTERS
 from drportal.opsapi.views import UNAUTHORIZED, error
 from scenarios.choices import RunState
 
@@ -111,8 +111,6 @@ def _time(value) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ incidents
-
-INCIDENT_FILTERS = ("open", *IncidentStatus.values)
 
 
 def incident_json(incident: Incident, *, detail: bool = False) -> dict[str, Any]:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from drportal.incidents.choices import IncidentStatus
+
 
 class ScopeLabel(models.TextChoices):
     """Which alert label names what is down, and what it is looked up as in the inventory."""
@@ -21,3 +23,7 @@ class ProposalState(models.TextChoices):
 
 
 OPEN_PROPOSAL_STATES = (ProposalState.PROPOSED, ProposalState.DECLARED)
+
+
+# The incident list's ?status=: "open" (declared or responding), or one status.
+INCIDENT_FILTERS = ("open", *IncidentStatus.values)

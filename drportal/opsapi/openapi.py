@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from drportal.incidents.choices import DisasterClass
+from drportal.opsapi.choices import INCIDENT_FILTERS
 from scenarios.choices import RunState
 
 BEARER = [{"apiToken": []}]
@@ -107,7 +108,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/incidents/": {
         "get": {"operationId": "listIncidents", "summary": "Incidents, newest first (100)", "security": BEARER,
                 "parameters": [{"name": "status", "in": "query", "schema": {
-                    "enum": ["open", "declared", "responding", "recovered", "closed"]}}],
+                    "enum": list(INCIDENT_FILTERS)}}],
                 "responses": _responses({"200": _json({"type": "object", "properties": {
                     "incidents": {"type": "array", "items": _ref("Incident")}}})}, 401, 403)},
         "post": {"operationId": "declareIncident", "summary": "Declare an incident (ops)", "security": BEARER,

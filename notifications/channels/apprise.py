@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import quote
 
 import apprise
 
@@ -36,6 +37,25 @@ def with_dedup_key(url: str, delivery_id: int) -> str:
     return f"{url}{'&' if '?' in url else '?'}dedup=drportal-delivery-{delivery_id}"
 
 
+def with_click(url: str, action_url: str) -> str:
+    """Services with a click-through of their own (PagerDuty's event link, ntfy's tap action) get the action
+    there, through Apprise's documented `click=` URL parameter; Apprise's plugins say which have one. A
+    click-through the channel's URL sets itself wins."""
+    plugin = apprise.Apprise.instantiate(url)
+    if not action_url or plugin is None or "click" not in plugin.template_args or re.search(r"[?&]click=", url):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}click={quote(action_url, safe='')}"
+
+
+def body_of(message: Message) -> tuple[str, apprise.NotifyFormat | None]:
+    """The text, and with an action a Markdown link to it as the last line: Apprise turns it into what each
+    service shows as a link (Slack's <url|label>, a link in a Teams card, a Discord or Matrix link)."""
+    text = message.text or message.subject
+    if not message.action_url:
+        return text, None
+    return f"{text}\n\n[Open to approve]({message.action_url})", apprise.NotifyFormat.MARKDOWN
+
+
 class AppriseAdapter(ChannelAdapter):
     name = "apprise"
     channel = "apprise"
@@ -54,13 +74,14 @@ class AppriseAdapter(ChannelAdapter):
                              "keys (DRPORTAL_FERNET_KEYS); save it again", REFUSED) from exc
 
     def send(self, message: Message) -> None:
-        url = with_dedup_key(self._url(message.address), message.delivery_id)
+        url = with_click(with_dedup_key(self._url(message.address), message.delivery_id), message.action_url)
         sender = apprise.Apprise()
         if not sender.add(url):
             raise self.error("Apprise does not understand this channel's URL; check it on the channels page",
                              REFUSED)
         with apprise.LogCapture(level=logging.WARNING) as captured:
-            ok = sender.notify(title=message.subject, body=message.text or message.subject)
+            body, body_format = body_of(message)
+            ok = sender.notify(title=message.subject, body=body, body_format=body_format)
         if not ok:
             said = " ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())
             raise self.error(scrub(said or "not sent", url)[:500], TEMPORARY)

@@ -20,6 +20,8 @@ class Message:
     subject: str
     text: str
     html: str = ""
+    action_url: str = ""
+    unsubscribe_url: str = ""
 
 
 class ChannelAdapter:

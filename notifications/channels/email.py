@@ -59,6 +59,12 @@ class EmailAdapter(ChannelAdapter):
             headers={"Message-ID": f"<delivery-{message.delivery_id}@{slugify(domain) or 'localhost'}>",
                      "X-Drportal-Delivery": str(message.delivery_id)},
         )
+        if message.unsubscribe_url:
+            # RFC 2369 names the link; RFC 8058 says a POST of "List-Unsubscribe=One-Click" to it unsubscribes
+            # without a page in between (status_views.unsubscribe takes that POST). Gmail and Yahoo require
+            # both headers of bulk senders and show an "Unsubscribe" button for them.
+            mail.extra_headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if message.html:
             mail.attach_alternative(message.html, "text/html")
         return mail

@@ -80,6 +80,10 @@ EXPECTED: dict[str, set[str]] = {
     "scenarios:step-action": {OPS, MANAGER, ADMIN},
     "scenarios:detail": STAFF,
     "scenarios:drill-start": {OPS, ADMIN},
+    # drills in a bubble (issue 16): started, watched and torn down by ops and managers
+    "scenarios:drill-bubble": {OPS, MANAGER, ADMIN},
+    "scenarios:drill": {OPS, MANAGER, ADMIN},
+    "scenarios:drill-teardown": {OPS, MANAGER, ADMIN},
     "scenarios:point-suspect": {OPS, MANAGER, ADMIN},
     # approve from the message (issue 19): any signed-in staff reaches the view, which checks the link's
     # owner and the step's approver role itself

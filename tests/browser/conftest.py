@@ -13,15 +13,11 @@ import pytest
 from django.conf import settings
 
 from drportal.lib.dburl import current_database_url
+from tests.browser.screens import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import PASSWORD, peer_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -102,3 +102,18 @@ def test_bad_records_name_the_field_and_change_nothing(powerdns, pdns_zone, pdns
     with pytest.raises(AdapterError, match=field.replace("[", r"\[").replace("]", r"\]")):
         REGISTRY["dns_cutover"].execute(ctx("cut-8", account="pdns", zone=pdns_zone, records=records))
     assert ask(powerdns, f"db.{pdns_zone}")[0] == ["203.0.113.20"]
+
+
+def test_a_public_name_is_pointed_at_a_load_balancer_in_the_zone_that_holds_it(powerdns, pdns_zone, pdns_account):
+    # No zone given: the zone is the one holding the name (as the Cybernance scenario's step has it).
+    outcome = run("dns_cutover", ctx("cut-cname", account="pdns", cname=f"www.{pdns_zone[:-1]}",
+                                     target="platform-alb-1.us-east-1.elb.amazonaws.com", ttl=60))
+    assert outcome.output["changed"] == [f"www.{pdns_zone} CNAME"]
+    assert ask(powerdns, f"www.{pdns_zone}", "CNAME") == (["platform-alb-1.us-east-1.elb.amazonaws.com."], 60)
+
+
+def test_a_public_name_without_a_target_changes_nothing(powerdns, pdns_zone, pdns_account):
+    with pytest.raises(AdapterError, match=r"params\.target"):
+        run("dns_cutover", ctx("cut-no-target", account="pdns", cname=f"www.{pdns_zone[:-1]}"))
+    assert ask(powerdns, f"www.{pdns_zone}", "CNAME") == ([], None)
+    assert not AuditEvent.objects.filter(action="dns.cutover").exists()

@@ -83,8 +83,9 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(client_as, jivosoft, djang
         client.get(reverse("dashboard"))  # warm the session and the scenario files; store the readiness
         # session, user, profile (time zone), groups; incidents; backup counts; the stored readiness; last drill;
         # compliance per day; the compliance report's policies and observed time; incidents per day; backups panel
-        # (stored counts, worst pairs); incidents proposed by alerts.
-        with django_assert_num_queries(15):
+        # (stored counts, worst pairs); incidents proposed by alerts; what needs attention (the bad pairs and when
+        # their states began; a third, the failed runs, only when a pair's newest run failed: none here).
+        with django_assert_num_queries(17):
             response = client.get(reverse("dashboard"))
     assert response.status_code == 200
 
@@ -123,3 +124,13 @@ def test_readiness_older_than_a_minute_is_shown_while_a_job_assesses_it_again(cl
         readiness.refresh()  # what the job runs
         page = client.get(reverse("dashboard")).content.decode()
     assert "Readiness assessed <time datetime=\"2026-11-20T09:01:01-06:00\">" in page
+
+
+def test_a_drills_incident_is_not_counted_as_an_incident_declared(client_as, alice):
+    with time_machine.travel(NOW):
+        Incident.objects.create(title="Drill: Dallas offline", severity="sev4", disaster_class="datacenter_offline",
+                                status="recovered", declared_at=NOW - timedelta(days=3), declared_by=alice,
+                                is_drill=True)
+        declare("Real outage", NOW - timedelta(days=1), status="recovered")
+        page = client_as("alice").get(reverse("dashboard")).content.decode()
+    assert "Incidents declared: 1 since" in page

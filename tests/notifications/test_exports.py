@@ -201,3 +201,19 @@ def test_with_s3_storage_the_download_redirects_to_a_presigned_url(client, world
         assert hashlib.sha256(body).hexdigest() == export.sha256
     finally:
         server.stop()
+
+
+def test_an_export_that_cannot_be_stored_fails_with_a_sentence_and_the_raw_error_behind_details(
+        client_as, world, acme_backups, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "a-file"  # where the archive would go is a file, not a directory
+    settings.MEDIA_ROOT.write_text("not a directory")
+    export = exports.request_export(world.users["sam"], world.customers["acme"])
+    with time_machine.travel(NOW, tick=False), pytest.raises(NotADirectoryError):
+        exports.build(export.pk)
+
+    export.refresh_from_db()
+    assert export.state == "failed"
+    page = client_as("mona").get("/notifications/exports/").content.decode()
+    shown, details = page.split("The export could not be built: ", 1)[1].split("<details", 1)
+    assert "Errno" not in shown  # the sentence says it in words
+    assert "Not a directory" in details.split("</details>", 1)[0]

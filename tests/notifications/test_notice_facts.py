@@ -55,7 +55,7 @@ def test_restored_is_said_only_to_the_customer_whose_restore_succeeded_with_its_
     assert "- acme-db: restored from the copy of 2026-11-18 09:00 CST." in acme
     assert CLAIM not in globex
     assert "not all of your databases are restored yet" in globex
-    assert "- globex-db: not restored yet." in globex
+    assert "- globex-db: not restored by the recovery (no viable copy in Kansas City)." in globex
 
 
 @pytest.mark.parametrize("state", [StepState.FAILED, StepState.SKIPPED, StepState.NOT_APPLICABLE,
@@ -66,7 +66,7 @@ def test_no_restore_claim_when_the_restore_step_did_not_succeed(outage, state):
     text = notices.preview(notice_for(incident), world.customers["acme"], NOW).text
     assert "restored from" not in text
     assert CLAIM not in text
-    assert "not restored yet" in text
+    assert "- acme-db: not restored by the recovery (" in text
 
 
 def test_no_restore_claim_when_the_run_restored_nothing(outage):

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from rq import SimpleWorker
 
+from drportal.audit.models import AuditEvent
 from notifications.models import Delivery, StatusSubscriber
 from tests.notifications.factories import crash
 
@@ -108,6 +109,57 @@ def test_one_click_unsubscribes_and_nothing_more_is_sent(world, subscribed, clie
     assert "Unsubscribed" in act(client.post, link(first, "unsubscribe")).content.decode()
     post_update(client_as, incident, "Second update.", act)
     assert len(mail_to(smtp, PAT)) == 1
+
+
+def one_click_target(message) -> str:
+    """The path in the List-Unsubscribe header, once it is checked to be one link in angle brackets."""
+    # A header this long is folded onto its own line (RFC 5322 folding): the value starts after the fold.
+    [url] = re.fullmatch(r"<(https?://[^>]+)>", message["List-Unsubscribe"].strip()).groups()
+    return url[url.index("/status/"):]
+
+
+def test_every_update_carries_the_one_click_unsubscribe_headers(world, subscribed, client_as, smtp, act):
+    incident = crash(world, world.app1, public_summary="Jivosoft Cloud is slow")
+    post_update(client_as, incident, "First update.", act)
+    [update] = mail_to(smtp, PAT)
+    # RFC 2369's link is the one in the text; RFC 8058's second header says a POST to it is enough.
+    assert one_click_target(update) == link(update, "unsubscribe")
+    assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_mail_clients_one_click_post_to_the_header_unsubscribes_and_is_audited(world, subscribed, client_as,
+                                                                                client, smtp, act):
+    incident = crash(world, world.app1, public_summary="Jivosoft Cloud is slow")
+    post_update(client_as, incident, "First update.", act)
+    [update] = mail_to(smtp, PAT)
+    client.handler.enforce_csrf_checks = True  # the mail provider's POST has no session and no CSRF token
+    response = act(client.post, one_click_target(update), "List-Unsubscribe=One-Click",
+                   content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert not StatusSubscriber.objects.get(email=PAT).is_active
+    [event] = AuditEvent.objects.filter(action="status_subscriber.unsubscribed")
+    assert event.after == {"email": PAT}
+    post_update(client_as, incident, "Second update.", act)
+    assert len(mail_to(smtp, PAT)) == 1
+
+
+def test_a_forged_one_click_token_unsubscribes_nobody(world, subscribed, client_as, client, smtp, act):
+    incident = crash(world, world.app1, public_summary="Jivosoft Cloud is slow")
+    post_update(client_as, incident, "First update.", act)
+    target = one_click_target(mail_to(smtp, PAT)[0])
+    token = target.rstrip("/").rsplit("/", 1)[1]
+    forged = target.replace(token, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    response = act(client.post, forged, "List-Unsubscribe=One-Click",
+                   content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 410
+    assert StatusSubscriber.objects.get(email=PAT).is_active
+    assert not AuditEvent.objects.filter(action="status_subscriber.unsubscribed").exists()
+
+
+def test_the_confirmation_request_has_no_unsubscribe_header(world, client, smtp, act):
+    act(client.post, "/status/subscribe/", {"email": PAT})
+    [request] = mail_to(smtp, PAT)
+    assert request["List-Unsubscribe"] is None  # not subscribed yet: nothing to leave
 
 
 def test_an_unconfirmed_address_gets_only_the_confirmation_request(world, client, client_as, smtp, act):

@@ -198,6 +198,10 @@ def test_a_token_without_the_ops_role_or_revoked_is_refused(client, dallas, rule
     (lambda b: b["alerts"][0].update(annotations=None), "alerts[0].annotations"),
     (lambda b: b["alerts"][0].update(startsAt=None), "alerts[0].startsAt"),
     (lambda b: b["alerts"][0].update(fingerprint=["a"]), "alerts[0].fingerprint"),
+    # Found by schemathesis: the group's status was read only through its alerts, so an empty group took any.
+    (lambda b: b.update(status={}, alerts=[]), "status"),
+    (lambda b: b.update(version=4), "version"),
+    (lambda b: b["alerts"][0].update(fingerprint={}), "alerts[0].fingerprint"),
 ])
 def test_a_malformed_body_is_refused_with_the_field_and_records_nothing(client, dallas, rules, token, mutate, field):
     body = copy.deepcopy(notification(alert("RegionDown", region="rackspace/dfw")))

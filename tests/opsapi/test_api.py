@@ -226,3 +226,11 @@ def test_an_id_that_cannot_exist_is_a_json_404(api, jivosoft):
     assert ops.get(f"incidents/{2**70}/").status_code == 404
     response = ops.get("incidents/-1/")
     assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+
+
+def test_an_unknown_or_repeated_status_filter_is_refused_not_answered_with_nothing(api):
+    ops = api("alice")
+    for query in ("status=null", "status=open&status=closed", "status=Declared", "status="):
+        response = ops.get(f"incidents/?{query}")
+        assert response.status_code == 400, query
+        assert response.json()["errors"][0]["field"] == "status"

@@ -1,7 +1,8 @@
 """A stand-in for Cybernance's deployment mechanism (their playbook re-provisions an application server from
 code): one EC2 instance for the server from its newest AMI, tagged with what drportal passes in its
 environment (DRPORTAL_KEY, DRPORTAL_SERVER), so drportal can tell it from the old instances by the tag.
-Run by run_deployment as a detached command: python ec2_deploy.py SERVER ENDPOINT
+Run by run_deployment as a detached command: python ec2_deploy.py SERVER ENDPOINT [REGION] (a drill's sandbox
+deploys in a region of its own).
 
 Idempotent as a real deployment must be: an instance already tagged with this key is reused.
 """
@@ -14,8 +15,8 @@ import sys
 import boto3
 
 
-def main(server: str, endpoint: str) -> int:
-    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
+def main(server: str, endpoint: str, region: str = "us-east-1") -> int:
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIDTEST",
                        aws_secret_access_key="moto-secret")
     key = os.environ["DRPORTAL_KEY"]
     mine = ec2.describe_instances(Filters=[{"Name": "tag:drportal_key", "Values": [key]},
@@ -39,4 +40,4 @@ def main(server: str, endpoint: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))

@@ -43,7 +43,7 @@ def bubble(db, powerdns, pg_peer, tmp_path, settings):
     import_inventory(SEED.read_text(), actor="test:setup", source=SEED.name)
     settings.CLOUD_DNS_RESOLVERS = ""
     settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
-    settings.DRILL_POSTGRES_HOST = pg_peer.host
+    settings.DRILL_POSTGRES_HOST, settings.DRILL_POSTGRES_PORT = pg_peer.host, pg_peer.port
     now = clock.now()
     production = ProviderAccount.objects.get(name="jivosoft-rackspace")
     servers = list(Server.objects.filter(account=production).order_by("name"))

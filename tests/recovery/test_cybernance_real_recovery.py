@@ -2,8 +2,9 @@
 AWS account pointed at moto, three running application instances behind the ELBv2 target group, AMIs of each
 server, the RDS instance. The seed scenario re-provisions each server through its deployment (a stand-in for the
 playbook, tests/recovery/ec2_deploy.py, which launches from the newest AMI and tags what it makes with
-drportal's key), restores RDS to the latest restorable time and rotates the target group; afterwards what moto
-holds is compared with what drportal recorded: every resource once, none twice.
+drportal's key), restores RDS to the latest restorable time, rotates the target group and points the platform's
+public name (app.cybernance.example, in PowerDNS) at the load balancer in front of it, checked with dnspython;
+afterwards what moto and PowerDNS hold is compared with what drportal recorded: every resource once, none twice.
 
 What moto cannot prove: real instance boot and health checks (moto's targets are never "healthy"), RDS restore
 duration, and that the real playbook honours the tagging contract."""
@@ -14,12 +15,13 @@ import sys
 from pathlib import Path
 
 import boto3
+import dns.resolver
 import pytest
 
 from drportal.audit.models import AuditEvent
 from drportal.incidents import services as incidents
 from drportal.inventory.importer import import_inventory
-from drportal.inventory.models import Asset, ProviderAccount, Region, Server
+from drportal.inventory.models import Asset, Provider, ProviderAccount, Region, Server
 from scenarios import engine, loader
 from scenarios.choices import RunState, StepState
 from tests.recovery.conftest import run_to_the_end
@@ -27,6 +29,7 @@ from tests.recovery.conftest import run_to_the_end
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEED = Path(__file__).resolve().parents[2] / "inventories" / "cybernance.yaml"
+ZONE = "cybernance.example."
 DEPLOY = Path(__file__).resolve().parent / "ec2_deploy.py"
 
 
@@ -36,9 +39,10 @@ def client(moto, service: str):
 
 
 @pytest.fixture
-def cybernance(db, moto, tmp_path, settings):
+def cybernance(db, moto, powerdns, tmp_path, settings):
     """The Cybernance seed with its AWS account pointed at moto (what an admin would configure), and in moto
-    what the seed describes: the running instances in the target group, their AMIs, the RDS instance."""
+    what the seed describes: the running instances in the target group behind the load balancer, their AMIs,
+    the RDS instance; its public zone in PowerDNS, the platform's name still pointing at an old balancer."""
     import_inventory(SEED.read_text(), actor="test:setup", source=SEED.name)
     settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
     account = ProviderAccount.objects.get(name="cybernance-aws")
@@ -49,6 +53,18 @@ def cybernance(db, moto, tmp_path, settings):
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     group = elb.create_target_group(Name="cybernance-app", Protocol="HTTP", Port=80, VpcId=vpc,
                                     TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    subnets = [n["SubnetId"] for n in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    alb = elb.create_load_balancer(Name="cybernance-platform-alb", Subnets=subnets[:2])["LoadBalancers"][0]
+    elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    settings.CLOUD_DNS_RESOLVERS = ""  # the authoritative PowerDNS is the one server asked
+    provider, _ = Provider.objects.get_or_create(slug="pdns", defaults={"name": "PowerDNS", "kind": "other"})
+    dns_account = ProviderAccount.objects.create(provider=provider, name="cybernance-dns", driver="powerdns", options={
+        "host": "127.0.0.1", "port": powerdns.api_port, "dns_port": powerdns.dns_port})
+    dns_account.set_credentials({"key": powerdns.api_key})
+    dns_account.save()
+    powerdns.delete_zone(ZONE)
+    powerdns.create_zone(ZONE, [(f"app.{ZONE}", "CNAME", "old-platform-alb.elb.example.", 3600)])
     servers = list(Server.objects.filter(account=account).order_by("name"))
     amis = {}
     for server in servers:
@@ -65,7 +81,9 @@ def cybernance(db, moto, tmp_path, settings):
         server.save(update_fields=["provider_node_id", "metadata"])
     rds.create_db_instance(DBInstanceIdentifier="cybernance-prod", Engine="postgres", DBInstanceClass="db.m5.xlarge",
                            AllocatedStorage=100, MasterUsername="cyb", MasterUserPassword="moto-only-pw", MultiAZ=True)
-    return {"servers": servers, "group": group, "amis": amis, "old": {s.name: s.provider_node_id for s in servers}}
+    yield {"servers": servers, "group": group, "amis": amis, "old": {s.name: s.provider_node_id for s in servers},
+           "alb": alb["DNSName"]}
+    powerdns.delete_zone(ZONE)
 
 
 def live_instances(moto) -> list[dict]:
@@ -79,7 +97,7 @@ def tag(instance: dict, key: str) -> str | None:
 
 
 def test_cybernance_rebuilds_its_platform_for_real_and_moto_holds_exactly_what_drportal_recorded(
-        cybernance, moto, alice, mona):
+        cybernance, moto, powerdns, alice, mona):
     servers = cybernance["servers"]
     # Region-only, as ops would declare it: the scope resolver finds every server in us-east-1.
     region = Region.objects.get(provider__slug="aws", slug="us-east-1")
@@ -116,3 +134,15 @@ def test_cybernance_rebuilds_its_platform_for_real_and_moto_holds_exactly_what_d
     assert restored == [asset.external_id]
     assert asset.metadata["restored_from"] == "cybernance-prod"
     assert run.steps.get(step_id="restore-database").outputs["target"] == asset.external_id
+
+    # DNS: the public name now answers, at the authoritative server, with the balancer holding this run's
+    # instances; the check step saw it too.
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port, resolver.cache = ["127.0.0.1"], powerdns.dns_port, None
+    answer = resolver.resolve("app.cybernance.example", "CNAME")
+    assert [r.target.to_text() for r in answer] == [cybernance["alb"] + "."]
+    cutover = run.steps.get(step_id="dns-cutover")
+    assert cutover.params["cname"] == "app.cybernance.example"  # bound from the load-balancer step's row
+    assert cutover.outputs["changed"] == ["app.cybernance.example. CNAME"]
+    assert run.steps.get(step_id="verify-dns").outputs["percent"] == 100
+    assert AuditEvent.objects.filter(action="dns.cutover").count() == 1

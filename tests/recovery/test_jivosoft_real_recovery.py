@@ -4,8 +4,12 @@ libcloud's local storage driver, its DNS zone in PowerDNS, and a PostgreSQL serv
 new database servers in Kansas City. The seed scenario runs from the declare to the end; afterwards what the
 peers hold is compared with what drportal recorded.
 
-What these peers cannot prove: that a new Rackspace node's address answers (the restore reaches the stand-in
-PostgreSQL through restore.host, set here), Rackspace's own API (see tests/cloud/test_openstack_path.py), and
+The restore's target is the new node: the simulated cloud gives each replacement a private address on the
+loopback network (127.18.x.y), where the PostgreSQL peer answers, and the engine binds that address into each
+database's restore step from the provisioning step's row; nothing in the inventory names it.
+
+What these peers cannot prove: that a real Rackspace node boots with PostgreSQL serving (here one PostgreSQL
+answers at every new node's address), Rackspace's own API (see tests/cloud/test_openstack_path.py), and
 propagation through resolvers other than the authoritative server."""
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dns.resolver
+import psycopg
 import pytest
 
 from drportal.audit.models import AuditEvent
@@ -85,7 +90,7 @@ def jivosoft(db, powerdns, pg_peer, tmp_path, settings):
     rackspace = ProviderAccount.objects.get(name="jivosoft-rackspace")
     rackspace.driver = "simulated"
     rackspace.options = {"latency_s": 0, "locations": ["dfw1", "mci1"], "floating_ips": False,
-                         "sizes": sorted({s.size for s in servers})}
+                         "sizes": sorted({s.size for s in servers}), "private_network": "127.18"}
     rackspace.save()
     for server in servers:
         SimNode.objects.create(account=rackspace, node_id=f"dallas-{server.name}", name=server.name,
@@ -104,7 +109,8 @@ def jivosoft(db, powerdns, pg_peer, tmp_path, settings):
     databases = list(Asset.objects.filter(kind=AssetKind.DATABASE, server__in=servers).order_by("name"))
     for asset in databases:
         asset.dumps = [{**where, "account": cloudfiles.name} for where in asset.dumps]
-        asset.restore = {**asset.restore, "host": pg_peer.host}  # the stand-in for the new database server
+        # The port the new server's PostgreSQL listens on (the peer's); its address comes from the run.
+        asset.restore = {**asset.restore, "port": pg_peer.port}
         asset.save(update_fields=["dumps", "restore"])
     expected = make_dumps(pg_peer, storage, databases)
     for asset in databases:
@@ -165,11 +171,20 @@ def test_jivosoft_recovers_dallas_in_kansas_city_for_real_and_the_peers_hold_wha
     assert len(restored) == 9
     assert restored <= pg_peer.databases()
     assert "comal_logistics" not in pg_peer.databases()  # a terminated customer's database is not served
-    for database in restored:
-        for table, rows in jivosoft["expected"][database].items():
-            counted = pg_peer.sql(f"SELECT count(*) FROM {table}", database)  # noqa: S608 - our own table names
-            assert int(counted) == rows, (database, table)
     steps = run.steps.filter(step_id="restore-databases")
+    for step in steps:
+        # Restored at the address of the node this run provisioned for the database's server, bound from
+        # the provisioning step's row, and the dump's rows answer there.
+        asset = Asset.objects.select_related("server").get(name=step.item)
+        new_address = created.get(name=asset.server.name).private_ip
+        assert step.params["host"] == [new_address]
+        assert step.outputs["host"] == new_address
+        database = asset.restore["database"]
+        with psycopg.connect(host=new_address, port=pg_peer.port, user="postgres", dbname=database) as conn:
+            assert conn.execute("SELECT host(inet_server_addr())").fetchone()[0] == new_address
+            for table, rows in jivosoft["expected"][database].items():
+                counted = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - our tables
+                assert counted == rows, (database, table)
     assert {s.outputs["dump"]["container"] for s in steps} == {"jv-customer-db-weekly-kansas-city"}
     assert {s.outputs["dump"]["key"].rsplit("/", 1)[1] for s in steps} == {"20261129T0600.dump"}
     assert all(s.outputs["rows_checked"] for s in steps)

@@ -37,7 +37,8 @@ def customer_db(moto, aws_location, pg_peer, settings, tmp_path):
     yield Asset.objects.create(
         name="db-acme", kind="database", server=server,
         dumps=[{"account": "aws-dumps", "container": "cyb-dumps", "prefix": "db-acme/"}],
-        restore={"database": "acme_restored", "method": "pg_restore", "host": pg_peer.host})
+        restore={"database": "acme_restored", "method": "pg_restore", "host": pg_peer.host,
+                 "port": pg_peer.port})
     pg_peer.sql("DROP DATABASE IF EXISTS acme_restored")
 
 

@@ -64,3 +64,38 @@ def test_a_single_crashed_server_loses_what_it_held_not_its_zone(dallas):
     rows = window_at(run, NOW + timedelta(hours=3))
     # The customers of db1 only, back to this morning's dump in Dallas, not the week of losing the zone.
     assert rows == {"Acme Dental": 5 * 3600.0, "Zeta Clinics": 5 * 3600.0}
+
+
+def test_backups_made_after_the_recovery_do_not_move_the_window(dallas):
+    """A day later the databases run on a replacement in Kansas City and its first backups are in: the window
+    still runs from the newest copy that existed when Dallas was lost."""
+    run = run_for(dallas, disaster_class="datacenter_offline", impacted={"regions": [dallas.dfw]})
+    at_start = window_at(run, NOW)
+    later = NOW + timedelta(days=1)
+    # The provisioning step moves the server to its replacement's zone, as provision.py does.
+    Server.objects.filter(pk=dallas.db1.pk).update(zone=dallas.mci1)
+    for db in (dallas.acme_db, dallas.zeta_db):
+        record(dallas.weekly, db, later - timedelta(hours=2), zone=dallas.mci1)
+        record(dallas.daily, db, later - timedelta(hours=1), zone=dallas.mci1)
+    sweep.sweep(later)
+
+    assert window_at(run, later) == at_start
+    assert at_start["Acme Dental"] == (NOW - at("2026-11-15 11:00")).total_seconds()
+
+
+def test_the_window_runs_from_the_recovery_point_the_restore_used(dallas):
+    """Ops chose an older weekly copy in Kansas City: the window is measured from that copy, as the customer's
+    notice states it."""
+    from scenarios.choices import StepKind, StepState
+    from scenarios.models import StepRun
+
+    run = run_for(dallas, disaster_class="datacenter_offline", impacted={"regions": [dallas.dfw]})
+    older = record(dallas.weekly, dallas.acme_db, at("2026-11-08 11:00"), zone=dallas.mci1)
+    StepRun.objects.create(run=run, step_id="restore-databases", item="acme-db", position=1, title="Restore acme-db",
+                           kind=StepKind.AUTOMATED, state=StepState.SUCCEEDED, idempotency_key="k-acme",
+                           params={"asset": "acme-db", "record": older.pk})
+
+    rows = window_at(run, NOW + timedelta(hours=5))
+
+    assert rows["Acme Dental"] == (NOW - at("2026-11-08 11:00")).total_seconds()
+    assert rows["Zeta Clinics"] == (NOW - at("2026-11-15 11:00")).total_seconds()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios import drills, engine, loader
+from scenarios import drills, loader
 from scenarios.choices import RunState, StepKind, StepState
+from scenarios.demo import play_people  # the people's part, as the demo's month of drills plays it
 from tests.scenarios.conftest import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,48 +24,6 @@ SEEDS = [
     "cybernance-all-datacenters-lost", "cybernance-github-lost", "cybernance-customer-termination",
     "jivosoft-return-home", "cybernance-return-home",
 ]
-
-
-def reachable(spec: dict, start: list[str]) -> set[str]:
-    """The steps a decision's option leads to, directly or through steps waiting on them."""
-    found, todo = set(), list(start)
-    while todo:
-        step_id = todo.pop()
-        if step_id not in found:
-            found.add(step_id)
-            todo += [s["id"] for s in spec["steps"] if step_id in s.get("after", [])]
-    return found
-
-
-def busiest_option(spec: dict, step_id: str) -> str:
-    """The answer that leads to the most automated steps: the branch where the drill does real work."""
-    kinds = {s["id"]: s["kind"] for s in spec["steps"]}
-    options = next(s for s in spec["steps"] if s["id"] == step_id)["options"]
-
-    def work(option: dict) -> int:
-        return sum(kinds[s] == StepKind.AUTOMATED for s in reachable(spec, option["next"]))
-
-    return max(options, key=work)["value"]
-
-
-def play_people(run, alice, mona) -> bool:
-    """Do every step that waits on a person; True if anything moved."""
-    moved = False
-    for row in run.steps.filter(state__in=(StepState.READY, StepState.WAITING)).order_by("position", "item"):
-        if row.kind == StepKind.MANUAL and row.state == StepState.READY:
-            engine.complete_step(row.pk, alice, notes="done in the drill", evidence="drill ticket 1")
-        elif row.kind == StepKind.DECISION and row.state == StepState.READY:
-            engine.decide(row.pk, alice, busiest_option(run.spec, row.step_id))
-        elif row.kind == StepKind.APPROVAL and row.state == StepState.READY:
-            engine.approve(row.pk, mona, approved=True, notes="approved for the drill")
-        elif row.kind == StepKind.WAIT:
-            engine.end_wait(row.pk, alice, notes="the drill does not wait")
-        elif row.kind == StepKind.NOTIFY and row.outputs.get("handover"):
-            engine.complete_step(row.pk, alice, notes="sent by hand")
-        else:
-            continue
-        moved = True
-    return moved
 
 
 def drill_to_the_end(scenario_id: str, alice, mona):

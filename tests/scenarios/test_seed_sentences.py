@@ -237,7 +237,9 @@ PLAN: dict[str, dict[str, set[str]]] = {
 
     # --- Cybernance, 1 Policy Statement (and the sentences 2 and 3 repeat) ---
     "Cybernance employs daily offsite backups, continuous replication, and point-in-time recovery.":
-        {REGISTER: {REGISTER}, POLICY: {POLICY}},
+        # The database's total loss chooses between point-in-time recovery and the daily off-site dump, and
+        # restores the dump when point-in-time restore cannot be used.
+        {REGISTER: {REGISTER}, POLICY: {POLICY}, DB_LOST: {DECISION, AUTOMATED}},
     "Cybernance utilizes Amazon Web Service as their hosting platform.": {REGISTER: {REGISTER}},
     "Amazon's service is best in class, and guarantees the \"five 9's\" of uptime (99.999%), triple-redundant "
     "backups daily, and a multitude of security audit certifications for their data centers.": {REGISTER: {REGISTER}},

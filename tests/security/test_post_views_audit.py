@@ -131,6 +131,18 @@ def drill_start(users, request):
     return Post(reverse("scenarios:drill-start", args=[_shipped_scenario()]), {}, "alice", "scenario_run.started")
 
 
+def drill_bubble(users, request):
+    return Post(reverse("scenarios:drill-bubble", args=[_shipped_scenario()]), {}, "mona", "scenario_run.started")
+
+
+def drill_teardown(users, request):
+    from scenarios import drills, engine, loader
+
+    drill = drills.start_drill(loader.library().get(_shipped_scenario()), users["alice"], bubble=True)
+    engine.abort(drill.run_id, users["alice"], reason="rehearsal over")
+    return Post(reverse("scenarios:drill-teardown", args=[drill.pk]), {}, "mona", "drill.torn_down")
+
+
 def connection_check(users, request):
     from drportal.inventory.models import Provider, ProviderAccount
 
@@ -313,6 +325,8 @@ POST_ONLY = {
     "scenarios:run-action": run_action,
     "scenarios:mitigation-checked": mitigation_checked,
     "scenarios:drill-start": drill_start,
+    "scenarios:drill-bubble": drill_bubble,
+    "scenarios:drill-teardown": drill_teardown,
     "cloud:sync": cloud_sync,
     "cloud:test-connection": connection_check,
 }

@@ -35,6 +35,16 @@ class RestoreDatabase:
 
         if param(ctx, "instance"):
             return "rds"
+        if param(ctx, "from") == "dumps":
+            # A managed database restored from its off-site dumps (asset.dumps) when point-in-time restore cannot
+            # be used: the inventory's one managed database that names its dumps, unless the step names one.
+            if not param(ctx, "asset"):
+                names = list(Asset.objects.filter(kind=AssetKind.MANAGED_DATABASE).exclude(dumps=[])
+                             .values_list("name", flat=True)[:2])
+                if len(names) != 1:
+                    raise bad_input("params.asset", "name the database to restore from its dumps")
+                ctx.params["asset"] = names[0]
+            return "storage"
         if param(ctx, "mode") in ("point_in_time", "snapshot") and not param(ctx, "asset"):
             # A scenario that only says "point in time": the inventory's managed database, if there is one.
             names = list(Asset.objects.filter(kind=AssetKind.MANAGED_DATABASE).exclude(external_id="")

@@ -40,8 +40,16 @@ def _normalise(field: str, rdtype: str, value: str) -> str:
 
 
 def wanted_rrsets(ctx: StepContext, zone_domain: str, ttl: int) -> list[dnsa.RRSet]:
-    """The record sets the step should make true: params.records, else the server's DNS names → its IPs."""
+    """The record sets the step should make true: params.records, else params.cname → params.target (a public
+    name pointed at a load balancer, both usually bound from the load balancer step), else the server's DNS
+    names → its IPs."""
     out: list[dnsa.RRSet] = []
+    if param(ctx, "cname"):
+        name = dnsa.fqdn(str(param(ctx, "cname")), zone_domain)
+        if not name.endswith(zone_domain):
+            raise bad_input("params.cname", f"{name} is not in zone {zone_domain}")
+        target = str(param(ctx, "target", required=True))
+        return [dnsa.RRSet(name, "CNAME", [_normalise("params.target", "CNAME", target)], ttl)]
     records = param(ctx, "records")
     if records:
         if not isinstance(records, list):
@@ -137,10 +145,16 @@ def _infer_zone(ctx: StepContext, driver, provider: str) -> str:
     """The zone holding the server's DNS names: the longest zone suffix among the account's zones."""
     from drportal.cloud.adapters import retry
 
+    zones = [z.domain for z in retry.call(driver.list_zones, provider=provider)]
+    if param(ctx, "cname"):
+        full = str(param(ctx, "cname")).rstrip(".") + "."
+        matches = [z for z in zones if full == z or full.endswith("." + z)]
+        if not matches:
+            raise bad_input("params.zone", f"no zone at {provider} holds {full}")
+        return max(matches, key=len)
     if not param(ctx, "server") and not param(ctx, "servers"):
         raise bad_input("params.zone", "is required (or give a server whose DNS names are in a zone)")
     servers = servers_from(ctx)
-    zones = [z.domain for z in retry.call(driver.list_zones, provider=provider)]
     for server in servers:
         for name in server.dns_names:
             full = name.rstrip(".") + "."

@@ -16,6 +16,7 @@ import os
 import shlex
 
 from drportal.audit import log as audit
+from drportal.audit.models import AuditEvent
 from drportal.cloud.actions.base import Outcome, StepContext
 from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
 from drportal.cloud.adapters import deploy, pgrestore
@@ -125,8 +126,13 @@ def target_of(ctx: StepContext, asset) -> pgrestore.Target:
                                code="NoDrillTarget")
         return target
     name = spec.get("server") or (asset.server.name if asset.server_id else "")
+    # The run's own word first: the address of the server it provisioned (params.host, bound by the engine
+    # from the provisioning step's row); then the inventory's fixed host, then the server's recorded addresses.
+    bound = param(ctx, "host")
+    bound = next((a for a in bound if a), "") if isinstance(bound, list) else (bound or "")
     server = Server.objects.filter(name=name).first()
-    host = spec.get("host") or (server and ((server.private_ips or []) + (server.public_ips or []) or [""])[0])
+    host = bound or spec.get("host") or (
+        server and ((server.private_ips or []) + (server.public_ips or []) or [""])[0])
     if not host:
         raise bad_input("restore.host", f"server {name!r} has no address to restore {asset.name} on")
     return pgrestore.Target(host=host, port=int(spec.get("port", 5432)), user=spec.get("user", "postgres"),
@@ -148,7 +154,7 @@ def plan(ctx: StepContext, asset) -> list[str]:
     places = ", ".join(f"{w['account']}:{w['container']}/{w.get('prefix', '')}" for w in _locations(ctx, asset))
     how = "pg_restore, then compare every table's rows with the dump" if spec.get("method") == "pg_restore" \
         else f"the restore command {spec.get('command', '(none)')!r}"
-    server = spec.get("server") or (asset.server.name if asset.server_id else "?")
+    server = spec.get("server") or (asset.server.name if asset.server_id else spec.get("host", "?"))
     return [f"Download the newest dump of {asset.name} from {places}, check its checksum, and load it into "
             f"database {spec.get('database', '?')} on {server} with {how}."]
 
@@ -234,7 +240,10 @@ def _verify(ctx: StepContext, asset, target: pgrestore.Target) -> dict:
     if wrong:
         raise AdapterError(f"restored {asset.name} does not hold the dump's rows: {wrong}", permanent=True,
                            code="RowCountMismatch")
-    if not ctx.state.get("recorded"):
+    # The audit row is the durable record that this step restored the database: a job retried after its state
+    # was lost (the worker died before the engine kept it) finds the row and does not say "restored" twice.
+    if not ctx.state.get("recorded") and not AuditEvent.objects.filter(
+            action="database.restored", actor_label=actor(NAME, ctx)).exists():
         audit.record(actor(NAME, ctx), "database.restored", asset, None,
                      {"dump": dump["key"], "database": target.database, "host": target.host,
                       "tables": len(expected), "rows": sum(expected.values()), "recovery_point": dump["last_modified"]})

@@ -49,6 +49,9 @@ class RotateLoadBalancer:
             account_name = account_name or (first.account.name if first.account else None)
             group = group or first.metadata.get("target_group_arn") or first.metadata.get("target_group")
             remove, add = servers, servers
+            # The platform's public name (the servers' metadata.public_dns_name), passed on in the output so a DNS
+            # step can point it at the load balancer (inputs: {cname: <this step>.public_name, ...}).
+            ctx.state["public_name"] = first.metadata.get("public_dns_name", "")
         account = account_named(ctx, "params.account", account_name)
         if not group:
             raise bad_input("params.target_group_arn", "is required (or in the servers' metadata.target_group)")
@@ -79,7 +82,10 @@ class RotateLoadBalancer:
             audit.record(actor(self.name, ctx), "loadbalancer.rotated", None, {"members": sorted(before)},
                          {"members": sorted(after)}, note=group)
         ctx.say(f"detached {len(detach)}, attached {len(attach)}; members now {', '.join(sorted(after))}")
-        return Outcome(done=True, output={"detached": detach, "attached": attach, "members": after})
+        fronting = loadbalancer.dns_names(account, group)
+        return Outcome(done=True, output={"detached": detach, "attached": attach, "members": after,
+                                          "dns_name": fronting[0] if fronting else "",
+                                          "public_name": ctx.state.get("public_name", "")})
 
 
 action = register(RotateLoadBalancer())

@@ -1,15 +1,75 @@
-"""provision_from_image: a replacement for a failed server from its most recent viable system image."""
+"""provision_from_image: a replacement for a failed server from its most recent viable system image.
+
+params: server; region or zone (where the node goes); size; name; image (a provider image id, for scenarios that
+name one); image_record (the system-image backup record a person chose on the step page, scenarios.recovery_points:
+its key is the provider's image id); suspect_approved_by (the manager who approved a suspect image).
+Without a choice the newest viable image the provider lists is used, skipping any the catalogue marks suspect or
+expired: a suspect image is never the default.
+"""
 
 from __future__ import annotations
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import account_named, actor, check_timeout, param, server_from, started_at
+from drportal.cloud.actions.common import (
+    account_named,
+    actor,
+    bad_input,
+    check_timeout,
+    param,
+    server_from,
+    started_at,
+)
 from drportal.cloud.adapters import compute
+from drportal.cloud.adapters.errors import AdapterError
 from drportal.inventory.choices import ServerStatus
+from drportal.lib import clock
 
 NAME = "provision_from_image"
 SERVER_FIELDS = ["provider_node_id", "image", "public_ips", "private_ips", "status", "zone_id"]
+
+
+def image_catalogue(server_name: str):
+    """The backups app's records of the server's system images that name the provider's image (key): what a
+    person chooses from before the step runs. Any record of another server's images is not in it."""
+    from backups.choices import Outcome as BackupOutcome
+    from backups.choices import PolicyKind
+    from backups.models import BackupRecord
+
+    return (BackupRecord.objects.filter(asset__server__name=server_name, asset__kind="server",
+                                        policy__kind=PolicyKind.SYSTEM_IMAGE, outcome=BackupOutcome.SUCCEEDED)
+            .exclude(key=""))
+
+
+def not_default(server_name: str, now) -> set[str]:
+    """Provider image ids the catalogue says must never be taken by default: marked suspect, expired, not viable."""
+    from django.db.models import Q
+
+    barred = image_catalogue(server_name).filter(
+        Q(suspect__isnull=False) | Q(viable=False) | Q(checksum_ok=False) | Q(expires_at__lte=now))
+    return set(barred.values_list("key", flat=True))
+
+
+def chosen_image(ctx: StepContext, server, driver, provider):
+    """The image of the record a person chose, checked again now (it may have expired since, or the record may
+    name an image the provider no longer has): a wrong choice fails the step before anything is created."""
+    chosen = param(ctx, "image_record")
+    record = (image_catalogue(server.name).select_related("suspect").filter(pk=chosen).first()
+              if str(chosen).isdigit() else None)
+    if record is None:
+        raise bad_input("params.image_record", f"backup #{chosen} is not a catalogued image of {server.name}")
+    if not record.is_viable_at(clock.now()):
+        raise bad_input("params.image_record", f"image {record.key} of {server.name} is no longer viable "
+                                               f"(expired {record.expires_at:%Y-%m-%d %H:%M} UTC)"
+                        if record.expires_at else f"image {record.key} of {server.name} is not viable")
+    suspect = getattr(record, "suspect", None)
+    if suspect is not None and not param(ctx, "suspect_approved_by"):
+        raise AdapterError(f"image {record.key} of {server.name} is marked suspect ({suspect.reason}); a manager "
+                           "must approve provisioning from it", permanent=True, code="SuspectNeedsApproval")
+    image = next((i for i in compute.images_of(driver, server.name, provider) if i.id == record.key), None)
+    if image is None:
+        raise bad_input("params.image_record", f"the provider lists no image {record.key} of {server.name}")
+    return image
 
 
 class ProvisionFromImage:
@@ -46,14 +106,19 @@ class ProvisionFromImage:
                 return compute.find_location(driver, zone.slug, provider)
         return None  # the driver itself is already in that region (EC2, Rackspace): its default placement
 
+    def _image(self, ctx: StepContext, server, driver, provider):
+        if param(ctx, "image_record"):
+            return chosen_image(ctx, server, driver, provider)
+        if param(ctx, "image"):
+            return compute.get_image(driver, param(ctx, "image"), provider)
+        return compute.latest_viable_image(driver, server.name, provider, skip=not_default(server.name, clock.now()))
+
     def plan(self, ctx: StepContext) -> list[str]:
         server, account, driver, provider = self._setup(ctx)
         existing = compute.find_node_by_key(driver, ctx.idempotency_key, provider)
         if existing:
             return [f"Node {existing.name} ({existing.id}) already exists for this step; wait until it runs."]
-        image_id = param(ctx, "image")
-        image = compute.get_image(driver, image_id, provider) if image_id else compute.latest_viable_image(
-            driver, server.name, provider)
+        image = self._image(ctx, server, driver, provider)
         where = param(ctx, "zone") or param(ctx, "region") or "the provider's default location"
         return [f"Create node {param(ctx, 'name', server.name)} on {account} from image {image.name} ({image.id}), "
                 f"size {param(ctx, 'size', server.size)}, in {where}.",
@@ -83,9 +148,7 @@ class ProvisionFromImage:
         return Outcome(done=True, output=self._record(ctx, server, node))
 
     def _create(self, ctx: StepContext, server, account, driver, provider):
-        image_id = param(ctx, "image")
-        image = compute.get_image(driver, image_id, provider) if image_id else compute.latest_viable_image(
-            driver, server.name, provider)
+        image = self._image(ctx, server, driver, provider)
         size = compute.find_size(driver, param(ctx, "size", server.size) or "", provider)
         location = self._location(ctx, account, driver, provider)
         metadata = {str(k): str(v) for k, v in (server.metadata.get("node_metadata") or {}).items()}

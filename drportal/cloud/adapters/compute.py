@@ -173,9 +173,11 @@ def images_of(driver: NodeDriver, server_name: str, provider: str = "") -> list[
     return sorted(mine, key=lambda i: (_image_time(i), i.name or ""), reverse=True)
 
 
-def latest_viable_image(driver: NodeDriver, server_name: str, provider: str = "") -> NodeImage:
+def latest_viable_image(driver: NodeDriver, server_name: str, provider: str = "",
+                        skip: frozenset[str] | set[str] = frozenset()) -> NodeImage:
+    """The newest available image of the server, leaving out the ids in `skip` (marked suspect or expired)."""
     for image in images_of(driver, server_name, provider):
-        if _image_viable(image):
+        if _image_viable(image) and image.id not in skip:
             return image
     raise AdapterError(f"no viable system image of {server_name} at the provider", permanent=True,
                        provider=provider, code="NoViableImage")

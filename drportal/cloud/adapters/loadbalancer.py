@@ -42,3 +42,14 @@ def target_group_arn(account, name: str) -> str:
                                code="TargetGroupNotFound") from exc
         raise
     return found["TargetGroups"][0]["TargetGroupArn"]
+
+
+def dns_names(account, target_group_arn: str) -> list[str]:
+    """The DNS names of the load balancers that forward to a target group (what a public name points at)."""
+    elb = aws.client(account, "elbv2")
+    group = retry.call(elb.describe_target_groups, TargetGroupArns=[target_group_arn], provider=_provider(account))
+    arns = group["TargetGroups"][0].get("LoadBalancerArns", [])
+    if not arns:
+        return []
+    found = retry.call(elb.describe_load_balancers, LoadBalancerArns=arns, provider=_provider(account))
+    return sorted(lb["DNSName"] for lb in found["LoadBalancers"])

@@ -7,6 +7,9 @@ Options on the ProviderAccount:
   locations      location ids offered (default dfw, ord, iad)
   sizes          extra size names offered besides the built-in ones
   floating_ips   whether addresses can move between nodes (default true; Rackspace-like clouds: false)
+  private_network  the first two octets of new nodes' private addresses (default 10.18); "127.18" puts them on
+                 the loopback network, so a local server listening on all addresses answers at a new node's
+                 address (the real recovery test restores into PostgreSQL there)
   fail           {"operation": http_status, ...} to make an operation answer like a failing provider,
                  e.g. {"create_node": 500} or {"list_nodes": 429}; {"boot": true} makes new nodes never boot.
 """
@@ -170,7 +173,7 @@ class SimulatedNodeDriver(NodeDriver):
                     broken=bool((self.options.get("fail") or {}).get("boot")),
                 )
                 row.public_ip = _ip("198.18", row.pk)
-                row.private_ip = _ip("10.18", row.pk)
+                row.private_ip = _ip(str(self.options.get("private_network") or "10.18"), row.pk)
                 row.save(update_fields=["public_ip", "private_ip"])
         except IntegrityError:
             # Another worker created the node for this key between our look-up and insert.
