@@ -8,6 +8,7 @@ which HTML-to-PDF engines like WeasyPrint need), so it builds on any machine `pi
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -38,6 +39,33 @@ def entries(today: date, now: datetime | None = None) -> dict[str, Any]:
                      "mitigations": [(slug, items.get(slug)) for slug in scenario.data.get("mitigations", [])]})
     return {"entries": rows, "errors": lib.errors, "today": today,
             "mitigations": [(m, m.status(today)) for m in items.values()]}
+
+
+# A plan is read before any incident: the {placeholders} a run fills in are said as words ("Recover each
+# database", "[INC-n] Service interruption"), never printed as raw braces a reader takes for a broken page.
+SLOT_WORDS = {
+    "server": "each server", "servers": "the servers", "database": "each database", "databases": "the databases",
+    "customer": "each customer", "asset": "each asset", "zone": "each zone", "service": "each service",
+    "office": "each office", "incident_id": "n", "incident_title": "the incident's title",
+    "target_region": "the target region", "region": "the region",
+}
+SLOT = re.compile(r"\{(\w+)\}")
+
+
+def slot_words(text: str, wrap=lambda words: words) -> str:
+    """`text` with each {placeholder} as the words a plan reader understands, each passed through `wrap`."""
+    return SLOT.sub(lambda m: wrap(SLOT_WORDS.get(m.group(1), m.group(1).replace("_", " "))), str(text))
+
+
+def plan_step(step: dict) -> dict:
+    """The step as the plan shows it: its texts with their placeholders said in words."""
+    shown = dict(step)
+    for key in ("title", "subject", "instructions", "question", "reason", "condition"):
+        if shown.get(key):
+            shown[key] = slot_words(shown[key])
+    if shown.get("checklist"):
+        shown["checklist"] = [slot_words(item) for item in shown["checklist"]]
+    return shown
 
 
 def _step_lines(step: dict) -> list[str]:
@@ -145,7 +173,7 @@ def pdf(context: dict[str, Any]) -> bytes:
                 f"{m.title} ({m.owner}" + (f", renews {m.renews_on}" if m.renews_on else "") + ")" if m
                 else f"{slug} (not in the register)")) for slug, m in entry["mitigations"]], bulletType="bullet"))
         story.append(p("Response", h3))
-        for index, step in enumerate(scenario.steps, start=1):
+        for index, step in enumerate(map(plan_step, scenario.steps), start=1):
             after = f" — after {', '.join(step['after'])}" if step.get("after") else ""
             block = [Paragraph(f"<b>{index}. {escape(step['title'])}</b> [{escape(step['kind'])}]{escape(after)}",
                                body)]

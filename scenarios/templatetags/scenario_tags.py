@@ -68,3 +68,9 @@ def get_item(mapping: dict, key: str):
     return mapping.get(key)
 
 
+@register.filter
+def plan_steps(steps: list[dict]) -> list[dict]:
+    """The steps as the plan shows them (scenarios.plandoc.plan_step): placeholders said in words."""
+    from scenarios.plandoc import plan_step
+
+    return [plan_step(step) for step in steps]

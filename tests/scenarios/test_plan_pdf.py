@@ -38,7 +38,7 @@ def test_the_pdf_holds_every_scenario_with_its_steps_and_objectives(client_as):
 
     for scenario in loader.library().scenarios.values():
         assert scenario.title in text, scenario.title
-    assert "Provision {server} in Kansas City from its most recent viable image" in text
+    assert "Provision each server in Kansas City from its most recent viable image" in text
     assert "Action provision_from_image for each server" in text
     # Dallas offline: RTO 600 min; its RPO is the plan's promise, and no backup policy exists in this test
     assert "Recovery time 10 h; no recovery point objective (no backup policy covers what it recovers)." in text
