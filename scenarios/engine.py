@@ -193,13 +193,13 @@ def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
             continue
         items = _items(step, bindings)
         gaps = [target_gap(step, bindings, item) for item in items]
-        out.append({"id": step["id"], "title": _plain_title(step, bindings),
+        out.append({"id": step["id"], "title": plain_title(step, bindings),
                     "targets": [i for i, g in zip(items, gaps, strict=True) if i and not g],
                     "not_applicable": next((g for g in gaps if g), "")})
     return out
 
 
-def _plain_title(step: dict, bindings: dict) -> str:
+def plain_title(step: dict, bindings: dict) -> str:
     """A fan-out step's title without its per-item names ("Provision each server in Kansas City...")."""
     each = step.get("for_each")
     if not each:
@@ -234,7 +234,7 @@ def item_names(step: dict, bindings: dict, item: str) -> dict[str, Any]:
 def _row_title(step: dict, bindings: dict, item: str) -> str:
     """A row's title; a fan-out with nothing to fan out over reads as the step, not "Provision  in ..."."""
     if step.get("for_each") and not item:
-        return _plain_title(step, bindings)
+        return plain_title(step, bindings)
     return bind(step["title"], item_names(step, bindings, item))
 
 
@@ -398,10 +398,20 @@ def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
 
 
 def not_recovered(rows: list[StepRun]) -> list[StepRun]:
-    """The recovery (automated) steps the run was meant to do and could not: nothing to act on (a step with
-    nothing to do, such as restoring the databases of servers that hold none, is not among them)."""
-    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE
-            and not r.outputs.get("nothing_to_do")]
+    """The recovery (automated) steps the run was meant to do and did not: nothing to act on (a step with
+    nothing to do, such as restoring the databases of servers that hold none, is not among them), or skipped
+    by a person. A person's skip says the run should go on without the step, not that the step was done: what
+    was done by hand instead is the skip's reason, which no row proves."""
+    return [r for r in rows if r.kind == StepKind.AUTOMATED
+            and ((r.state == StepState.NOT_APPLICABLE and not r.outputs.get("nothing_to_do"))
+                 or step_outcome(r) == StepOutcome.SKIPPED)]
+
+
+def why_not_recovered(row: StepRun) -> str:
+    """The reason a row of not_recovered() names: the missing target, or who skipped it and why."""
+    if row.state == StepState.SKIPPED:
+        return f"skipped by {row.actor_label or 'a person'}: {row.skip_reason}"
+    return row.skip_reason
 
 
 def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
@@ -412,7 +422,7 @@ def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
         run.state = RunState.INCOMPLETE if missing else RunState.SUCCEEDED
         run.finished_at = now
         if missing:
-            run.note = "Not recovered: " + "; ".join(f"{r.title} ({r.skip_reason})" for r in missing)
+            run.note = "Not recovered: " + "; ".join(f"{r.title} ({why_not_recovered(r)})" for r in missing)
     elif StepState.FAILED in states:
         run.state = RunState.FAILED
     else:
@@ -711,7 +721,7 @@ def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
         "counts": counts,
         # Steps by outcome, in StepOutcome's order, only those with any: "12 done, 3 branch not taken, ...".
         "outcomes": [(StepOutcome(o).label, n) for o, n in outcomes.items() if n],
-        "not_recovered": not_recovered(rows),
+        "not_recovered": [(r, why_not_recovered(r)) for r in not_recovered(rows)],
         "total": len(rows),
         "done": sum(counts.get(s, 0) for s in TERMINAL_STATES),
         "elapsed": elapsed,
@@ -782,7 +792,7 @@ def widen(incident_id: int, actor) -> list[str]:
             started = _started_after(step["id"], run.spec, by_step)
             if run.state in FINAL_RUN_STATES or started:
                 why = f"the run is {run.state}" if run.state in FINAL_RUN_STATES else f"“{started}” has started"
-                said.append(f"Not added to “{_plain_title(step, bindings)}”: {', '.join(new)} ({why}; do it by "
+                said.append(f"Not added to “{plain_title(step, bindings)}”: {', '.join(new)} ({why}; do it by "
                             "hand)")
                 continue
             for row in by_step.get(step["id"], []):
@@ -800,7 +810,7 @@ def widen(incident_id: int, actor) -> list[str]:
                                      title=_row_title(step, bindings, item), params=params,
                                      max_attempts=step.get("max_attempts", 5),
                                      idempotency_key=idempotency_key(run.pk, step["id"], item)))
-            said.append(f"Added to “{_plain_title(step, bindings)}”: {', '.join(new)}")
+            said.append(f"Added to “{plain_title(step, bindings)}”: {', '.join(new)}")
         if not said:
             return []
         StepRun.objects.bulk_create(added)
