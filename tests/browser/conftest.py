@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from drportal.lib.dburl import current_database_url
+from tests.cloud.conftest import moto, moto_server  # noqa: F401 - fixtures of the Cybernance journey
 from tests.conftest import PASSWORD, peer_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,3 +279,18 @@ def demo(demo_data, alice, mona):
                                servers=[Server.objects.get(name="jv-web1")])
     finish_drill(drill, alice, mona)
     return drill
+
+
+@pytest.fixture
+def cybernance_on_moto(transactional_db, request, monkeypatch, tmp_path, clean_redis):
+    """Cybernance's AWS account on a moto server (EC2, ELBv2, RDS), as tests/recovery sets it up: the seed's
+    instances in their target group, their AMIs, the RDS instance; the deployment is a stand-in playbook that
+    launches from the newest AMI. The worker (started after this fixture) keeps its deployment files in a
+    directory of this test: Deployment ids restart with each test database, and a file left by an earlier one
+    would read as this deployment's exit code. It is told this process's SECRET_KEY, which its credentials are
+    encrypted with."""
+    from tests.recovery.test_cybernance_real_recovery import on_moto
+
+    monkeypatch.setenv("DRPORTAL_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", settings.SECRET_KEY)
+    return on_moto(request.getfixturevalue("moto"))

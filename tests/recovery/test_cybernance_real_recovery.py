@@ -37,10 +37,15 @@ def client(moto, service: str):
 
 @pytest.fixture
 def cybernance(db, moto, tmp_path, settings):
-    """The Cybernance seed with its AWS account pointed at moto (what an admin would configure), and in moto
-    what the seed describes: the running instances in the target group, their AMIs, the RDS instance."""
-    import_inventory(SEED.read_text(), actor="test:setup", source=SEED.name)
     settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
+    return on_moto(moto)
+
+
+def on_moto(moto) -> dict:
+    """The Cybernance seed with its AWS account pointed at moto (what an admin would configure), and in moto
+    what the seed describes: the running instances in the target group, their AMIs, the RDS instance. Also
+    the browser journey's simulated cloud for Cybernance (tests/browser)."""
+    import_inventory(SEED.read_text(), actor="test:setup", source=SEED.name)
     account = ProviderAccount.objects.get(name="cybernance-aws")
     account.options = {**account.options, "endpoint_url": moto.endpoint}
     account.set_credentials({"key": "AKIDTEST", "secret": "moto-secret"})
