@@ -397,20 +397,27 @@ def _next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-def not_recovered(rows: list[StepRun]) -> list[StepRun]:
+def not_recovered(rows: list[StepRun], steps: list[dict]) -> list[StepRun]:
     """The recovery (automated) steps the run was meant to do and did not: nothing to act on (a step with
-    nothing to do, such as restoring the databases of servers that hold none, is not among them), or skipped
-    by a person. A person's skip says the run should go on without the step, not that the step was done: what
-    was done by hand instead is the skip's reason, which no row proves."""
+    nothing to do, such as restoring the databases of servers that hold none, is not among them), skipped by a
+    person, or handed over to a step the run (`steps`, its spec's) does not have. A person's skip says the run
+    should go on without the step, not that the step was done: what was done by hand instead is the skip's
+    reason, which no row proves. A handover ("the volume is gone: restore from cloud storage instead") ends
+    the action's part, and nothing is recovered until a step that follows it (on_handover_from) does it."""
+    followed = {s["on_handover_from"] for s in steps if s.get("on_handover_from")}
     return [r for r in rows if r.kind == StepKind.AUTOMATED
             and ((r.state == StepState.NOT_APPLICABLE and not r.outputs.get("nothing_to_do"))
-                 or step_outcome(r) == StepOutcome.SKIPPED)]
+                 or step_outcome(r) == StepOutcome.SKIPPED
+                 or (r.state == StepState.SUCCEEDED and r.outputs.get("handover") and r.step_id not in followed))]
 
 
 def why_not_recovered(row: StepRun) -> str:
-    """The reason a row of not_recovered() names: the missing target, or who skipped it and why."""
+    """The reason a row of not_recovered() names: the missing target, who skipped it and why, or the
+    handover no step took up."""
     if row.state == StepState.SKIPPED:
         return f"skipped by {row.actor_label or 'a person'}: {row.skip_reason}"
+    if row.state == StepState.SUCCEEDED:
+        return f"handed over to {row.outputs['handover']}, which no step of this run does"
     return row.skip_reason
 
 
@@ -418,7 +425,7 @@ def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
     states = {r.state for r in rows}
     before = run.state
     if states <= set(TERMINAL_STATES):
-        missing = not_recovered(rows)
+        missing = not_recovered(rows, run.spec["steps"])
         run.state = RunState.INCOMPLETE if missing else RunState.SUCCEEDED
         run.finished_at = now
         if missing:
@@ -721,7 +728,7 @@ def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
         "counts": counts,
         # Steps by outcome, in StepOutcome's order, only those with any: "12 done, 3 branch not taken, ...".
         "outcomes": [(StepOutcome(o).label, n) for o, n in outcomes.items() if n],
-        "not_recovered": [(r, why_not_recovered(r)) for r in not_recovered(rows)],
+        "not_recovered": [(r, why_not_recovered(r)) for r in not_recovered(rows, run.spec["steps"])],
         "total": len(rows),
         "done": sum(counts.get(s, 0) for s in TERMINAL_STATES),
         "elapsed": elapsed,

@@ -54,16 +54,19 @@ def skip_if_failed(page, title: str, reason: str, skipped: list[str]) -> None:
         skipped.append(title)
 
 
-def expect_true_outcome(page, skipped: list[str]) -> None:
+def expect_true_outcome(page, skipped: list[str], handed_over: tuple[str, ...] = ()) -> None:
     """The run's badge says what the rows prove: "Succeeded" only when no recovery step was skipped by a
-    person; otherwise it is finished without everything recovered and names each skipped step with its reason."""
+    person or handed over to a step the run does not have; otherwise it is finished without everything
+    recovered and names each such step with its reason."""
     badge = page.locator("#run-live .badge").first
-    if not skipped:
+    if not skipped and not handed_over:
         expect(badge).to_have_text("Succeeded", timeout=LIVE)
         return
     expect(badge).to_have_text("Finished: not everything recovered", timeout=LIVE)
     for title in skipped:
         expect(page.locator("#not-recovered")).to_contain_text(f"{title}: skipped by alice")
+    for title in handed_over:
+        expect(page.locator("#not-recovered")).to_contain_text(f"{title}: handed over to")
 
 
 def test_ops_recovers_dallas_in_kansas_city(sim_cloud, worker, live_server, sign_in, second_page, alice, mona):

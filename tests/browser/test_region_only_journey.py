@@ -178,8 +178,13 @@ def test_a_single_crashed_server_recovers_that_server_only(sim_cloud, worker, li
     expect(row(page, "Provision jv-db1 from its most recent viable image")).to_contain_text("succeeded",
                                                                                            timeout=LIVE)
     skipped: list[str] = []
+    handed_over: list[str] = []
     for title in StepRun.objects.filter(run=run, step_id="restore-databases").values_list("title", flat=True):
         skip_if_failed(page, title, "restored by hand from Cloud Files", skipped)
+        # The demo's jv-db1 has no attached volume left: the restore hands over to restoring from Cloud
+        # Storage, which this scenario has no step for, so that database is not recovered by the run.
+        if "handed over to restore_from_cloud_storage" in row(page, title).inner_text():
+            handed_over.append(title)
         readable(page)
     expect(row(page, "Move the IP address of jv-db1 to the replacement")).to_contain_text("succeeded", timeout=LIVE)
     # A Rackspace-like twin cannot move the address: the move hands over to a DNS cutover, which then runs.
@@ -190,14 +195,15 @@ def test_a_single_crashed_server_recovers_that_server_only(sim_cloud, worker, li
     complete(page, "Document and re-create the changes made since the image", notes="none since the image")
     expect(row(page, "Tell customers the services are available again")).to_contain_text("succeeded", timeout=LIVE)
     complete(page, "Meet to review the cause of the crash and how to avoid it", notes="review held")
-    expect_true_outcome(page, skipped)
+    expect_true_outcome(page, skipped, tuple(handed_over))
     readable(page)
     save_shot(page, "scope-3-single-crash-finished")
 
     run.refresh_from_db()
-    assert run.state == ("incomplete" if skipped else "succeeded")
+    assert run.state == ("incomplete" if skipped or handed_over else "succeeded")
     assert set(StepRun.objects.filter(run=run, kind="automated").exclude(step_id="restore-databases")
                .values_list("state", flat=True)) <= {"succeeded", "skipped"}
     page.get_by_role("link", name=re.compile(r"#\d+ jv-db1 crashed")).click()
     readable(page)
-    expect(page.locator(".badge.s-recovered" if not skipped else ".badge.s-responding").first).to_be_visible()
+    recovered = not skipped and not handed_over
+    expect(page.locator(".badge.s-recovered" if recovered else ".badge.s-responding").first).to_be_visible()

@@ -207,3 +207,49 @@ def test_after_a_skipped_recovery_step_the_incident_stays_open_on_every_page(cli
     assert "The run finished without recovering everything" in incident_page
     assert "Not recovered: Provision web0 again (skipped by alice: rebuilt it by hand)" in incident_page
     assert "Resolved" not in status_page
+
+
+def handing_over(followed: bool):
+    """A restore whose action hands over to restoring from cloud storage; with `followed`, a step takes it up."""
+    follower = """\
+- id: from-storage
+  kind: automated
+  title: "Restore {server} from cloud storage"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  after: [restore]
+  on_handover_from: restore
+  action: simulated
+  for_each: server
+  params: {server: "{server}"}
+""" if followed else ""
+    return scenario("handover-followed" if followed else "handover-dropped", """\
+- id: restore
+  kind: automated
+  title: "Move the volume of {server}"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  action: simulated
+  for_each: server
+  params: {server: "{server}", handover: restore_from_cloud_storage}
+""" + follower)
+
+
+def test_a_handover_no_step_takes_up_ends_the_run_incomplete(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    run, _ = engine.start_run(incident, handing_over(followed=False), alice)
+    drain()
+    run.refresh_from_db()
+    assert run.steps.get().state == StepState.SUCCEEDED
+    assert run.state == RunState.INCOMPLETE
+    assert run.note == ("Not recovered: Move the volume of web0 (handed over to restore_from_cloud_storage, which "
+                        "no step of this run does)")
+
+
+def test_a_handover_a_step_takes_up_lets_the_run_succeed(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    run, _ = engine.start_run(incident, handing_over(followed=True), alice)
+    drain()
+    run.refresh_from_db()
+    assert run.steps.get(step_id="from-storage").state == StepState.SUCCEEDED
+    assert run.state == RunState.SUCCEEDED
