@@ -233,12 +233,17 @@ def handing_over(followed: bool):
 """ + follower)
 
 
-def test_a_handover_no_step_takes_up_ends_the_run_incomplete(alice, make_servers):
+def run_handing_over(alice, servers, *, followed: bool):
     incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
-                                 impacted={"servers": make_servers(1)})
-    run, _ = engine.start_run(incident, handing_over(followed=False), alice)
+                                 impacted={"servers": servers})
+    run, _ = engine.start_run(incident, handing_over(followed), alice)
     drain()
     run.refresh_from_db()
+    return run
+
+
+def test_a_handover_no_step_takes_up_ends_the_run_incomplete(alice, make_servers):
+    run = run_handing_over(alice, make_servers(1), followed=False)
     assert run.steps.get().state == StepState.SUCCEEDED
     assert run.state == RunState.INCOMPLETE
     assert run.note == ("Not recovered: Move the volume of web0 (handed over to restore_from_cloud_storage, which "
@@ -246,10 +251,6 @@ def test_a_handover_no_step_takes_up_ends_the_run_incomplete(alice, make_servers
 
 
 def test_a_handover_a_step_takes_up_lets_the_run_succeed(alice, make_servers):
-    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
-                                 impacted={"servers": make_servers(1)})
-    run, _ = engine.start_run(incident, handing_over(followed=True), alice)
-    drain()
-    run.refresh_from_db()
+    run = run_handing_over(alice, make_servers(1), followed=True)
     assert run.steps.get(step_id="from-storage").state == StepState.SUCCEEDED
     assert run.state == RunState.SUCCEEDED
