@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 
 from drportal.lib.dburl import current_database_url
-from tests.cloud.conftest import moto, moto_server  # noqa: F401 - fixtures of the Cybernance journey
 from tests.conftest import PASSWORD, peer_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,8 +282,50 @@ def demo(demo_data, alice, mona):
     return drill
 
 
+class MotoProcess:
+    """A moto server in a process of its own (devpeers.Moto's interface). The cloud tests run it in a thread
+    of the test process; beside Playwright and the live server, that thread answered the worker with
+    half-written bodies (libcloud: malformed response) once earlier journeys had run in the session."""
+
+    def __init__(self):
+        from drportal.cloud import devpeers
+
+        self.port = devpeers.free_port()
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p",
+                                      str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                if requests.get(f"{self.endpoint}/moto-api/", timeout=1).status_code < 500:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("moto_server did not answer within 15 s")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def reset(self) -> None:
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 @pytest.fixture
-def cybernance_on_moto(transactional_db, request, monkeypatch, tmp_path, clean_redis):
+def moto():
+    peer = MotoProcess()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def cybernance_on_moto(transactional_db, moto, monkeypatch, tmp_path, clean_redis):
     """Cybernance's AWS account on a moto server (EC2, ELBv2, RDS), as tests/recovery sets it up: the seed's
     instances in their target group, their AMIs, the RDS instance; the deployment is a stand-in playbook that
     launches from the newest AMI. The worker (started after this fixture) keeps its deployment files in a
@@ -293,4 +336,4 @@ def cybernance_on_moto(transactional_db, request, monkeypatch, tmp_path, clean_r
 
     monkeypatch.setenv("DRPORTAL_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("SECRET_KEY", settings.SECRET_KEY)
-    return on_moto(request.getfixturevalue("moto"))
+    return on_moto(moto)
