@@ -283,31 +283,13 @@ def demo(demo_data, alice, mona):
 
 
 class MotoProcess:
-    """A moto server in a process of its own (devpeers.Moto's interface). The cloud tests run it in a thread
-    of the test process; beside Playwright and the live server, that thread answered the worker with
-    half-written bodies (libcloud: malformed response) once earlier journeys had run in the session."""
+    """A moto server in a process of its own, stopped by its PID (what devpeers.Moto stops). The cloud tests
+    run it in a thread of the test process; beside Playwright and the live server, that thread answered the
+    worker with half-written bodies (libcloud: malformed response) once earlier journeys had run."""
 
-    def __init__(self):
-        from drportal.cloud import devpeers
-
-        self.port = devpeers.free_port()
+    def __init__(self, port: int):
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p",
-                                      str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                if requests.get(f"{self.endpoint}/moto-api/", timeout=1).status_code < 500:
-                    return
-            except requests.RequestException:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("moto_server did not answer within 15 s")
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def reset(self) -> None:
-        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+                                      str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -319,7 +301,19 @@ class MotoProcess:
 
 @pytest.fixture
 def moto():
-    peer = MotoProcess()
+    from drportal.cloud import devpeers
+
+    port = devpeers.free_port()
+    peer = devpeers.Moto(MotoProcess(port), port)
+    for _ in range(300):
+        try:
+            if requests.get(f"{peer.endpoint}/moto-api/", timeout=1).status_code < 500:
+                break
+        except requests.RequestException:
+            time.sleep(0.05)
+    else:
+        peer.stop()
+        raise RuntimeError("moto_server did not answer within 15 s")
     yield peer
     peer.stop()
 
