@@ -9,7 +9,8 @@ class RunState(models.TextChoices):
     FAILED = "failed", "Failed (resumable)"
     SUCCEEDED = "succeeded", "Succeeded"
     # Every step finished, but a recovery step had nothing to act on (no target in the incident's scope,
-    # or a parameter it needs is unknown): the run says what was not recovered (Run.note), never "Succeeded".
+    # or a parameter it needs is unknown) or a person skipped it: the run says what was not recovered
+    # (Run.note), never "Succeeded".
     INCOMPLETE = "incomplete", "Finished: not everything recovered"
     ABORTED = "aborted", "Aborted"
 

@@ -196,13 +196,13 @@ def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
             continue
         items = _items(step, bindings)
         gaps = [target_gap(step, bindings, item) for item in items]
-        out.append({"id": step["id"], "title": _plain_title(step, bindings),
+        out.append({"id": step["id"], "title": plain_title(step, bindings),
                     "targets": [i for i, g in zip(items, gaps, strict=True) if i and not g],
                     "not_applicable": next((g for g in gaps if g), "")})
     return out
 
 
-def _plain_title(step: dict, bindings: dict) -> str:
+def plain_title(step: dict, bindings: dict) -> str:
     """A fan-out step's title without its per-item names ("Provision each server in Kansas City...")."""
     each = step.get("for_each")
     if not each:
@@ -237,7 +237,7 @@ def item_names(step: dict, bindings: dict, item: str) -> dict[str, Any]:
 def _row_title(step: dict, bindings: dict, item: str) -> str:
     """A row's title; a fan-out with nothing to fan out over reads as the step, not "Provision  in ..."."""
     if step.get("for_each") and not item:
-        return _plain_title(step, bindings)
+        return plain_title(step, bindings)
     return bind(step["title"], item_names(step, bindings, item))
 
 
@@ -435,22 +435,39 @@ def next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-def not_recovered(rows: list[StepRun]) -> list[StepRun]:
-    """The recovery (automated) steps the run was meant to do and could not: nothing to act on (a step with
-    nothing to do, such as restoring the databases of servers that hold none, is not among them)."""
-    return [r for r in rows if r.kind == StepKind.AUTOMATED and r.state == StepState.NOT_APPLICABLE
-            and not r.outputs.get("nothing_to_do")]
+def not_recovered(rows: list[StepRun], steps: list[dict]) -> list[StepRun]:
+    """The recovery (automated) steps the run was meant to do and did not: nothing to act on (a step with
+    nothing to do, such as restoring the databases of servers that hold none, is not among them), skipped by a
+    person, or handed over to a step the run (`steps`, its spec's) does not have. A person's skip says the run
+    should go on without the step, not that the step was done: what was done by hand instead is the skip's
+    reason, which no row proves. A handover ("the volume is gone: restore from cloud storage instead") ends
+    the action's part, and nothing is recovered until a step that follows it (on_handover_from) does it."""
+    followed = {s["on_handover_from"] for s in steps if s.get("on_handover_from")}
+    return [r for r in rows if r.kind == StepKind.AUTOMATED
+            and ((r.state == StepState.NOT_APPLICABLE and not r.outputs.get("nothing_to_do"))
+                 or step_outcome(r) == StepOutcome.SKIPPED
+                 or (r.state == StepState.SUCCEEDED and r.outputs.get("handover") and r.step_id not in followed))]
+
+
+def why_not_recovered(row: StepRun) -> str:
+    """The reason a row of not_recovered() names: the missing target, who skipped it and why, or the
+    handover no step took up."""
+    if row.state == StepState.SKIPPED:
+        return f"skipped by {row.actor_label or 'a person'}: {row.skip_reason}"
+    if row.state == StepState.SUCCEEDED:
+        return f"handed over to {row.outputs['handover']}, which no step of this run does"
+    return row.skip_reason
 
 
 def _settle(run: Run, rows: list[StepRun], now: datetime, actor) -> None:
     states = {r.state for r in rows}
     before = run.state
     if states <= set(TERMINAL_STATES):
-        missing = not_recovered(rows)
+        missing = not_recovered(rows, run.spec["steps"])
         run.state = RunState.INCOMPLETE if missing else RunState.SUCCEEDED
         run.finished_at = now
         if missing:
-            run.note = "Not recovered: " + "; ".join(f"{r.title} ({r.skip_reason})" for r in missing)
+            run.note = "Not recovered: " + "; ".join(f"{r.title} ({why_not_recovered(r)})" for r in missing)
     elif StepState.FAILED in states:
         run.state = RunState.FAILED
     else:
@@ -750,7 +767,7 @@ def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
         "counts": counts,
         # Steps by outcome, in StepOutcome's order, only those with any: "12 done, 3 branch not taken, ...".
         "outcomes": [(StepOutcome(o).label, n) for o, n in outcomes.items() if n],
-        "not_recovered": not_recovered(rows),
+        "not_recovered": [(r, why_not_recovered(r)) for r in not_recovered(rows, run.spec["steps"])],
         "total": len(rows),
         "done": sum(counts.get(s, 0) for s in TERMINAL_STATES),
         "elapsed": elapsed,
@@ -821,7 +838,7 @@ def widen(incident_id: int, actor) -> list[str]:
             started = _started_after(step["id"], run.spec, by_step)
             if run.state in FINAL_RUN_STATES or started:
                 why = f"the run is {run.state}" if run.state in FINAL_RUN_STATES else f"“{started}” has started"
-                said.append(f"Not added to “{_plain_title(step, bindings)}”: {', '.join(new)} ({why}; do it by "
+                said.append(f"Not added to “{plain_title(step, bindings)}”: {', '.join(new)} ({why}; do it by "
                             "hand)")
                 continue
             for row in by_step.get(step["id"], []):
@@ -839,7 +856,7 @@ def widen(incident_id: int, actor) -> list[str]:
                                      title=_row_title(step, bindings, item), params=params,
                                      max_attempts=step.get("max_attempts", 5),
                                      idempotency_key=idempotency_key(run.pk, step["id"], item)))
-            said.append(f"Added to “{_plain_title(step, bindings)}”: {', '.join(new)}")
+            said.append(f"Added to “{plain_title(step, bindings)}”: {', '.join(new)}")
         if not said:
             return []
         StepRun.objects.bulk_create(added)

@@ -4,8 +4,8 @@ status page and the dashboard never disagree.
 The rules (each transition goes through incidents.services.transition, so it is checked and audited):
 - a run starts: a declared incident is now being responded to;
 - a run succeeds: the incident is recovered (the status page then reads "Resolved");
-- a run fails, is aborted or ends incomplete (a recovery step had no target): the incident stays open, and
-  the incident page proposes what to do next;
+- a run fails, is aborted or ends incomplete (a recovery step had no target or a person skipped it): the
+  incident stays open, and the incident page proposes what to do next;
 - a drill's incident is closed when its run ends, whatever the outcome: a drill is never an open incident.
 """
 

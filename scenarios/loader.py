@@ -315,10 +315,10 @@ def _check_placeholders(data: dict, step: dict, i: int, located: _Located, name:
         allowed.discard("failed_region")
     errors = []
     for field_name in BOUND_FIELDS:
-        # An action parameter may be bound to an unset target_region: the action then uses its account's
-        # default region. Only a text people read must not say "in " followed by nothing.
-        names = allowed | ({"target_region"} if field_name == "params" else set())
-        for unknown in sorted(_placeholders(step.get(field_name)) - names):
+        # An action parameter bound to an unset target_region would be bound to nothing: a rebuild "in another
+        # region" would quietly land in the account's default region, the one that was lost. A scenario that
+        # names {target_region} anywhere must name the region.
+        for unknown in sorted(_placeholders(step.get(field_name)) - allowed):
             why = ("its run has no such name" if unknown not in {"server", "database", "item", "attached_storage",
                                                                  "target_region", "failed_region"}
                    else "the scenario names no target_region" if unknown == "target_region"

@@ -10,6 +10,7 @@ params:
   duration: seconds until the simulated resource is ready (polled with Outcome.poll_after)
   block: seconds to hold the worker inside execute after creating (to kill a worker mid-step in tests)
   fail: "transient:N" fails transiently on the first N calls; "permanent" always fails permanently
+  handover: when ready, hand the rest over to the named action (as restore_database does when a volume is gone)
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class SimulatedAction:
         if remaining > 0:
             return Outcome(done=False, poll_after=remaining)
         ctx.say("simulated node is ready")
-        return Outcome(done=True, output={"node_id": ctx.state["node"], "as_action": ctx.params.get("as_action", "")})
+        return Outcome(done=True, output={"node_id": ctx.state["node"], "as_action": ctx.params.get("as_action", "")},
+                       handover=str(ctx.params.get("handover", "")))
 
     def _maybe_fail(self, ctx: StepContext, conn) -> None:
         fail = str(ctx.params.get("fail", ""))

@@ -13,7 +13,7 @@ from drportal.audit import log as audit
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.incidents.models import Incident
 from drportal.lib import clock
-from scenarios import drills, engine, loader, loss, plandoc, promise, readiness, recovery_points, waiting
+from scenarios import drills, engine, loader, loss, plandoc, promise, readiness, recovery_points, run_rows, waiting
 from scenarios.choices import FINAL_RUN_STATES, JOB_KINDS
 from scenarios.forms import FollowUpFormSet, MitigationForm, ReviewForm
 from scenarios.models import Drill, Mitigation, Review, Run, StepRun
@@ -79,7 +79,7 @@ def execute(request: HttpRequest, incident_id: int) -> HttpResponse:
     return redirect("scenarios:run", pk=run.pk)
 
 
-def _run_context(run: Run) -> dict:
+def _run_context(run: Run, show: str = "") -> dict:
     rows = list(run.steps.select_related("actor").order_by("position", "item"))
     now = clock.now()
     for row in rows:
@@ -88,14 +88,18 @@ def _run_context(run: Run) -> dict:
     names = waiting.who_may_act(waiting_rows)
     asks = [{"step": w.row, "role": w.role, "what": w.what, "verb": w.verb, "waited": w.waited(now),
              "people": names.get(w.role, []), "admins": names.get("admin", [])} for w in waiting_rows]
-    return {"run": run, "rows": rows, "summary": engine.run_summary(run, rows, now), "now": now,
-            "job_kinds": JOB_KINDS, "waiting": asks}
+    show = run_rows.shown_step(run, show)
+    summary = engine.run_summary(run, rows, now)
+    return {"run": run, "rows": run_rows.table(run, rows, show), "show": show, "summary": summary, "now": now,
+            "job_kinds": JOB_KINDS, "waiting": asks, "named_at_top": run_rows.NAMED_AT_TOP,
+            "failed_more": max(0, len(summary["failed"]) - run_rows.NAMED_AT_TOP),
+            "not_recovered_more": max(0, len(summary["not_recovered"]) - run_rows.NAMED_AT_TOP)}
 
 
 @roles(*ALL_STAFF)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
-    ctx = _run_context(run)
+    ctx = _run_context(run, request.GET.get("show", ""))
     ctx["loss"] = loss.for_run(run, ctx["now"])
     ctx["promise"] = run_promise(run, ctx["loss"])
     return render(request, "scenarios/run.html", ctx)
@@ -119,7 +123,7 @@ def run_promise(run: Run, exposure) -> dict:
 def run_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The part of the run page htmx polls: 3 queries (run, steps with their actors, nothing else)."""
     run = get_object_or_404(Run.objects.select_related("incident", "started_by"), pk=pk)
-    return render(request, "scenarios/_run_live.html", _run_context(run))
+    return render(request, "scenarios/_run_live.html", _run_context(run, request.GET.get("show", "")))
 
 
 @roles(*ALL_STAFF)

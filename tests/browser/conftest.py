@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 
 from drportal.lib.dburl import current_database_url
@@ -274,3 +276,54 @@ def demo(demo_data, alice, mona):
                                servers=[Server.objects.get(name="jv-web1")])
     finish_drill(drill, alice, mona)
     return drill
+
+
+class MotoProcess:
+    """A moto server in a process of its own, stopped by its PID (what devpeers.Moto stops). The cloud tests
+    run it in a thread of the test process; beside Playwright and the live server, that thread answered the
+    worker with half-written bodies (libcloud: malformed response) once earlier journeys had run."""
+
+    def __init__(self, port: int):
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p",
+                                      str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def moto():
+    from drportal.cloud import devpeers
+
+    port = devpeers.free_port()
+    peer = devpeers.Moto(MotoProcess(port), port)
+    for _ in range(300):
+        try:
+            if requests.get(f"{peer.endpoint}/moto-api/", timeout=1).status_code < 500:
+                break
+        except requests.RequestException:
+            time.sleep(0.05)
+    else:
+        peer.stop()
+        raise RuntimeError("moto_server did not answer within 15 s")
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def cybernance_on_moto(transactional_db, moto, monkeypatch, tmp_path, clean_redis):
+    """Cybernance's AWS account on a moto server (EC2, ELBv2, RDS), as tests/recovery sets it up: the seed's
+    instances in their target group, their AMIs, the RDS instance; the deployment is a stand-in playbook that
+    launches from the newest AMI. The worker (started after this fixture) keeps its deployment files in a
+    directory of this test: Deployment ids restart with each test database, and a file left by an earlier one
+    would read as this deployment's exit code. It is told this process's SECRET_KEY, which its credentials are
+    encrypted with."""
+    from tests.recovery.test_cybernance_real_recovery import on_moto
+
+    monkeypatch.setenv("DRPORTAL_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", settings.SECRET_KEY)
+    return on_moto(moto)

@@ -2,7 +2,7 @@
 before anyone confirms, what that takes down; the run provisions every Dallas server in Kansas City, cuts
 DNS over and verifies it, restores each customer database (or ops says why not), and the notices name the
 same customers the incident's resolved scope holds. Also a single crashed Jivosoft server, which takes that
-server only."""
+server only and is recovered to the end, every page read along the way free of placeholders and raw errors."""
 
 from __future__ import annotations
 
@@ -17,9 +17,22 @@ from drportal.inventory.models import Asset, Customer, Region, Server
 from notifications.models import Notice
 from scenarios.models import Run, StepRun
 from tests.browser.conftest import save_shot
-from tests.browser.test_ops_journey import LIVE, complete, row, skip, step
+from tests.browser.test_ops_journey import LIVE, complete, expect_true_outcome, row, skip_if_failed, step
+from tests.scenarios.test_no_empty_placeholders import EMPTY
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+# What a page must never show a person: an unfilled or empty placeholder (tests/scenarios), or a raw error
+# (a traceback, an exception's class name, a Python dict or list, an object's repr).
+EMPTY_OR_RAW = re.compile(EMPTY.pattern + r"|Traceback|\b\w+(?:Error|Exception)\b|\{'|\['|<\w+ object at")
+
+
+def readable(page) -> None:
+    """The page, as its reader sees it now, has no empty placeholder and no raw error."""
+    text = page.locator("body").inner_text()
+    found = EMPTY_OR_RAW.search(text)
+    assert not found, f"{page.url}: {found.group()!r} in {text[max(0, found.start() - 120):found.end() + 80]!r}"
 
 
 def declare(page, title: str, disaster_class: str, **choose) -> None:
@@ -99,23 +112,21 @@ def test_a_region_only_declaration_recovers_every_dallas_server(sim_cloud, worke
     # One restore per customer database of the region, each named with its server.
     restores = sorted(StepRun.objects.filter(run=run, step_id="restore-databases").values_list("item", flat=True))
     assert restores == sorted(databases.values_list("name", flat=True))
+    skipped: list[str] = []
     for title in StepRun.objects.filter(run=run, step_id="restore-databases").values_list("title", flat=True):
         assert re.fullmatch(r"Recover \S+ \(on jv-db\d\) from Cloud Storage in Kansas City", title), title
-        expect(row(page, title)).to_contain_text(re.compile("failed|succeeded"), timeout=LIVE)
-        if "failed" in row(page, title).inner_text():
-            skip(page, title, "restored by hand from Cloud Files")
+        skip_if_failed(page, title, "restored by hand from Cloud Files", skipped)
     expect(row(page, "Tell customers the extent of any data loss")).to_contain_text("succeeded", timeout=LIVE)
     complete(page, "Document and re-create the changes made since the images", notes="nothing changed")
     expect(row(page, "Tell customers the services are available again")).to_contain_text("succeeded", timeout=LIVE)
     offsite = row(page, "Put the off-site backups off-site again")
     expect(offsite).to_contain_text(re.compile("failed|succeeded"), timeout=LIVE)
     expect(offsite).not_to_contain_text("None")
-    if "failed" in offsite.inner_text():
-        skip(page, "Put the off-site backups off-site again", "reconfigured by hand")
+    skip_if_failed(page, "Put the off-site backups off-site again", "reconfigured by hand", skipped)
     complete(page, "Review the new environment and restore redundancy", notes="review booked")
-    expect(page.locator("#run-live .badge").first).to_have_text("Succeeded", timeout=LIVE)
+    expect_true_outcome(page, skipped)
     expect(page.locator("#run-live")).not_to_contain_text("not applicable")
-    save_shot(page, "scope-2-run-succeeded")
+    save_shot(page, "scope-2-run-finished")
 
     # The notices went to the customers of the resolved scope: the same ones the runbook restored.
     in_scope = set(Customer.objects.filter(pk__in=incident.scope["customers"]).values_list("name", flat=True))
@@ -151,3 +162,48 @@ def test_a_single_crashed_server_recovers_that_server_only(sim_cloud, worker, li
     assert databases == set(Asset.objects.filter(server=db1, kind="database").exclude(
         customer__status="terminated").values_list("name", flat=True))
     expect(page.locator("#run-live")).not_to_contain_text("( on )")
+    readable(page)
+
+    # To the end: the provider cannot recover it quickly, the manager approves, the worker provisions the
+    # replacement on the simulated cloud, restores its databases (or ops says why not), moves its address and
+    # follows DNS; ops re-creates the changes and holds the review. Every page read along the way is readable.
+    complete(page, "Contact Rackspace to determine the cause of the server outage", evidence="ticket 2")
+    readable(page)
+    step(page, "Can Rackspace recover the server quickly?")
+    readable(page)
+    page.get_by_label("No, or an extended outage is likely: provision a replacement").check()
+    page.get_by_role("button", name="Decide").click()
+    approve_as_manager(second_page, live_server, run, "Approve provisioning a replacement server")
+    page.goto(f"{live_server.url}/scenarios/runs/{run.pk}/")
+    expect(row(page, "Provision jv-db1 from its most recent viable image")).to_contain_text("succeeded",
+                                                                                           timeout=LIVE)
+    skipped: list[str] = []
+    handed_over: list[str] = []
+    for title in StepRun.objects.filter(run=run, step_id="restore-databases").values_list("title", flat=True):
+        skip_if_failed(page, title, "restored by hand from Cloud Files", skipped)
+        # The demo's jv-db1 has no attached volume left: the restore hands over to restoring from Cloud
+        # Storage, which this scenario has no step for, so that database is not recovered by the run.
+        if "handed over to restore_from_cloud_storage" in row(page, title).inner_text():
+            handed_over.append(title)
+        readable(page)
+    expect(row(page, "Move the IP address of jv-db1 to the replacement")).to_contain_text("succeeded", timeout=LIVE)
+    # A Rackspace-like twin cannot move the address: the move hands over to a DNS cutover, which then runs.
+    expect(row(page, "Point the DNS entries of jv-db1 at the replacement")).to_contain_text(
+        re.compile("succeeded|skipped"), timeout=LIVE)
+    expect(row(page, "Follow DNS propagation for jv-db1")).to_contain_text("succeeded", timeout=LIVE)
+    readable(page)
+    complete(page, "Document and re-create the changes made since the image", notes="none since the image")
+    expect(row(page, "Tell customers the services are available again")).to_contain_text("succeeded", timeout=LIVE)
+    complete(page, "Meet to review the cause of the crash and how to avoid it", notes="review held")
+    expect_true_outcome(page, skipped, tuple(handed_over))
+    readable(page)
+    save_shot(page, "scope-3-single-crash-finished")
+
+    run.refresh_from_db()
+    assert run.state == ("incomplete" if skipped or handed_over else "succeeded")
+    assert set(StepRun.objects.filter(run=run, kind="automated").exclude(step_id="restore-databases")
+               .values_list("state", flat=True)) <= {"succeeded", "skipped"}
+    page.get_by_role("link", name=re.compile(r"#\d+ jv-db1 crashed")).click()
+    readable(page)
+    recovered = not skipped and not handed_over
+    expect(page.locator(".badge.s-recovered" if recovered else ".badge.s-responding").first).to_be_visible()

@@ -40,11 +40,27 @@ def client(moto, service: str):
 
 @pytest.fixture
 def cybernance(db, moto, powerdns, tmp_path, settings):
+    """The Cybernance seed on moto (on_moto), and its public zone in PowerDNS, the platform's name still pointing
+    at an old balancer."""
+    settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
+    found = on_moto(moto)
+    settings.CLOUD_DNS_RESOLVERS = ""  # the authoritative PowerDNS is the one server asked
+    provider, _ = Provider.objects.get_or_create(slug="pdns", defaults={"name": "PowerDNS", "kind": "other"})
+    dns_account = ProviderAccount.objects.create(provider=provider, name="cybernance-dns", driver="powerdns", options={
+        "host": "127.0.0.1", "port": powerdns.api_port, "dns_port": powerdns.dns_port})
+    dns_account.set_credentials({"key": powerdns.api_key})
+    dns_account.save()
+    powerdns.delete_zone(ZONE)
+    powerdns.create_zone(ZONE, [(f"app.{ZONE}", "CNAME", "old-platform-alb.elb.example.", 3600)])
+    yield found
+    powerdns.delete_zone(ZONE)
+
+
+def on_moto(moto) -> dict:
     """The Cybernance seed with its AWS account pointed at moto (what an admin would configure), and in moto
     what the seed describes: the running instances in the target group behind the load balancer, their AMIs,
-    the RDS instance; its public zone in PowerDNS, the platform's name still pointing at an old balancer."""
+    the RDS instance. Also the browser journey's Cybernance cloud (tests/browser)."""
     import_inventory(SEED.read_text(), actor="test:setup", source=SEED.name)
-    settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
     account = ProviderAccount.objects.get(name="cybernance-aws")
     account.options = {**account.options, "endpoint_url": moto.endpoint}
     account.set_credentials({"key": "AKIDTEST", "secret": "moto-secret"})
@@ -57,14 +73,6 @@ def cybernance(db, moto, powerdns, tmp_path, settings):
     alb = elb.create_load_balancer(Name="cybernance-platform-alb", Subnets=subnets[:2])["LoadBalancers"][0]
     elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
-    settings.CLOUD_DNS_RESOLVERS = ""  # the authoritative PowerDNS is the one server asked
-    provider, _ = Provider.objects.get_or_create(slug="pdns", defaults={"name": "PowerDNS", "kind": "other"})
-    dns_account = ProviderAccount.objects.create(provider=provider, name="cybernance-dns", driver="powerdns", options={
-        "host": "127.0.0.1", "port": powerdns.api_port, "dns_port": powerdns.dns_port})
-    dns_account.set_credentials({"key": powerdns.api_key})
-    dns_account.save()
-    powerdns.delete_zone(ZONE)
-    powerdns.create_zone(ZONE, [(f"app.{ZONE}", "CNAME", "old-platform-alb.elb.example.", 3600)])
     servers = list(Server.objects.filter(account=account).order_by("name"))
     amis = {}
     for server in servers:
@@ -81,9 +89,8 @@ def cybernance(db, moto, powerdns, tmp_path, settings):
         server.save(update_fields=["provider_node_id", "metadata"])
     rds.create_db_instance(DBInstanceIdentifier="cybernance-prod", Engine="postgres", DBInstanceClass="db.m5.xlarge",
                            AllocatedStorage=100, MasterUsername="cyb", MasterUserPassword="moto-only-pw", MultiAZ=True)
-    yield {"servers": servers, "group": group, "amis": amis, "old": {s.name: s.provider_node_id for s in servers},
-           "alb": alb["DNSName"]}
-    powerdns.delete_zone(ZONE)
+    return {"servers": servers, "group": group, "amis": amis, "old": {s.name: s.provider_node_id for s in servers},
+            "alb": alb["DNSName"]}
 
 
 def live_instances(moto) -> list[dict]:

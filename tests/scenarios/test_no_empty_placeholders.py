@@ -107,3 +107,41 @@ def test_names_the_step_can_bind_are_accepted():
                              target_region="rackspace/mci")
     assert errors == []
     assert scenario is not None
+
+
+def test_a_target_region_in_an_actions_params_the_scenario_does_not_name_is_refused():
+    step = STEP.replace('params: {{server: "{{server}}"}}',
+                        'params: {{server: "{{server}}", region: "{{target_region}}"}}')
+    _, errors = parse(step.format(title="Provision {server}", extra="for_each: server"))
+    assert [e.reason for e in errors] == [
+        "step 'provision' uses {target_region} in its params, but the scenario names no target_region"]
+
+
+def test_the_validator_catches_the_all_datacenters_scenario_without_its_target_region(tmp_path):
+    # The seed once rebuilt Cybernance "in another region" without naming one: its params were bound to "",
+    # so the deployment would have rebuilt in the account's default region, the one that was lost.
+    seed = loader.library().get("cybernance-all-datacenters-lost")
+    assert seed.data["target_region"] == "aws/us-west-2"
+    text = open(seed.path, encoding="utf-8").read()
+    unnamed = re.sub(r"(?m)^target_region: .*\n", "", text)
+    _, errors = loader.parse(unnamed, "cybernance-all-datacenters-lost.yaml", loader.installed_actions())
+    assert sorted(e.reason for e in errors) == [
+        "step 'reprovision' uses {target_region} in its params, but the scenario names no target_region",
+        "step 'restore-database' uses {target_region} in its params, but the scenario names no target_region"]
+
+
+def test_every_seed_scenario_binds_each_placeholder_of_its_params_to_a_value(demo, alice):
+    """Started for the scope a person would name, no action parameter written as a {placeholder} is bound to
+    nothing, except a target the run reports as not applicable (engine.target_gap) or storage the action
+    finds itself when none is attached."""
+    may_be_empty = engine.TARGET_NAMES | {"attached_storage"}
+    for scenario_id in sorted(DECLARED):
+        scenario = loader.library().get(scenario_id)
+        impacted = {kind: named(kind, names) for kind, names in DECLARED[scenario_id].items()}
+        incident = incidents.declare(alice, title=scenario.title, disaster_class=scenario.disaster_class,
+                                     public_summary="Our service is interrupted", impacted=impacted or None)
+        run, _ = engine.start_run(incident, scenario, alice)
+        for row in run.steps.filter(kind=StepKind.AUTOMATED):
+            for key, written in row.spec.get("params", {}).items():
+                if engine.placeholders(written) - may_be_empty:
+                    assert row.params[key] not in ("", None, []), f"{scenario_id} {row.title}: {key}={written}"

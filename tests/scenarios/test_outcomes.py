@@ -146,3 +146,111 @@ def test_a_server_without_customer_databases_has_nothing_to_restore_and_the_run_
     assert restore.skip_reason.endswith("nothing to restore")
     assert restore.title == "Recover each customer database"
     assert run.state == RunState.SUCCEEDED
+
+
+def skip_open_steps(run, person, reason: str) -> None:
+    """Skip whatever step of the run a person may skip now, until none is left."""
+    while True:
+        open_rows = list(run.steps.filter(state__in=(StepState.PENDING, StepState.READY, StepState.WAITING,
+                                                     StepState.FAILED)).order_by("position", "item"))
+        if not open_rows:
+            return
+        for step_row in open_rows:
+            engine.skip_step(step_row.pk, person, reason=reason)
+
+
+def test_a_recovery_step_skipped_by_a_person_ends_the_run_incomplete_naming_it(alice, make_servers):
+    web0, _web1 = make_servers(2)
+    incident = incidents.declare(alice, title="Two down", disaster_class="server_crash",
+                                 impacted={"servers": [web0, _web1]})
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    engine.decide(run.steps.get(step_id="ask").pk, alice, "yes")
+    # The person skips one server's provisioning before a worker gets to it; the other is really done.
+    engine.skip_step(run.steps.get(step_id="provision", item="web0").pk, alice, reason="rebuilt it by hand")
+    drain()
+    run.refresh_from_db()
+    assert run.steps.get(step_id="provision", item="web1").state == StepState.SUCCEEDED
+    assert run.state == RunState.INCOMPLETE
+    assert run.note == "Not recovered: Provision web0 again (skipped by alice: rebuilt it by hand)"
+    assert ("skipped by a person", 1) in engine.run_summary(run, list(run.steps.all()), run.finished_at)["outcomes"]
+
+
+def test_a_run_whose_every_step_a_person_skipped_never_succeeds(alice, make_servers):
+    incident = incidents.declare(alice, title="One down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    skip_open_steps(run, alice, "nobody looked")
+    drain()
+    run.refresh_from_db()
+    assert set(run.steps.values_list("state", flat=True)) == {StepState.SKIPPED}
+    assert run.state == RunState.INCOMPLETE
+    assert "Provision web0 again (skipped by alice: nobody looked)" in run.note
+    assert engine.run_summary(run, list(run.steps.all()), run.finished_at)["outcomes"] == [
+        ("skipped by a person", 3)]
+
+
+def test_after_a_skipped_recovery_step_the_incident_stays_open_on_every_page(client_as, alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)}, public_summary="The app is down")
+    run, _ = engine.start_run(incident, RECOVER, alice)
+    engine.decide(run.steps.get(step_id="ask").pk, alice, "yes")
+    engine.skip_step(run.steps.get(step_id="provision").pk, alice, reason="rebuilt it by hand")
+    client = client_as("alice")
+    run_page = client.get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    incident_page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    status_page = client.get(reverse("status:incident", args=[incident.pk])).content.decode()
+    assert "Finished: not everything recovered" in run_page
+    assert "Provision web0 again</a>: skipped by alice: rebuilt it by hand" in run_page
+    assert ">Succeeded<" not in run_page
+    incident.refresh_from_db()
+    assert incident.status == "responding"
+    assert "The run finished without recovering everything" in incident_page
+    assert "Not recovered: Provision web0 again (skipped by alice: rebuilt it by hand)" in incident_page
+    assert "Resolved" not in status_page
+
+
+def handing_over(followed: bool):
+    """A restore whose action hands over to restoring from cloud storage; with `followed`, a step takes it up."""
+    follower = """\
+- id: from-storage
+  kind: automated
+  title: "Restore {server} from cloud storage"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  after: [restore]
+  on_handover_from: restore
+  action: simulated
+  for_each: server
+  params: {server: "{server}"}
+""" if followed else ""
+    return scenario("handover-followed" if followed else "handover-dropped", """\
+- id: restore
+  kind: automated
+  title: "Move the volume of {server}"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  action: simulated
+  for_each: server
+  params: {server: "{server}", handover: restore_from_cloud_storage}
+""" + follower)
+
+
+def run_handing_over(alice, servers, *, followed: bool):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": servers})
+    run, _ = engine.start_run(incident, handing_over(followed), alice)
+    drain()
+    run.refresh_from_db()
+    return run
+
+
+def test_a_handover_no_step_takes_up_ends_the_run_incomplete(alice, make_servers):
+    run = run_handing_over(alice, make_servers(1), followed=False)
+    assert run.steps.get().state == StepState.SUCCEEDED
+    assert run.state == RunState.INCOMPLETE
+    assert run.note == ("Not recovered: Move the volume of web0 (handed over to restore_from_cloud_storage, which "
+                        "no step of this run does)")
+
+
+def test_a_handover_a_step_takes_up_lets_the_run_succeed(alice, make_servers):
+    run = run_handing_over(alice, make_servers(1), followed=True)
+    assert run.steps.get(step_id="from-storage").state == StepState.SUCCEEDED
+    assert run.state == RunState.SUCCEEDED
