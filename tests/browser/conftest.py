@@ -16,6 +16,7 @@ from django.conf import settings
 
 from drportal.lib.dburl import current_database_url
 from tests.browser.screens import CHROMIUM, CHROMIUM_ARGS
+from tests.cloud.conftest import powerdns  # noqa: F401 - the Cybernance journey's public zone
 from tests.conftest import PASSWORD, peer_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -315,15 +316,19 @@ def moto():
 
 
 @pytest.fixture
-def cybernance_on_moto(transactional_db, moto, monkeypatch, tmp_path, clean_redis):
+def cybernance_on_moto(transactional_db, moto, powerdns, monkeypatch, tmp_path, clean_redis):  # noqa: F811
     """Cybernance's AWS account on a moto server (EC2, ELBv2, RDS), as tests/recovery sets it up: the seed's
     instances in their target group, their AMIs, the RDS instance; the deployment is a stand-in playbook that
     launches from the newest AMI. The worker (started after this fixture) keeps its deployment files in a
     directory of this test: Deployment ids restart with each test database, and a file left by an earlier one
     would read as this deployment's exit code. It is told this process's SECRET_KEY, which its credentials are
     encrypted with."""
-    from tests.recovery.test_cybernance_real_recovery import on_moto
+    from tests.recovery.test_cybernance_real_recovery import ZONE, on_moto, public_zone
 
     monkeypatch.setenv("DRPORTAL_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("SECRET_KEY", settings.SECRET_KEY)
-    return on_moto(moto)
+    monkeypatch.setenv("CLOUD_DNS_RESOLVERS", "")  # the worker asks the authoritative PowerDNS
+    found = on_moto(moto)
+    public_zone(powerdns)  # the platform's public name, which the run points at the new load balancer
+    yield found
+    powerdns.delete_zone(ZONE)

@@ -1,7 +1,8 @@
 """Cybernance loses its AWS region: ops says so by choosing the region only (us-east-1, the one the inventory
 names), executes the proposed scenario, a manager approves the rebuild, and the worker re-provisions each
 application server through its deployment, restores the database to the latest restorable time and rotates
-the load balancer, on a moto server standing in for AWS; ops points the DNS name and holds the review. The run
+the load balancer, on a moto server standing in for AWS, then points the public name at it in PowerDNS
+and checks it with dnspython; ops holds the review. The run
 ends "Succeeded" only because every row proves it, and moto holds what the run recorded."""
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ def test_a_region_only_declaration_rebuilds_cybernance_on_moto(cybernance_on_mot
     expect(row(page, "Put the new application servers behind the load balancer")).to_contain_text(
         "succeeded", timeout=LIVE)
     readable(page)
-    complete(page, "Point the platform's public DNS name at the new load balancer",
-             evidence="app.cybernance.example CNAME to the new load balancer, TTL 60")
+    expect(row(page, "Point the platform's public DNS name at the load balancer")).to_contain_text(
+        "succeeded", timeout=LIVE)
+    expect(row(page, "Check the platform's public DNS name answers with the load balancer")).to_contain_text(
+        "succeeded", timeout=LIVE)
     expect(row(page, "Tell customers the service is back")).to_contain_text("succeeded", timeout=LIVE)
     complete(page, "Post-incident review", notes="review held")
     expect_true_outcome(page, skipped=[])

@@ -45,6 +45,14 @@ def cybernance(db, moto, powerdns, tmp_path, settings):
     settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
     found = on_moto(moto)
     settings.CLOUD_DNS_RESOLVERS = ""  # the authoritative PowerDNS is the one server asked
+    public_zone(powerdns)
+    yield found
+    powerdns.delete_zone(ZONE)
+
+
+def public_zone(powerdns) -> None:
+    """Cybernance's public zone in PowerDNS, the platform's name still pointing at an old balancer, and the DNS
+    account drportal changes it through. Also the browser journey's (tests/browser)."""
     provider, _ = Provider.objects.get_or_create(slug="pdns", defaults={"name": "PowerDNS", "kind": "other"})
     dns_account = ProviderAccount.objects.create(provider=provider, name="cybernance-dns", driver="powerdns", options={
         "host": "127.0.0.1", "port": powerdns.api_port, "dns_port": powerdns.dns_port})
@@ -52,8 +60,6 @@ def cybernance(db, moto, powerdns, tmp_path, settings):
     dns_account.save()
     powerdns.delete_zone(ZONE)
     powerdns.create_zone(ZONE, [(f"app.{ZONE}", "CNAME", "old-platform-alb.elb.example.", 3600)])
-    yield found
-    powerdns.delete_zone(ZONE)
 
 
 def on_moto(moto) -> dict:
