@@ -108,7 +108,7 @@ def test_jivosoft_fails_over_to_kansas_city_and_comes_home_to_dallas(
         path = jivosoft["storage"] / DAILY / asset.name / "20261206T0400.dump"
         pg_peer.dump(asset.restore["database"], path)
         os.utime(path, (clock.now().timestamp(), clock.now().timestamp()))
-        asset.restore = {**asset.restore, "host": home_pg.host}  # the new database server at home
+        asset.restore = {**asset.restore, "host": home_pg.host, "port": home_pg.port}  # the new server at home
         asset.save(update_fields=["restore"])
     for server in servers:
         SimImage.objects.create(account=server.account, image_id=f"img-{server.name}-home", server_name=server.name,
