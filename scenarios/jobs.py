@@ -377,8 +377,8 @@ def _audit_many(label: str, now: datetime, entries: list[tuple]) -> None:
 
     AuditEvent.objects.bulk_create([
         AuditEvent(at=now, actor=None, actor_label=label[:200], action=action, object_type=obj._meta.label_lower,
-                   object_id=str(obj.pk), object_repr=str(obj)[:300], before=audit._jsonable(before),
-                   after=audit._jsonable(after))
+                   object_id=str(obj.pk), object_repr=str(obj)[:300], before=audit.jsonable(before),
+                   after=audit.jsonable(after))
         for obj, action, before, after in entries
     ])
 

@@ -717,7 +717,7 @@ class Writer:
 
     @staticmethod
     def _value(obj: models.Model, f: Any) -> Any:
-        return getattr(obj, f.attname) if f.is_relation else audit._jsonable(getattr(obj, f.name))
+        return getattr(obj, f.attname) if f.is_relation else audit.jsonable(getattr(obj, f.name))
 
     def upsert(
         self, model: type[models.Model], key: dict[str, Any], values: dict[str, Any], path: Path,
