@@ -1,4 +1,5 @@
-"""Pluggable sections: backup_policies is checked by the core and stored by a handler an app registers."""
+"""Pluggable sections: backup_policies is shape-checked by the core (the schema) and checked and stored by the handler
+an app registers (backups/inventory_section.py)."""
 
 from __future__ import annotations
 
