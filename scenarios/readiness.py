@@ -14,6 +14,7 @@ from drportal.lib import messages
 from scenarios import hooks, promise, snapshots
 from scenarios.choices import MitigationStatus
 from scenarios.loader import Scenario
+from scenarios.match import scope_queryset, scope_servers
 from scenarios.models import Drill, Mitigation
 
 DNS_DRIVERS = ("powerdns", "route53", "rackspace", "rackspacedns", "simulated")
@@ -48,29 +49,6 @@ class Readiness:
     @property
     def reasons(self) -> list[str]:
         return [f"{c.name}: {c.detail}" for c in self.checks if c.blocking and not c.ok]
-
-
-def scope_servers(scenario: Scenario, servers: list[Server] | None = None) -> list[Server]:
-    """The servers the scenario would act on: by provider and role in its `match` block. Pass the loaded
-    servers to filter in memory (list pages assess every scenario with one query)."""
-    match = scenario.data.get("match", {})
-    if servers is None:
-        servers = list(Server.objects.select_related("zone__region__provider", "account"))
-    providers, roles = match.get("providers"), match.get("server_roles")
-    return [s for s in servers
-            if (not providers or s.zone.region.provider.slug in providers) and (not roles or s.role in roles)]
-
-
-def scope_queryset(scenario: Scenario):
-    """scope_servers as a query, no row loaded: for callers that only hand the scope on to another query (at
-    5,000 servers, loading them with their zones, regions, providers and accounts took seconds)."""
-    match = scenario.data.get("match", {})
-    servers = Server.objects.all()
-    if match.get("providers"):
-        servers = servers.filter(zone__region__provider__slug__in=match["providers"])
-    if match.get("server_roles"):
-        servers = servers.filter(role__in=match["server_roles"])
-    return servers
 
 
 @dataclass
