@@ -14,6 +14,7 @@ from django.utils import timezone
 from backups import exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
+from backups.outages import down_locations
 from drportal.audit import log as audit
 from drportal.lib import timefmt
 
@@ -70,26 +71,6 @@ WHERE loc.asset_id = s.asset_id
   AND (s.asset_zone_id IS DISTINCT FROM loc.zone_id OR s.customer_id IS DISTINCT FROM loc.customer_id
        OR s.swept_at IS NULL)
 """
-
-
-def down_locations() -> tuple[list[int], list[int]]:
-    """Zones and regions that are down now: those in the resolved scope of open incidents
-    (drportal.incidents.scope). A region is down when the incident names it, or when all its zones are down."""
-    from drportal.incidents import scope as incident_scope
-    from drportal.incidents.models import Incident
-    from drportal.inventory.models import Zone
-
-    zones: set[int] = set()
-    regions: set[int] = set()
-    # A drill rehearses on the simulated cloud: its zones are not down.
-    for incident in Incident.objects.filter(status__in=["declared", "responding"], is_drill=False):
-        scope = incident_scope.of(incident)
-        zones |= set(scope.zones)
-        regions |= set(scope.regions)
-    for region_id in Zone.objects.filter(id__in=zones).values_list("region_id", flat=True).distinct():
-        if not Zone.objects.filter(region_id=region_id).exclude(id__in=zones).exists():
-            regions.add(region_id)
-    return sorted(zones), sorted(regions)
 
 
 def _mark_dirty_on_outage_change(zones: list[int]) -> None:

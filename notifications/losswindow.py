@@ -241,7 +241,7 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
     from backups.exposure import LossWindow as Window
     from backups.exposure import surviving_regions
     from backups.models import BackupRecord, PolicyAssetStatus
-    from backups.sweep import down_locations
+    from backups.outages import down_locations
     from drportal.inventory.models import Asset, Zone
 
     objectives = dict(
