@@ -24,11 +24,8 @@ ALLOWED: set[str] = {
     "backups.ingest:ingest_one",
     # The notices benchmark's one scenario, step by step: to go into set-up, send and measure parts.
     "bench.notices:run",
-    # The plan document's PDF, page by page: to go into one function per page (plandoc.py is being changed on
-    # another branch).
+    # The plan document's PDF, page by page: to go into one function per page.
     "scenarios.plandoc:pdf",
-    # Every readiness check of one scenario: to go into one function per check, like dns_zones_check.
-    "scenarios.readiness:assess",
 }
 
 
