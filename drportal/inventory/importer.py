@@ -37,7 +37,7 @@ _LOCK_KEY = zlib.crc32(b"drportal.inventory.import")
 def check_meaning(doc: Document) -> None:
     """References, duplicates and field validators, against the document and the database. Read-only."""
     doc.catalog = Catalog(doc)
-    for section in sections.ordered():
+    for section in sections.ordered(checks=True):
         if section.validate and (section.name not in PLUGGABLE or doc.data.get(section.name)):
             section.validate(doc, list(doc.items(section.name)))
     doc.raise_if_errors()

@@ -131,3 +131,16 @@ def test_an_import_refuses_to_start_when_a_core_section_is_missing_and_writes_no
 def test_a_core_section_cannot_be_registered_under_a_name_the_driver_does_not_order():
     with pytest.raises(ValueError, match="'backup_policies' is not a core section"):
         register_section(Section("backup_policies", lambda c, i: None), core=True)
+
+
+def test_two_problems_on_one_line_are_listed_in_the_order_they_were_before_the_split(db):
+    # A flow-style customer: its database's unknown server (the assets' check) comes before its unknown service
+    # (the customers' check), as when one function checked everything.
+    text = ("version: 1\ncustomers:\n"
+            "  - {slug: c1, name: C1, services: [nope], databases: [{name: c1-db, server: nowhere}]}\n")
+    with pytest.raises(InventoryError) as caught:
+        import_inventory(text, COMMAND_ACTOR, "c.yaml")
+    assert caught.value.errors == [
+        "c.yaml:3 customers[0].databases[0].server: unknown server 'nowhere'",
+        "c.yaml:3 customers[0].services[0]: unknown service 'nope'",
+    ]
