@@ -24,11 +24,13 @@ system-deps:
 run: install
 	PORT=$(PORT) $(PY) -m drportal.run
 
-# Style, then the apps' layers and cycles ([tool.importlinter] in pyproject.toml), then no borrowed _names.
+# Style, then the apps' layers and cycles ([tool.importlinter] in pyproject.toml), then no borrowed _names, then
+# no function over 60 lines without a reason.
 lint: install
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) .ci/private_names.py $(LINT_PACKAGES)
+	$(PY) .ci/long_functions.py $(LINT_PACKAGES)
 
 audit: install
 	PY=$(PY) bash .ci/audit

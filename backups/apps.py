@@ -6,6 +6,7 @@ class BackupsConfig(AppConfig):
 
     def ready(self) -> None:
         from backups import inventory_section, openapi
+        from backups.actions import offsite, repository  # noqa: F401 (register their recovery actions)
 
         inventory_section.register()
         from backups.scheduler import register_task

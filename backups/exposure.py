@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Q
 
 from backups.models import BackupRecord
+from backups.outages import down_locations
 from drportal.lib import timefmt
 
 
@@ -48,8 +49,6 @@ def _duration(seconds: float) -> str:
 def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down: bool = True) -> LossWindow:
     """The newest viable recovery point of `asset` outside `lost_zones` (plus the zones down now, from open
     incidents, unless include_down=False), and how much data would be lost restoring from it."""
-    from backups.sweep import down_locations
-
     lost = set(lost_zones)
     if include_down:
         lost |= set(down_locations()[0])

@@ -1,21 +1,50 @@
-"""The backup_policies section of the inventory document (docs/inventory.md), stored as BackupPolicy rows.
-The core importer has already checked the shape, the cron expression, the zone and the references."""
+"""The backup_policies section of the inventory document (docs/inventory.md): its checks, and its rows
+(BackupPolicy). The core importer has already checked the shape against the schema; this checks the cron
+expression, the time zone, the location and the references, and stores the policies."""
 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
 
 from backups.models import BackupPolicy
 from drportal.inventory.choices import AssetKind
+from drportal.inventory.document import Document, Path, duplicates, parse_duration, short
+from drportal.inventory.models import Asset
+from drportal.inventory.section import Section, register_section
 
 # Customer assets a policy "protects: customers: [...]" covers: their databases.
 CUSTOMER_KINDS = (AssetKind.DATABASE, AssetKind.MANAGED_DATABASE)
 
 
-def apply(ctx, items: list[tuple[tuple, dict[str, Any]]]) -> None:
-    from drportal.inventory.importer import parse_duration
-    from drportal.inventory.models import Asset
+def validate(doc: Document, items: list[tuple[Path, dict[str, Any]]]) -> None:
+    cat = doc.catalog
+    duplicates(doc, "backup_policies", lambda p: p["name"], "backup policy", "name")
+    for path, p in items:
+        protects = p["protects"]
+        for kind in ("assets", "servers", "customers"):
+            for i, name in enumerate(protects.get(kind, [])):
+                if not cat.has(kind[:-1], name):
+                    doc.error((*path, "protects", kind, i), f"unknown {kind[:-1]} {name!r}")
+        if len(p["schedule"].split()) != 5 or not croniter.is_valid(p["schedule"]):
+            doc.error((*path, "schedule"), f"{short(p['schedule'])} is not a five-field cron expression")
+        if "time_zone" in p:
+            try:
+                ZoneInfo(p["time_zone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                doc.error((*path, "time_zone"), f"unknown time zone {p['time_zone']!r}")
+        location = p.get("location", {"rule": "any"})
+        if location["rule"] == "named_region" and "region" not in location:
+            doc.error((*path, "location"), "a location with rule 'named_region' needs the region (provider/region)")
+        if location["rule"] != "named_region" and "region" in location:
+            doc.error((*path, "location", "region"), "only a location with rule 'named_region' takes a region")
+        if "region" in location and not cat.has_region(location["region"]):
+            doc.error((*path, "location", "region"), f"unknown region {location['region']!r}")
 
+
+def apply(ctx, items: list[tuple[Path, dict[str, Any]]]) -> None:
     for path, p in items:
         location = p.get("location", {"rule": "any"})
         values: dict[str, Any] = {
@@ -48,6 +77,4 @@ def apply(ctx, items: list[tuple[tuple, dict[str, Any]]]) -> None:
 
 
 def register() -> None:
-    from drportal.inventory.importer import Section, register_section
-
-    register_section(Section("backup_policies", apply))
+    register_section(Section("backup_policies", apply, validate))

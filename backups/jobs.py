@@ -62,7 +62,7 @@ def _dispatch(task: str, now) -> None:
     else:
         from django.utils.module_loading import import_string
 
-        from backups.tasks import EXTRA
+        from drportal.lib.tasks import EXTRA
 
         if task not in EXTRA:
             raise ValueError(f"unknown task {task!r}")

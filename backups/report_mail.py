@@ -177,7 +177,7 @@ def _finish(row: ReportSend, state: str, error: str) -> int:
 def _deliver(row: ReportSend, report: compliance.Report, notes: list[str], address: str) -> None:
     from django_rq import get_connection as redis_connection
 
-    from notifications.ratelimit import TokenBucket
+    from drportal.lib.ratelimit import TokenBucket
 
     sub = row.subscription
     label = f"{row.period_start:%Y-%m-%d} to {(row.period_end - timedelta(days=1)):%Y-%m-%d}"

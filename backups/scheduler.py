@@ -10,8 +10,8 @@ from django.db import connection, transaction
 
 from backups import jobs, status
 from backups.models import BackupSource
-from backups.tasks import EXTRA
-from backups.tasks import register_task as register_task  # other apps register here (AppConfig.ready)
+from drportal.lib.tasks import EXTRA
+from drportal.lib.tasks import register_task as register_task  # other apps register here (AppConfig.ready)
 
 BUILTIN = {
     "backups.sweep": "* * * * *",

@@ -1,30 +1,39 @@
 """Recomputes the status rows of policy-asset pairs from the raw facts (records, inventory, incidents), writes
-a StatusChange for every flip, integrates compliance into daily rollups, and alerts ops once per change."""
+a StatusChange for every flip, integrates compliance into daily rollups, and hands the changes to the hooks other
+apps register (AFTER_SWEEP: notifications alerts ops once per change)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.urls import reverse
-from django.utils import timezone
 
 from backups import exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
+from backups.outages import down_locations
 from drportal.audit import log as audit
-from drportal.lib import timefmt
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
 DIMENSIONS = ("freshness", "rpo_status", "offsite", "verification")
-# More alerts than this in one sweep (a data center went down) become one summary notice.
-ALERT_SUMMARY_OVER = 20
 # A gap longer than this between sweeps was not observed: it is left out of the compliance figures.
 MAX_ROLLUP_STEP = timedelta(hours=1)
+
+# What other apps do once a sweep has written its StatusChange rows, registered in their AppConfig.ready():
+# notifications pages ops about the ones marked alert=True (notifications/backup_alerts.py). Backups never imports
+# them; the rows wait (notified_at empty) until a hook claims them.
+AFTER_SWEEP: list[Callable[[datetime], object]] = []
+
+
+def after_sweep(hook: Callable[[datetime], object]) -> None:
+    """Call `hook(now)` after every sweep (once, however often it is registered)."""
+    if hook not in AFTER_SWEEP:
+        AFTER_SWEEP.append(hook)
+
 
 VIABLE = "r.viable AND r.checksum_ok IS NOT FALSE AND (r.expires_at IS NULL OR r.expires_at > %(now)s)"
 
@@ -72,26 +81,6 @@ WHERE loc.asset_id = s.asset_id
 """
 
 
-def down_locations() -> tuple[list[int], list[int]]:
-    """Zones and regions that are down now: those in the resolved scope of open incidents
-    (drportal.incidents.scope). A region is down when the incident names it, or when all its zones are down."""
-    from drportal.incidents import scope as incident_scope
-    from drportal.incidents.models import Incident
-    from drportal.inventory.models import Zone
-
-    zones: set[int] = set()
-    regions: set[int] = set()
-    # A drill rehearses on the simulated cloud: its zones are not down.
-    for incident in Incident.objects.filter(status__in=["declared", "responding"], is_drill=False):
-        scope = incident_scope.of(incident)
-        zones |= set(scope.zones)
-        regions |= set(scope.regions)
-    for region_id in Zone.objects.filter(id__in=zones).values_list("region_id", flat=True).distinct():
-        if not Zone.objects.filter(region_id=region_id).exclude(id__in=zones).exists():
-            regions.add(region_id)
-    return sorted(zones), sorted(regions)
-
-
 def _mark_dirty_on_outage_change(zones: list[int]) -> None:
     fingerprint = ",".join(map(str, zones))
     state, _ = SweepState.objects.get_or_create(name="down-zones")
@@ -129,7 +118,8 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep", rollup_step: timed
     exposure.store(customers)
     integrate_rollups(now, rollup_step)
     store_counts()
-    send_alerts(now)
+    for hook in AFTER_SWEEP:
+        hook(now)
     if totals["changes"]:
         audit.record(actor, "backups.sweep", after=totals)
     return totals
@@ -305,45 +295,3 @@ def integrate_rollups(now: datetime, max_step: timedelta = MAX_ROLLUP_STEP) -> f
             cur.execute(OBSERVED_SQL, params)
             start = end
     return (now - state.until).total_seconds()
-
-
-def send_alerts(now: datetime) -> int:
-    """Notify ops of each change into a bad state, once: the change row is claimed with a conditional
-    update before the notice goes out, and the notice carries a dedupe key of the change."""
-    from notifications.api import notify_staff
-
-    pending = list(
-        StatusChange.objects.filter(alert=True, notified_at__isnull=True)
-        .select_related("pair__policy", "pair__asset").order_by("id")[:1000]
-    )
-    claimed = [c for c in pending if StatusChange.objects.filter(pk=c.pk, notified_at__isnull=True)
-               .update(notified_at=now)]
-    if not claimed:
-        return 0
-    if len(claimed) > ALERT_SUMMARY_OVER:
-        lines = [f"{c.pair.asset} · {c.pair.policy}: {c.dimension} {c.before} → {c.after}" for c in claimed[:50]]
-        notify_staff(role="ops", subject=f"Backups: {len(claimed)} policy-asset pairs changed to a bad state",
-                     body="\n".join(lines), link=_url(reverse("backups:index")),
-                     dedupe_key=f"backups:changes:{claimed[0].pk}-{claimed[-1].pk}")
-        return len(claimed)
-    # One notice per pair and sweep: a pair turning late and breached at once is one message.
-    by_pair: dict[int, list[StatusChange]] = {}
-    for c in claimed:
-        by_pair.setdefault(c.pair_id, []).append(c)
-    for group in by_pair.values():
-        pair = group[0].pair
-        words = ", ".join(c.after.replace("_", " ") for c in group)
-        # Staff read these in the display zone, as the pages show times.
-        with timezone.override(settings.DISPLAY_TIME_ZONE):
-            body = "\n".join(f"{c.dimension.replace('_', ' ')}: {c.before} → {c.after} at {timefmt.moment(c.at)}"
-                             for c in group)
-        notify_staff(role="ops", subject=f"Backups: {pair.asset} is {words} ({pair.policy})", body=body,
-                     link=_url(reverse("backups:asset", args=[pair.asset_id])),
-                     dedupe_key="backups:change:" + ",".join(str(c.pk) for c in group))
-    return len(claimed)
-
-
-def _url(path: str) -> str:
-    from django.conf import settings
-
-    return settings.SITE_URL.rstrip("/") + path

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from backups import pgtools
 from backups.choices import CHECKSUM_KINDS, SourceKind
 from backups.models import BackupRecord, BackupSource
 from drportal.cloud.adapters.errors import AdapterError
+from drportal.lib import pgtools
 
 RESTORE_TIMEOUT = 3600
 

@@ -13,6 +13,15 @@ from drportal.cloud.adapters.errors import AdapterError
 
 NAME = "export_customer_data"
 
+# The run an export step is part of is the runbook engine's, a layer above: it registers a lookup here
+# (scenarios.apps), incident id -> (started_at, started_by) of the incident's run, or None when it has none.
+RUN_OF_INCIDENT: list = []
+
+
+def register_run_of_incident(lookup) -> None:
+    if lookup not in RUN_OF_INCIDENT:
+        RUN_OF_INCIDENT.append(lookup)
+
 
 def _customer(ctx: StepContext):
     from drportal.inventory.models import Customer
@@ -37,20 +46,20 @@ class ExportCustomerData:
         from notifications import exports
         from notifications.choices import ExportState
         from notifications.models import CustomerExport
-        from scenarios.models import Run
 
         customer = _customer(ctx)
         export = CustomerExport.objects.filter(pk=ctx.state["export"]).first() if "export" in ctx.state else None
         if export is None:
-            run = Run.objects.select_related("started_by").filter(incident_id=ctx.incident_id).first()
+            run = RUN_OF_INCIDENT[0](ctx.incident_id) if RUN_OF_INCIDENT else None
             if run is None:
                 raise bad_input("incident", "the export step needs the run of its incident")
+            started_at, started_by = run
             # Any export of this customer requested since the run began is this step's (a retry after a crash
             # before ctx.state was saved, or a person who clicked Export meanwhile): never a second one.
-            export = (CustomerExport.objects.filter(customer=customer, requested_at__gte=run.started_at)
+            export = (CustomerExport.objects.filter(customer=customer, requested_at__gte=started_at)
                       .order_by("-requested_at").first())
             if export is None:
-                export = exports.request_export(run.started_by, customer)
+                export = exports.request_export(started_by, customer)
                 ctx.say(f"requested export #{export.pk} of {customer.name}")
         ctx.state["export"] = export.pk
         if export.state == ExportState.FAILED:

@@ -11,8 +11,13 @@ class NotificationsConfig(AppConfig):
         incident_declared.connect(_page_on_declare, dispatch_uid="notifications.page_on_declare")
         try:
             from backups.scheduler import register_task
+            from backups.sweep import after_sweep
         except ImportError:
             return
+        from notifications.backup_alerts import send_alerts
+
+        # Ops are paged about the backups a sweep found turned bad.
+        after_sweep(send_alerts)
         # Picks up sends whose job died with its worker (see jobs.resume_pending).
         register_task("notifications.resume", "* * * * *", "notifications.jobs.resume_pending")
 

@@ -236,13 +236,12 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
     counts as hit wherever it runs now, since a replacement elsewhere (the recovery's) does not hold what was
     written before it."""
     end = until or now
-    from django.db.models import Min, Q
+    from django.db.models import Min
 
     from backups.exposure import LossWindow as Window
-    from backups.exposure import surviving_regions
-    from backups.models import BackupRecord, PolicyAssetStatus
-    from backups.sweep import down_locations
-    from drportal.inventory.models import Asset, Zone
+    from backups.models import PolicyAssetStatus
+    from backups.outages import down_locations
+    from drportal.inventory.models import Asset
 
     objectives = dict(
         PolicyAssetStatus.objects.filter(asset_id__in=asset_ids).values("asset_id")
@@ -253,14 +252,7 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
     lost = set(lost_zones) | set(down_locations()[0])
     assets = list(Asset.objects.filter(id__in=objectives).select_related("server__zone__region__provider",
                                                                           "zone__region__provider"))
-    wanted = {(a.current_zone.region_id, (a.metadata or {}).get("standby_zone")) for a in assets
-              if a.current_zone is not None and (a.metadata or {}).get("multi_az")
-              and (a.metadata or {}).get("standby_zone")}
-    standbys = {}
-    if wanted:
-        for zone in Zone.objects.select_related("region__provider").filter(
-                region_id__in={r for r, _ in wanted}, slug__in={s for _, s in wanted}):
-            standbys[(zone.region_id, zone.slug)] = zone
+    standbys = _standby_zones(assets)
     out: list[_AssetWindow] = []
     need: dict[int, Asset] = {}
     for asset in assets:
@@ -286,42 +278,72 @@ def bulk_loss_windows(asset_ids: set[int], lost_zones: set[int], now: datetime,
             continue
         out.append(_AssetWindow(asset.customer_id, window))
     if need:
-        surviving = surviving_regions(lost)
-        best = {
-            r.asset_id: r for r in
-            BackupRecord.objects.filter(asset_id__in=need, viable=True, recovery_point__lte=end)
-            .exclude(checksum_ok=False)
-            # A copy that existed when the loss began is the recovery point the window is measured from.
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=end))
-            .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
-                    | Q(zone__isnull=True, region_id__in=surviving))
-            .select_related("policy", "zone__region__provider", "region__provider")
-            .order_by("asset_id", "-recovery_point").distinct("asset_id")
-        }
+        best = _newest_surviving_copies(need, lost, end)
         for asset in need.values():
             objective = objectives[asset.pk]
             objective = objective.total_seconds() if objective is not None else None
-            base = {"asset_id": asset.pk, "asset_name": asset.name, "objective_seconds": objective}
-            zone = asset.current_zone
-            where = "its location" if zone is None else str(zone) if zone.pk in lost else "its data center"
-            record = best.get(asset.pk)
-            if record is None:
-                window = Window(None, None, "", None, f"No viable copy of {asset.name} survives the loss of "
-                                f"{where}: all its data would be lost.", **base)
-            else:
-                seconds = max((end - record.recovery_point).total_seconds(), 0.0)
-                if until is None:
-                    text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
-                            f"backup in {record.location_label} from {timefmt.moment(record.recovery_point)}: "
-                            f"{timefmt.duration(seconds)} of data would be lost")
-                else:
-                    text = (f"The newest viable copy of {asset.name} made before {where} was lost is the "
-                            f"{record.policy} backup in {record.location_label} from "
-                            f"{timefmt.moment(record.recovery_point)}: the {timefmt.duration(seconds)} of data written "
-                            "after it, up to the outage, is lost")
-                if objective is not None and seconds > objective:
-                    text += f", more than the plan's objective of {timefmt.duration(objective)}"
-                window = Window(record.recovery_point, record.pk, record.location_label, seconds, text + ".",
-                                policy_name=record.policy.name, **base)
+            window = _copy_window(asset, best.get(asset.pk), objective, lost, end, until)
             out.append(_AssetWindow(asset.customer_id, window))
     return out
+
+
+def _standby_zones(assets) -> dict:
+    """(region id, zone slug) -> Zone of the synchronous standbys the multi-AZ databases among `assets` name."""
+    from drportal.inventory.models import Zone
+
+    wanted = {(a.current_zone.region_id, (a.metadata or {}).get("standby_zone")) for a in assets
+              if a.current_zone is not None and (a.metadata or {}).get("multi_az")
+              and (a.metadata or {}).get("standby_zone")}
+    standbys = {}
+    if wanted:
+        for zone in Zone.objects.select_related("region__provider").filter(
+                region_id__in={r for r, _ in wanted}, slug__in={s for _, s in wanted}):
+            standbys[(zone.region_id, zone.slug)] = zone
+    return standbys
+
+
+def _newest_surviving_copies(need: dict, lost: set[int], end: datetime) -> dict:
+    """Asset id -> its newest viable, unexpired copy made by `end` and held outside `lost` in a surviving region."""
+    from django.db.models import Q
+
+    from backups.exposure import surviving_regions
+    from backups.models import BackupRecord
+
+    surviving = surviving_regions(lost)
+    return {
+        r.asset_id: r for r in
+        BackupRecord.objects.filter(asset_id__in=need, viable=True, recovery_point__lte=end)
+        .exclude(checksum_ok=False)
+        # A copy that existed when the loss began is the recovery point the window is measured from.
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=end))
+        .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
+                | Q(zone__isnull=True, region_id__in=surviving))
+        .select_related("policy", "zone__region__provider", "region__provider")
+        .order_by("asset_id", "-recovery_point").distinct("asset_id")
+    }
+
+
+def _copy_window(asset, record, objective: float | None, lost: set[int], end: datetime, until: datetime | None):
+    """The loss window of an asset restored from `record` (None: no copy survives), in data_loss_window's words."""
+    from backups.exposure import LossWindow as Window
+
+    base = {"asset_id": asset.pk, "asset_name": asset.name, "objective_seconds": objective}
+    zone = asset.current_zone
+    where = "its location" if zone is None else str(zone) if zone.pk in lost else "its data center"
+    if record is None:
+        return Window(None, None, "", None, f"No viable copy of {asset.name} survives the loss of "
+                      f"{where}: all its data would be lost.", **base)
+    seconds = max((end - record.recovery_point).total_seconds(), 0.0)
+    if until is None:
+        text = (f"If {where} is lost, the newest viable copy of {asset.name} is the {record.policy} "
+                f"backup in {record.location_label} from {timefmt.moment(record.recovery_point)}: "
+                f"{timefmt.duration(seconds)} of data would be lost")
+    else:
+        text = (f"The newest viable copy of {asset.name} made before {where} was lost is the "
+                f"{record.policy} backup in {record.location_label} from "
+                f"{timefmt.moment(record.recovery_point)}: the {timefmt.duration(seconds)} of data written "
+                "after it, up to the outage, is lost")
+    if objective is not None and seconds > objective:
+        text += f", more than the plan's objective of {timefmt.duration(objective)}"
+    return Window(record.recovery_point, record.pk, record.location_label, seconds, text + ".",
+                  policy_name=record.policy.name, **base)

@@ -159,7 +159,7 @@ def _send_channel(channel: str, ids: list[int], key: int, report: Report, actor:
     """Send the channel's rows; False when the channel became unavailable (the rest stay queued)."""
     from django_rq import get_connection
 
-    from notifications.ratelimit import TokenBucket
+    from drportal.lib.ratelimit import TokenBucket
 
     bucket = TokenBucket(get_connection("default"), channel)
     for start in range(0, len(ids), BATCH):

@@ -123,20 +123,6 @@ def read(token: str, user, now=None) -> ApprovalLink:
     return link
 
 
-def confirm(token: str, user, *, notes: str = "") -> StepRun:
-    """Approve the link's step as `user` and spend the link, both or neither."""
-    from scenarios import engine
-
-    with transaction.atomic():
-        link = read(token, user)
-        now = clock.now()
-        # The conditional update is the single use: of two confirmations racing, one sets used_at.
-        if not ApprovalLink.objects.filter(pk=link.pk, used_at__isnull=True, expires_at__gt=now).update(used_at=now):
-            raise LinkInvalid("This approval link was already used.")
-        audit.record(user, "approval_link.used", link, after={"step": link.step_id, "used_at": now.isoformat()})
-        return engine.approve(link.step_id, user, approved=True, notes=notes or "approved from the message link")
-
-
 @dataclass
 class Targets:
     servers: list[str]

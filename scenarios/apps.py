@@ -15,10 +15,13 @@ class ScenariosConfig(AppConfig):
         except ImportError:
             pass
         else:
-            from scenarios.notice_facts import restores
+            from notifications.actions import register_run_of_incident
+            from scenarios.notice_facts import restores, run_of_incident
 
             # Notices state only what the run's restore steps really did.
             facts.register(restores)
+            # The customer export step asks for its run without importing this app.
+            register_run_of_incident(run_of_incident)
 
         try:
             from notifications.losswindow import register_points_used

@@ -13,8 +13,8 @@ from drportal.inventory.models import Region, Server
 from drportal.lib import clock
 from scenarios import engine, hooks
 from scenarios.loader import Scenario
+from scenarios.match import scope_servers
 from scenarios.models import Drill
-from scenarios.readiness import scope_servers
 
 
 def default_scope(scenario: Scenario) -> dict[str, list]:

@@ -27,7 +27,7 @@ from drportal.accounts.access import Role, has_role
 from drportal.audit import log as audit
 from drportal.incidents.models import Incident
 from drportal.lib import clock, timefmt
-from scenarios import lifecycle, promise
+from scenarios import lifecycle, promise, queueing
 from scenarios.choices import (
     DONE_STATES,
     FINAL_RUN_STATES,
@@ -532,15 +532,11 @@ def _page_approvers_later(role: str, subject: str, reason: str, row: StepRun) ->
 
 def dispatch(step_ids: list[int]) -> None:
     """Enqueue jobs for ready steps, in batches: one job per server would cost a worker fork each."""
-    from scenarios import jobs
-
-    jobs.enqueue_steps(step_ids)
+    queueing.enqueue_steps(step_ids)
 
 
 def wake() -> None:
-    from scenarios import jobs
-
-    jobs.wake_poller()
+    queueing.wake_poller()
 
 
 # --------------------------------------------------------------------------------- people's actions

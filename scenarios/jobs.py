@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import django_rq
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F
@@ -39,43 +37,31 @@ from drportal.lib import clock, timefmt
 from scenarios import engine, hooks
 from scenarios.choices import JOB_KINDS, StepKind, StepState
 from scenarios.models import StepRun
+from scenarios.queueing import (
+    POLLER_LOCK,
+    QUEUE,
+    WAKE_KEY,
+    enqueue_steps,
+    hold_seconds,
+    lease_seconds,
+    max_batch,
+    setting,
+    wake_poller,
+)
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "high"
-POLLER_LOCK = "drportal:scenarios:poller"
-WAKE_KEY = "drportal:scenarios:wake"
-
-
-def _setting(name: str, default: float) -> float:
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name, default)
-    return float(value)
-
-
-def lease_seconds() -> float:
-    return _setting("SCENARIOS_LEASE_SECONDS", 60)
-
-
-def hold_seconds() -> float:
-    return _setting("SCENARIOS_POLL_HOLD_SECONDS", 5)
-
-
-def max_batch() -> int:
-    return int(_setting("SCENARIOS_MAX_BATCH", 50))
-
 
 def coalesce_seconds() -> float:
-    return _setting("SCENARIOS_POLL_COALESCE_SECONDS", 0.1)
+    return setting("SCENARIOS_POLL_COALESCE_SECONDS", 0.1)
 
 
 def stale_ready_seconds() -> float:
-    return _setting("SCENARIOS_STALE_READY_SECONDS", 60)
+    return setting("SCENARIOS_STALE_READY_SECONDS", 60)
 
 
 def backoff(attempt: int) -> float:
-    base = _setting("SCENARIOS_BACKOFF_BASE", 2)
+    base = setting("SCENARIOS_BACKOFF_BASE", 2)
     return min(base ** attempt, 600)
 
 
@@ -90,20 +76,6 @@ def _queue():
 def _label(what: str) -> str:
     job = get_current_job()
     return f"job:{what}#{job.id[:8]}" if job else f"job:{what}"
-
-
-# ------------------------------------------------------------------------------------------ enqueue
-
-
-def enqueue_steps(step_ids: list[int]) -> None:
-    """One job per batch: a job per server would cost a worker fork each. Batches are split evenly over
-    the workers listening now, so a fan-out of 100 keeps every worker busy once, not one worker 10 times."""
-    ids = sorted(step_ids)
-    queue = _queue()
-    workers = max(1, Worker.count(connection=queue.connection, queue=queue))
-    size = max(1, min(max_batch(), math.ceil(len(ids) / workers)))
-    for i in range(0, len(ids), size):
-        queue.enqueue(run_steps, ids[i:i + size], job_timeout=int(lease_seconds() * 10), result_ttl=300)
 
 
 # ------------------------------------------------------------------------------------------ run_steps
@@ -377,21 +349,13 @@ def _audit_many(label: str, now: datetime, entries: list[tuple]) -> None:
 
     AuditEvent.objects.bulk_create([
         AuditEvent(at=now, actor=None, actor_label=label[:200], action=action, object_type=obj._meta.label_lower,
-                   object_id=str(obj.pk), object_repr=str(obj)[:300], before=audit._jsonable(before),
-                   after=audit._jsonable(after))
+                   object_id=str(obj.pk), object_repr=str(obj)[:300], before=audit.jsonable(before),
+                   after=audit.jsonable(after))
         for obj, action, before, after in entries
     ])
 
 
 # --------------------------------------------------------------------------------------------- poller
-
-
-def wake_poller() -> None:
-    conn = _redis()
-    conn.lpush(WAKE_KEY, "1")
-    conn.ltrim(WAKE_KEY, 0, 0)
-    if conn.set(POLLER_LOCK, "queued", nx=True, ex=int(hold_seconds() + 60)):
-        _queue().enqueue(poll_due, job_timeout=int(hold_seconds() * 20 + 600), result_ttl=60)
 
 
 def next_due_at() -> datetime | None:

@@ -1,5 +1,6 @@
-"""The restore facts of an incident's run, for notices (registered with notifications.facts): a customer
-database counts as restored only when its restore step succeeded, with the point of the copy it used."""
+"""What notifications asks of an incident's run, registered in ScenariosConfig.ready(): the restore facts for
+notices (notifications.facts: a customer database counts as restored only when its restore step succeeded, with
+the point of the copy it used), and when and by whom the run was started (notifications.actions' export)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,10 @@ def restores(incident: Incident) -> dict[int, list]:
             fact = RestoreFact(row.item, False, None, why)
         out.setdefault(customer, []).append(fact)
     return out
+
+
+def run_of_incident(incident_id: int | None):
+    """(started_at, started_by) of the incident's newest run, or None: the export step's requester and the time
+    since which an export of the customer counts as this run's."""
+    run = Run.objects.select_related("started_by").filter(incident_id=incident_id).first()
+    return None if run is None else (run.started_at, run.started_by)

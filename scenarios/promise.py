@@ -59,13 +59,13 @@ def _recovers(scenario: Scenario) -> tuple[list[dict], set[str], bool]:
 
 def recovered_assets(scenario: Scenario, servers=None):
     """The assets a scenario's automated steps bring back: everything on the servers in its scope (a list of
-    servers or a query of them; by default readiness.scope_queryset), the assets its steps name, and the managed
+    servers or a query of them; by default match.scope_queryset), the assets its steps name, and the managed
     database a point-in-time restore without a name picks (restore_database)."""
     from django.db.models import Q, QuerySet
 
     from drportal.inventory.choices import AssetKind
     from drportal.inventory.models import Asset
-    from scenarios.readiness import scope_queryset
+    from scenarios.match import scope_queryset
 
     automated, named, pit = _recovers(scenario)
     if not automated:

@@ -14,6 +14,7 @@ from drportal.lib import messages
 from scenarios import hooks, promise, snapshots
 from scenarios.choices import MitigationStatus
 from scenarios.loader import Scenario
+from scenarios.match import scope_queryset, scope_servers
 from scenarios.models import Drill, Mitigation
 
 DNS_DRIVERS = ("powerdns", "route53", "rackspace", "rackspacedns", "simulated")
@@ -48,29 +49,6 @@ class Readiness:
     @property
     def reasons(self) -> list[str]:
         return [f"{c.name}: {c.detail}" for c in self.checks if c.blocking and not c.ok]
-
-
-def scope_servers(scenario: Scenario, servers: list[Server] | None = None) -> list[Server]:
-    """The servers the scenario would act on: by provider and role in its `match` block. Pass the loaded
-    servers to filter in memory (list pages assess every scenario with one query)."""
-    match = scenario.data.get("match", {})
-    if servers is None:
-        servers = list(Server.objects.select_related("zone__region__provider", "account"))
-    providers, roles = match.get("providers"), match.get("server_roles")
-    return [s for s in servers
-            if (not providers or s.zone.region.provider.slug in providers) and (not roles or s.role in roles)]
-
-
-def scope_queryset(scenario: Scenario):
-    """scope_servers as a query, no row loaded: for callers that only hand the scope on to another query (at
-    5,000 servers, loading them with their zones, regions, providers and accounts took seconds)."""
-    match = scenario.data.get("match", {})
-    servers = Server.objects.all()
-    if match.get("providers"):
-        servers = servers.filter(zone__region__provider__slug__in=match["providers"])
-    if match.get("server_roles"):
-        servers = servers.filter(role__in=match["server_roles"])
-    return servers
 
 
 @dataclass
@@ -156,6 +134,34 @@ def drill_due(scenario: Scenario, last_drill: datetime | None) -> date | None:
     return last_drill.date() + timedelta(days=scenario.data.get("drill_every_days", 365))
 
 
+def _image_check(scenario: Scenario, servers: list[Server], facts: Facts | None, now: datetime) -> Check:
+    """A viable system image of every server in scope (in the scenario's target region, when it names one)."""
+    region = scenario.data.get("target_region", "")
+    locations = facts.images if facts else hooks.image_locations(now)
+    imaged = None if locations is None else hooks.servers_with_image(locations, region)
+    if imaged is None:
+        lacking = [s.name for s in servers if not s.image]
+        detail = "every server has a recorded image (its copies are not catalogued)"
+    else:
+        lacking = [s.name for s in servers if s.pk not in imaged]
+        detail = f"a viable system image of every server{' in ' + region if region else ''}"
+    return Check(f"Image per server{' in ' + region if region else ''}", not lacking,
+                 detail if not lacking else "no viable image: " + ", ".join(lacking[:10]))
+
+
+def _mitigations_check(scenario: Scenario, mitigations: dict[str, Mitigation] | None, today: date) -> Check:
+    """Every standing mitigation the scenario counts on is in the register and current."""
+    known = mitigations if mitigations is not None else {m.slug: m for m in Mitigation.objects.all()}
+    bad = []
+    for slug in scenario.data.get("mitigations", []):
+        item = known.get(slug)
+        if item is None:
+            bad.append(f"{slug} (not in the register)")
+        elif item.status(today) in (MitigationStatus.EXPIRED, MitigationStatus.UNCHECKED):
+            bad.append(f"{item.title} ({item.status(today)})")
+    return Check("Standing mitigations", not bad, "all current" if not bad else "; ".join(bad))
+
+
 def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigation] | None = None,
            last_drill: datetime | None = None, exposure: list | bool | None = False,
            facts: Facts | None = None) -> Readiness:
@@ -176,17 +182,7 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
         checks.append(Check("Servers in scope", bool(servers), f"{len(servers)} server(s)" if servers
                             else "no server matches the scenario's providers and roles"))
     if _uses(scenario, "provision_from_image") and servers:
-        region = scenario.data.get("target_region", "")
-        locations = facts.images if facts else hooks.image_locations(now)
-        imaged = None if locations is None else hooks.servers_with_image(locations, region)
-        if imaged is None:
-            lacking = [s.name for s in servers if not s.image]
-            detail = "every server has a recorded image (its copies are not catalogued)"
-        else:
-            lacking = [s.name for s in servers if s.pk not in imaged]
-            detail = f"a viable system image of every server{' in ' + region if region else ''}"
-        checks.append(Check(f"Image per server{' in ' + region if region else ''}", not lacking,
-                            detail if not lacking else "no viable image: " + ", ".join(lacking[:10])))
+        checks.append(_image_check(scenario, servers, facts, now))
     if servers:
         accounts = {s.account for s in servers if s.account_id}
         checks.append(credentials_check(accounts, [s.name for s in servers if not s.account_id], now))
@@ -205,17 +201,8 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
         lacking = facts.customers_without_contact if facts else customers_without_contact()
         checks.append(Check("Customer contacts", not lacking, "every active customer has an outage contact"
                             if not lacking else "no outage contact: " + ", ".join(lacking[:10])))
-    wanted = scenario.data.get("mitigations", [])
-    if wanted:
-        known = mitigations if mitigations is not None else {m.slug: m for m in Mitigation.objects.all()}
-        bad = []
-        for slug in wanted:
-            item = known.get(slug)
-            if item is None:
-                bad.append(f"{slug} (not in the register)")
-            elif item.status(today) in (MitigationStatus.EXPIRED, MitigationStatus.UNCHECKED):
-                bad.append(f"{item.title} ({item.status(today)})")
-        checks.append(Check("Standing mitigations", not bad, "all current" if not bad else "; ".join(bad)))
+    if scenario.data.get("mitigations"):
+        checks.append(_mitigations_check(scenario, mitigations, today))
 
     scope = servers if needs_servers else scope_servers(scenario, facts.servers if facts else None)
     result.objective = promise.objective(scenario, scope)

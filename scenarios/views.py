@@ -381,7 +381,7 @@ def review(request: HttpRequest, incident_id: int) -> HttpResponse:
 def approve_link(request: HttpRequest, token: str) -> HttpResponse:
     """The page a manager's approval message links to: GET shows, only the POST approves. The link's own
     checks (signature, owner, role, single use, expiry, step still waiting) are in approval_links."""
-    from scenarios import approval_links
+    from scenarios import approval_links, approve_by_link
 
     try:
         link = approval_links.read(token, request.user)
@@ -389,7 +389,7 @@ def approve_link(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "scenarios/approve_link.html", {"invalid": str(exc)}, status=410)
     if request.method == "POST":
         try:
-            row = approval_links.confirm(token, request.user, notes=request.POST.get("notes", "").strip())
+            row = approve_by_link.confirm(token, request.user, notes=request.POST.get("notes", "").strip())
         except approval_links.LinkInvalid as exc:
             return render(request, "scenarios/approve_link.html", {"invalid": str(exc)}, status=410)
         except ValidationError as exc:

@@ -106,8 +106,7 @@ class TokenApiMiddleware:
         from django.db import InterfaceError, OperationalError
         from django.urls import resolve
 
-        from drportal.front.errors import database_down
-        from drportal.front.middleware import CSP
+        from drportal.lib.answers import CSP, database_down
 
         match = resolve(request.path_info)
         request.resolver_match = match

@@ -12,13 +12,15 @@ from drportal.lib import clock
 Actor = Any  # a User, or a string naming a job ("job:run_step#12") or a command
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as the audit log stores it in JSON (querysets and objects by their text). Public: the importer and
+    the engine's jobs build audit rows in bulk with it."""
     if isinstance(value, models.QuerySet):
         return [str(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, models.Model):
@@ -30,7 +32,7 @@ def _jsonable(value: Any) -> Any:
 
 def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
     """The named fields of obj as JSON-ready values, for before/after pairs."""
-    return {f: _jsonable(getattr(obj, f)) for f in fields}
+    return {f: jsonable(getattr(obj, f)) for f in fields}
 
 
 def record(
@@ -71,8 +73,8 @@ def build(
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         object_repr=str(obj)[:300] if obj is not None else "",
-        before=_jsonable(before) if before is not None else None,
-        after=_jsonable(after) if after is not None else None,
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None,
         note=note,
     )
 

@@ -11,7 +11,7 @@ class CloudConfig(AppConfig):
 
         load_all()
 
-        from backups.scheduler import register_task
+        from drportal.lib.tasks import register_task
 
         # Readiness reads the stored answers; the scheduler keeps them fresh.
         register_task("cloud.check_connections", "*/15 * * * *", "drportal.cloud.connection.check_all")

@@ -5,9 +5,11 @@ import sys
 import uuid
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+
+from drportal.lib.answers import database_down  # the pages' 503 too
 
 logger = logging.getLogger("drportal.api")
 
@@ -23,13 +25,6 @@ def not_found(request, exception=None):
 
         return JsonResponse({"error": "no such API resource: see /api/v1/openapi.json"}, status=404)
     return render(request, "404.html", status=404)
-
-
-def database_down() -> HttpResponse:
-    # Rendered without context processors or the session: the database is what failed.
-    response = HttpResponse(loader.get_template("503.html").render({"part": "database"}), status=503)
-    response["Retry-After"] = "10"
-    return response
 
 
 def server_error(request):

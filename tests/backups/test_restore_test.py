@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from backups import jobs, pgtools, sweep, verify
+from backups import jobs, sweep, verify
 from backups.choices import SourceKind
 from backups.models import BackupRecord, BackupSource, PolicyAssetStatus, RestoreTest
 from drportal.inventory.models import ProviderAccount
-from drportal.lib import clock
+from drportal.lib import clock, pgtools
 from tests.backups.conftest import record, work
 
 

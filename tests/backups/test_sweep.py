@@ -59,6 +59,21 @@ def test_it_turns_late_after_the_grace_and_alerts_ops_once(backed_up):
     assert StaffPage.objects.filter(role="ops").count() == 1
 
 
+def test_without_a_registered_hook_the_alerts_wait_in_their_rows_for_the_next_sweep(backed_up, monkeypatch):
+    # Backups never calls notifications itself: notifications registers its alerts with after_sweep at start-up.
+    monkeypatch.setattr(sweep, "AFTER_SWEEP", [])
+    later = at("2026-11-22 12:01")
+    sweep.sweep(later)
+    change = StatusChange.objects.get(pair=pair(backed_up, backed_up.daily, backed_up.acme_db), dimension="freshness")
+    assert (change.alert, change.notified_at) == (True, None)
+    assert not StaffPage.objects.exists()
+    monkeypatch.undo()
+    sweep.sweep(later + timedelta(minutes=1))
+    change.refresh_from_db()
+    assert change.notified_at == later + timedelta(minutes=1)
+    assert "acme-db is late, breached" in StaffPage.objects.get(role="ops").subject
+
+
 def test_it_only_rechecks_pairs_that_are_dirty_or_due(backed_up):
     assert sweep.sweep(NOW + timedelta(minutes=1))["pairs"] == 0
     record(backed_up.daily, backed_up.zeta_db, at("2026-11-21 10:05"), zone=backed_up.dfw1)

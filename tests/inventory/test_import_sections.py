@@ -1,10 +1,11 @@
-"""Pluggable sections: backup_policies is checked by the core and stored by a handler an app registers."""
+"""Pluggable sections: backup_policies is shape-checked by the core (the schema) and checked and stored by the handler
+an app registers (backups/inventory_section.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from drportal.inventory import importer
+from drportal.inventory import importer, section
 from drportal.inventory.importer import COMMAND_ACTOR, InventoryError, Section, import_inventory, register_section
 from drportal.inventory.models import ExternalContact, Server
 from tests.inventory.conftest import census, line_of
@@ -110,3 +111,36 @@ def test_bad_policies_are_refused_naming_line_and_field(db, jivosoft_text, old, 
     line = line_of(text, new.splitlines()[0])
     assert any(e.startswith(f"jv.yaml:{line} {message}") for e in caught.value.errors), caught.value.errors
     assert not Server.objects.exists()
+
+
+def test_the_inventory_registers_its_own_sections_at_start_up_in_the_order_they_are_written():
+    assert [s.name for s in section.ordered()] == [
+        "locations", "servers", "customers", "assets", "services", "customer_links", "people", "backup_policies"
+    ]
+
+
+def test_an_import_refuses_to_start_when_a_core_section_is_missing_and_writes_nothing(db, jivosoft_text, monkeypatch):
+    monkeypatch.delitem(importer.SECTIONS, "assets")
+    before = census()
+    with pytest.raises(RuntimeError, match="sections assets are not registered"):
+        import_inventory(jivosoft_text, COMMAND_ACTOR, "jv.yaml")
+    assert census() == before
+    assert not Server.objects.exists()
+
+
+def test_a_core_section_cannot_be_registered_under_a_name_the_driver_does_not_order():
+    with pytest.raises(ValueError, match="'backup_policies' is not a core section"):
+        register_section(Section("backup_policies", lambda c, i: None), core=True)
+
+
+def test_two_problems_on_one_line_are_listed_in_the_order_they_were_before_the_split(db):
+    # A flow-style customer: its database's unknown server (the assets' check) comes before its unknown service
+    # (the customers' check), as when one function checked everything.
+    text = ("version: 1\ncustomers:\n"
+            "  - {slug: c1, name: C1, services: [nope], databases: [{name: c1-db, server: nowhere}]}\n")
+    with pytest.raises(InventoryError) as caught:
+        import_inventory(text, COMMAND_ACTOR, "c.yaml")
+    assert caught.value.errors == [
+        "c.yaml:3 customers[0].databases[0].server: unknown server 'nowhere'",
+        "c.yaml:3 customers[0].services[0]: unknown service 'nope'",
+    ]

@@ -5,10 +5,10 @@ import time
 import pytest
 
 from drportal.cloud.adapters.errors import AdapterError
+from drportal.lib.ratelimit import TokenBucket
 from notifications.channels.base import IN_DOUBT, REFUSED, TEMPORARY, UNAVAILABLE, Message
 from notifications.channels.sms import HttpSmsGateway
 from notifications.channels.webhook import WebhookAdapter
-from notifications.ratelimit import TokenBucket
 from tests.notifications.conftest import free_port
 
 MSG = Message(7, "", "Incident #3 declared", "Dallas is offline")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backups import pgtools
-from drportal.lib import clock
+from drportal.lib import clock, pgtools
 from scenarios import engine, jobs
 from scenarios.choices import RunState, StepKind, StepState
 from scenarios.demo import busiest_option

@@ -135,6 +135,16 @@ def test_a_retry_that_lost_its_state_finds_the_export_instead_of_requesting_anot
     assert CustomerExport.objects.filter(customer=summit).count() == 1
 
 
+def test_an_export_step_whose_incident_has_no_run_is_refused_and_requests_nothing(summit, alice):
+    # The run is the engine's (a layer above): scenarios registers the lookup, notifications never imports it.
+    incident = incidents.declare(alice, title="Summit asks for its data file", disaster_class="other")
+    ctx = StepContext(idempotency_key="no-run", params={"customer": summit.slug}, state={}, incident_id=incident.pk)
+
+    with pytest.raises(AdapterError, match="the export step needs the run of its incident"):
+        REGISTRY["export_customer_data"].execute(ctx)
+    assert not CustomerExport.objects.exists()
+
+
 def test_an_active_customer_is_not_exported_unless_the_incident_names_it(summit, alice):
     Customer.objects.create(slug="cyb-capitol-bank", name="Capitol Community Bank")
     incident = incidents.declare(alice, title="Summit asks for its data file", disaster_class="other")

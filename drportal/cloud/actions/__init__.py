@@ -3,8 +3,9 @@ them all (CloudConfig.ready calls it, so the registry is full whenever Django is
 
 from __future__ import annotations
 
-MODULES = ["provision", "ip", "dns", "database", "deployment", "loadbalancer", "failover", "offsite", "repository",
-           "retire"]
+# reconfigure_offsite and restore_repository act on backups and live there (backups/actions/, registered by
+# BackupsConfig.ready), so this layer never imports backups for them.
+MODULES = ["provision", "ip", "dns", "database", "deployment", "loadbalancer", "failover", "retire"]
 
 
 def load_all() -> None:

@@ -11,8 +11,8 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from backups import pgtools
 from drportal.cloud.adapters.errors import AdapterError
+from drportal.lib import pgtools
 
 PROVIDER = "postgresql"
 DRILL_PASSWORD_VARIABLE = "DRILL_POSTGRES_PASSWORD"  # noqa: S105 - the name of a variable, not a password

@@ -50,6 +50,8 @@ def _code_of(message: str) -> str:
 
 def translate(exc: BaseException, provider: str = "") -> AdapterError:
     """Map any provider exception to AdapterError(permanent=...), keeping the provider's message."""
+    # long because: one table of exception types read top to bottom, where order matters (RateLimitReachedError
+    # before its base BaseHTTPError, ClientError before BotoCoreError); split, the order would be hidden.
     if isinstance(exc, AdapterError):
         return exc
     from botocore.exceptions import (

@@ -1,5 +1,7 @@
 """A token bucket per channel in Redis, shared by every worker: each message reserves a token and waits
-until it is due. Redis's own clock (TIME) is used so workers on different machines agree."""
+until it is due. Redis's own clock (TIME) is used so workers on different machines agree.
+
+In drportal.lib (it knows no app): notifications' senders and backups' compliance report mail share it."""
 
 from __future__ import annotations
 

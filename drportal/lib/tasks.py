@@ -1,7 +1,8 @@
 """Other apps' recurring work, registered in their AppConfig.ready() and run by backups' scheduler.
 
 Its own module so that backups.jobs (which runs a claimed task) and backups.scheduler (which claims and enqueues
-it) both read it without importing each other.
+it) both read it without importing each other; in drportal.lib (it knows no app) so that an app below backups
+(the cloud's connection check) registers its task without importing backups.
 """
 
 from __future__ import annotations
