@@ -5,10 +5,11 @@ class BackupsConfig(AppConfig):
     name = "backups"
 
     def ready(self) -> None:
-        from backups import inventory_section, openapi
+        from backups import cloud_catalogue, inventory_section, openapi
         from backups.actions import offsite, repository  # noqa: F401 (register their recovery actions)
 
         inventory_section.register()
+        cloud_catalogue.register()
         from backups.scheduler import register_task
 
         # Subscribed compliance reports; each period's row is written once, so any tick may find it due.

@@ -10,6 +10,7 @@ expired: a suspect image is never the default.
 from __future__ import annotations
 
 from drportal.audit import log as audit
+from drportal.cloud import copies
 from drportal.cloud.actions.base import Outcome, StepContext, register
 from drportal.cloud.actions.common import (
     account_named,
@@ -32,13 +33,7 @@ SERVER_FIELDS = ["provider_node_id", "image", "public_ips", "private_ips", "stat
 def image_catalogue(server_name: str):
     """The backups app's records of the server's system images that name the provider's image (key): what a
     person chooses from before the step runs. Any record of another server's images is not in it."""
-    from backups.choices import Outcome as BackupOutcome
-    from backups.choices import PolicyKind
-    from backups.models import BackupRecord
-
-    return (BackupRecord.objects.filter(asset__server__name=server_name, asset__kind="server",
-                                        policy__kind=PolicyKind.SYSTEM_IMAGE, outcome=BackupOutcome.SUCCEEDED)
-            .exclude(key=""))
+    return copies.catalogue().images(server_name)
 
 
 def not_default(server_name: str, now) -> set[str]:

@@ -15,6 +15,7 @@ import shlex
 from django.db.models import Q
 
 from drportal.audit import log as audit
+from drportal.cloud import copies
 from drportal.cloud.actions.base import Outcome, StepContext
 from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
 from drportal.cloud.adapters import deploy
@@ -26,14 +27,12 @@ NAME = "restore_database"
 
 
 def _latest(ctx: StepContext):
-    from backups.choices import Outcome as BackupOutcome
-    from backups.models import BackupRecord
     from drportal.inventory.models import Asset
 
     asset = Asset.objects.filter(name=param(ctx, "asset", required=True)).first()
     if asset is None:
         raise bad_input("params.asset", f"no asset {param(ctx, 'asset')!r}")
-    records = BackupRecord.objects.filter(asset=asset, viable=True, outcome=BackupOutcome.SUCCEEDED).exclude(key="")
+    records = copies.catalogue().dumps(asset)
     region = param(ctx, "region")
     records = copies_in(records, region)
     if param(ctx, "record"):
@@ -92,11 +91,7 @@ def _storage_account(ctx: StepContext, record):
     """params.storage_account, else the account of the backups app's source that holds the record's container."""
     name = param(ctx, "storage_account")
     if not name:
-        from backups.models import BackupSource
-
-        found = (BackupSource.objects.filter(container=record.container).exclude(account=None)
-                 .select_related("account").first())
-        name = found.account.name if found else None
+        name = copies.catalogue().account_of_container(record.container)
     if not name:
         raise bad_input("params.storage_account", f"which account holds container {record.container!r}?")
     return account_named(ctx, "params.storage_account", name)
