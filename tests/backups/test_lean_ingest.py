@@ -292,6 +292,28 @@ def test_reports_arriving_together_are_committed_in_one_group_and_each_gets_its_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_groups_rows_and_audit_events_are_the_full_paths(world, token):
+    bodies = [report(id="lead"), report(id="grouped-a", asset="zeta-db"),
+              report(id="grouped-b", location={"region": "rackspace/mci", "key": "k"}, outcome="failed",
+                     error="disk full", size_bytes=None, sha256=None)]
+    answers = _send_together(bodies, token)
+    for body in bodies[1:]:
+        full_call(body | {"id": f"full-{body['id']}"}, token)
+    assert [a.code for a in answers] == [201] * 3
+    assert [a.json()["viable"] for a in answers] == [True, True, False]
+    skip = {"id", "client_id", "created_at"}
+    fields = [f.attname for f in BackupRecord._meta.concrete_fields if f.attname not in skip]
+    for name in ("grouped-a", "grouped-b"):
+        grouped = BackupRecord.objects.filter(client_id=name).values(*fields).get()
+        assert grouped == BackupRecord.objects.filter(client_id=f"full-{name}").values(*fields).get()
+        event = AuditEvent.objects.get(action="backups.record_ingested", after__id=name)
+        full = AuditEvent.objects.get(action="backups.record_ingested", after__id=f"full-{name}")
+        assert (event.actor_label, event.object_type, event.after["outcome"]) == (
+            full.actor_label, full.object_type, full.after["outcome"])
+        assert event.object_id == str(BackupRecord.objects.get(client_id=name).pk)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_same_report_twice_in_one_group_is_one_record_and_a_duplicate(world, token):
     # The second's ON CONFLICT finds the first's row and settles nothing: it is answered the full way.
     answers = _send_together([report(id="first"), report(), report()], token)
