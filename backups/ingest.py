@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from backups import status
 from backups.choices import Outcome, PolicyKind, RecordSource
@@ -300,13 +300,35 @@ def _cursor():
     Django's own cursors bind on the client and turn preparation off (prepare_threshold=None), so this is
     scoped to ingestion. psycopg keeps the prepared statements per connection (CONN_MAX_AGE keeps those).
     Behind PgBouncer in transaction mode this needs PgBouncer >= 1.21 with max_prepared_statements set."""
-    connection.ensure_connection()
-    if connection.connection.prepare_threshold is None:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the `connection` proxy is a thread-local lookup
+    db.ensure_connection()
+    conn = db.connection
+    if conn.prepare_threshold is None:
         # None turns preparation off even when asked for. A threshold never reached keeps every other
         # statement unprepared, as Django wants, and lets PreparedCursor ask for it.
-        connection.connection.prepare_threshold = 2**31 - 1
-    raw = _PreparedCursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        conn.prepare_threshold = 2**31 - 1
+    raw = _PreparedCursor(conn)
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+
+
+def store_many(params: list[dict]) -> list[tuple]:
+    """STORE_ONE_SQL for several single reports at once, each statement as ingest_one runs it, in one
+    transaction, one round trip (psycopg's pipeline) and one commit: the group commit of backups/lean.py.
+    Returns each statement's row (tokens, settled, id, viable) in order. All or nothing: an error rolls
+    every report of the group back, and the caller answers each of them the general way."""
+    if len(params) == 1:
+        # Alone, autocommit is one round trip; a transaction would add BEGIN and COMMIT.
+        with _cursor() as cur:
+            cur.execute(STORE_ONE_SQL, params[0])
+            return [cur.fetchone()]
+    with transaction.atomic(), _cursor() as cur, connection.wrap_database_errors:
+        # Django's cursor has no executemany(returning=True); the psycopg cursor underneath has.
+        raw = cur.cursor
+        raw.executemany(STORE_ONE_SQL, params, returning=True)
+        rows = [raw.fetchone()]
+        while raw.nextset():
+            rows.append(raw.fetchone())
+    return rows
 
 
 def _prepared_cursor_class():
@@ -485,10 +507,9 @@ WITH t AS (
   LEFT JOIN inventory_zone z ON z.region_id = r.id AND z.slug = %(zone)s::text
   WHERE pv.slug = %(provider)s::text AND (%(zone)s::text IS NULL OR z.id IS NOT NULL)
 ), ok AS (
-  SELECT pr.policy_id, pr.asset_id, pr.retention, v.viable, t.id AS token_id,
-         loc.zone_id, loc.region_id, loc.provider
+  SELECT pr.policy_id, pr.asset_id, pr.retention, pr.kind = ANY(string_to_array(%(viable_kinds)s::text, ' '))
+         AS viable, t.id AS token_id, loc.zone_id, loc.region_id, loc.provider
   FROM pr CROSS JOIN t
-  JOIN unnest(%(kinds)s::text[], %(viables)s::boolean[]) AS v(kind, viable) ON v.kind = pr.kind
   LEFT JOIN loc ON true
   WHERE (SELECT count(*) FROM pr) = 1 AND (t.account_id IS NULL OR pr.account_id = t.account_id)
     AND (%(region)s::text IS NULL OR loc.region_id IS NOT NULL)
@@ -533,54 +554,65 @@ class One:
     state: str = ""
 
 
-def ingest_one(item: object, digest: str, now: datetime) -> One:
-    """One report from an agent: one statement (STORE_ONE_SQL) when all is well. Anything it cannot settle
-    (a bad field, an unknown asset, an ambiguous policy, a retry of a known id) goes the general way, with
-    the same messages and the same idempotency."""
+def store_one_params(item: object, digest: str, now: datetime) -> dict | None:
+    """STORE_ONE_SQL's parameters for a report that passes every check needing no database, else None (the
+    general way then names what is wrong). Shared by ingest_one and the lean WSGI path (backups/lean.py)."""
     from django.utils import timezone
 
     errors: list[dict] = []
     checked = _check(item, now, errors) if isinstance(item, dict) else None
-    if checked is not None and not errors:
-        loc = item.get("location")
-        params = {"digest": digest, "asset": item.get("asset"), "policy": item.get("policy"),
-                  "provider": None, "region": None, "zone": None}
-        fast = isinstance(params["asset"], str) and (params["policy"] is None or isinstance(params["policy"], str))
-        location = {"provider": "", "container": "", "key": ""}
-        if loc is not None:
-            fast = fast and isinstance(loc, dict) and loc.keys() <= LOCATION_FIELDS
-            for key in ("provider", "container", "key"):
-                text = loc.get(key) or "" if fast else ""
-                fast = fast and isinstance(text, str)
-                location[key] = text
-            path = loc.get("zone") or loc.get("region") if fast else None
-            if path:
-                parts = path.split("/") if isinstance(path, str) else []
-                fast = fast and len(parts) == (3 if loc.get("zone") else 2)
-                if fast:
-                    params.update(zip(("provider", "region", "zone"), parts, strict=False))
-        if fast:
-            outcome, recovery = checked["outcome"], checked["recovery_point"] or checked["started_at"]
-            facts = {"outcome": outcome, "size_bytes": checked["size_bytes"], "sha256": checked["sha256"],
-                     "provider_state": checked["provider_state"], "recovery_point": recovery, "from_poller": False}
-            params |= {
-                "kinds": KINDS, "viables": [status.is_viable(kind, **facts) for kind in KINDS],
-                "pit_missing": checked["recovery_point"] is None and outcome == Outcome.SUCCEEDED,
-                "client_id": checked["client_id"], "started_at": checked["started_at"],
-                "completed_at": checked["completed_at"], "outcome": outcome, "error": checked["error"],
-                "size_bytes": checked["size_bytes"], "sha256": checked["sha256"],
-                "loc_provider": location["provider"], "container": location["container"], "key": location["key"],
-                "provider_state": checked["provider_state"], "recovery": recovery,
-                "recovery_point": recovery if outcome == Outcome.SUCCEEDED else None,
-                "source": RecordSource.AGENT.value, "created_at": timezone.now(),
-            }
-            with _cursor() as cur:
-                cur.execute(STORE_ONE_SQL, params)
-                tokens, settled, pk, viable = cur.fetchone()
-            if not tokens:
-                return One(token_ok=False)
-            if settled and pk is not None:
-                return One(token_ok=True, row={"id": pk, "viable": viable}, state="created")
+    if checked is None or errors:
+        return None
+    loc = item.get("location")
+    params = {"digest": digest, "asset": item.get("asset"), "policy": item.get("policy"),
+              "provider": None, "region": None, "zone": None}
+    fast = isinstance(params["asset"], str) and (params["policy"] is None or isinstance(params["policy"], str))
+    location = {"provider": "", "container": "", "key": ""}
+    if loc is not None:
+        fast = fast and isinstance(loc, dict) and loc.keys() <= LOCATION_FIELDS
+        for key in ("provider", "container", "key"):
+            text = loc.get(key) or "" if fast else ""
+            fast = fast and isinstance(text, str)
+            location[key] = text
+        path = loc.get("zone") or loc.get("region") if fast else None
+        if path:
+            parts = path.split("/") if isinstance(path, str) else []
+            fast = fast and len(parts) == (3 if loc.get("zone") else 2)
+            if fast:
+                params.update(zip(("provider", "region", "zone"), parts, strict=False))
+    if not fast:
+        return None
+    outcome, recovery = checked["outcome"], checked["recovery_point"] or checked["started_at"]
+    facts = {"outcome": outcome, "size_bytes": checked["size_bytes"], "sha256": checked["sha256"],
+             "provider_state": checked["provider_state"], "recovery_point": recovery, "from_poller": False}
+    return params | {
+        # The kinds for which this report would be viable, as one text: two arrays cost psycopg more to send
+        # than the rest of the parameters together.
+        "viable_kinds": " ".join(kind for kind in KINDS if status.is_viable(kind, **facts)),
+        "pit_missing": checked["recovery_point"] is None and outcome == Outcome.SUCCEEDED,
+        "client_id": checked["client_id"], "started_at": checked["started_at"],
+        "completed_at": checked["completed_at"], "outcome": outcome, "error": checked["error"],
+        "size_bytes": checked["size_bytes"], "sha256": checked["sha256"],
+        "loc_provider": location["provider"], "container": location["container"], "key": location["key"],
+        "provider_state": checked["provider_state"], "recovery": recovery,
+        "recovery_point": recovery if outcome == Outcome.SUCCEEDED else None,
+        "source": RecordSource.AGENT.value, "created_at": timezone.now(),
+    }
+
+
+def ingest_one(item: object, digest: str, now: datetime) -> One:
+    """One report from an agent: one statement (STORE_ONE_SQL) when all is well. Anything it cannot settle
+    (a bad field, an unknown asset, an ambiguous policy, a retry of a known id) goes the general way, with
+    the same messages and the same idempotency."""
+    params = store_one_params(item, digest, now)
+    if params is not None:
+        with _cursor() as cur:
+            cur.execute(STORE_ONE_SQL, params)
+            tokens, settled, pk, viable = cur.fetchone()
+        if not tokens:
+            return One(token_ok=False)
+        if settled and pk is not None:
+            return One(token_ok=True, row={"id": pk, "viable": viable}, state="created")
     # The general way: the token first (a bad token is a 401 whatever the body), then every field named.
     token = token_by_digest(digest)
     if token is None:

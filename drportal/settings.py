@@ -180,6 +180,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+
+# POST /api/v1/backups/ stores a well-formed single report without Django's request cycle, committing the
+# reports that arrive together at once (drportal/wsgi.py, backups/lean.py; issue 17). Off: every report takes
+# the full path, as before.
+INGEST_LEAN_PATH = envbool("INGEST_LEAN_PATH", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
