@@ -21,7 +21,6 @@ REASON = "# long because:"
 ALLOWED: set[str] = {
     # The agent's report in one statement when all is well (bench: backups ingest): to go when the fast path's
     # parameters are built by a function of their own, measured against the benchmark.
-    "backups.ingest:ingest_one",
     # The notices benchmark's one scenario, step by step: to go into set-up, send and measure parts.
     "bench.notices:run",
     # The plan document's PDF, page by page: to go into one function per page.
