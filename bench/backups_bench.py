@@ -360,6 +360,7 @@ def run() -> list[dict]:
     note = f"seed {info}" if info.get("seeded") else "data set reused"
     return [
         {"name": "dashboard_p95_ms", "value": round(p95, 1), "unit": "ms", "target": 150, "met": p95 <= 150,
+         "queries": queries,
          "note": f"{queries} queries; /backups/ list p95 {list_p95:.1f} ms with {list_queries} queries; {note}"},
         *run_ingest(),
     ]
