@@ -73,6 +73,10 @@ def prepare_database() -> str:
     os.environ["DATABASE_URL"] = url
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
                    env=os.environ | {"PYTHONPATH": str(ROOT)})
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Fresh statistics for every run: autovacuum may be off or behind (it is off on the shared machine),
+        # and a plan made on statistics from before the last run's writes measures the planner, not the code.
+        conn.execute("ANALYZE")
     return name
 
 
