@@ -91,7 +91,9 @@ def run() -> list[dict]:
     setup_django()
     seed()
     done = subprocess.run([sys.executable, "-m", "bench.sweep_cost", "child"], cwd=ROOT, capture_output=True,
-                          text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=3600)
+                          text=True, timeout=3600,
+                          # As the scheduler's worker runs it, whatever the caller's environment says.
+                          env=os.environ | {"PYTHONPATH": str(ROOT), "DEBUG": "false", "LOG_LEVEL": "WARNING"})
     if done.returncode:
         raise RuntimeError(f"the sweep process failed: {done.stderr[-2000:]}")
     m = json.loads(done.stdout.strip().splitlines()[-1])
