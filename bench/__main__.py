@@ -10,6 +10,12 @@ BENCH_DATABASE_URL if set, else a database named `drportal_bench` on the server 
 embedded PostgreSQL when DATABASE_URL is unset), created and migrated here if needed. Seeding is each module's
 job (the backups modules seed once and reuse their data). Redis is REDIS_URL's, or the embedded one.
 
+BENCH_SCALE=1|3|10 (bench/_scale.py) sets the data set's size: 1 is 5,000 servers, 50,000 customer databases
+and 2,000,000 backup records, 10 is ten times each. Each scale has its database (`drportal_bench`,
+`drportal_bench_3`, `drportal_bench_10`), seeded on its first run and kept. bench/results.json holds one entry
+per benchmark and scale (a run replaces only its own scale's), and the README's bench block shows the growth
+table built from them: each benchmark's value at 1x, 3x and 10x, with its query count where it has one.
+
 Set BENCH_ONLY to a comma-separated list of module names to run a subset: a subset's table is printed and
 written to bench/results-partial.json, leaving bench/results.json and the README to full runs.
 """
@@ -29,11 +35,15 @@ import traceback
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import _scale
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["backups_bench", "fanout", "step_latency", "dns_cutover", "notices", "pages", "inventory_import", "memory"]
-BENCH_DB = "drportal_bench"
+ORDER = ["backups_bench", "rpo_api", "sweep_cost", "region", "fanout", "step_latency", "dns_cutover", "notices",
+         "pages", "inventory_import", "memory"]
 ROW_KEYS = ("name", "value", "unit", "target", "met")
+# Optional keys a row may carry into results.json: its query count (pages, dashboard), shown in the growth table.
+EXTRA_KEYS = ("queries",)
 
 
 def with_database(url: str, name: str) -> str:
@@ -54,7 +64,7 @@ def prepare_database() -> str:
             from drportal.lib import embedded
 
             base = embedded.postgres_url()
-        url = with_database(base, BENCH_DB)
+        url = with_database(base, _scale.database_name())
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
@@ -63,6 +73,10 @@ def prepare_database() -> str:
     os.environ["DATABASE_URL"] = url
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
                    env=os.environ | {"PYTHONPATH": str(ROOT)})
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Fresh statistics for every run: autovacuum may be off or behind (it is off on the shared machine),
+        # and a plan made on statistics from before the last run's writes measures the planner, not the code.
+        conn.execute("ANALYZE")
     return name
 
 
@@ -89,11 +103,38 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def merged(previous: list[dict], rows: list[dict], scale: int) -> list[dict]:
+    """results.json after a run at `scale`: the other scales' entries kept, this scale's replaced. An entry
+    written before scales existed was measured at 1x."""
+    kept = [r | {"scale": r.get("scale", 1)} for r in previous if r.get("scale", 1) != scale]
+    return sorted(kept + rows, key=lambda r: r["scale"])
+
+
+def growth(results: list[dict]) -> str:
+    """Benchmarks as rows, scales as columns: how each cost grows with the data set. A scale not measured yet
+    shows a dash; a page benchmark shows its query count beside its value."""
+    names = list(dict.fromkeys(r["name"] for r in results))
+    cells: dict[tuple[str, int], str] = {}
+    units: dict[str, str] = {}
+    for r in results:
+        value = "error" if r["value"] is None else f"{r['value']}"
+        if r.get("queries") is not None:
+            value += f" ({r['queries']} q)"
+        cells[(r["name"], r["scale"])] = value + ("" if r["met"] else " NO")
+        units.setdefault(r["name"], r["unit"])
+    head = " | ".join(f"{s}×" for s in _scale.SCALES)
+    lines = [f"| benchmark | unit | {head} |", "|---|---|" + "---:|" * len(_scale.SCALES)]
+    for name in names:
+        row = " | ".join(cells.get((name, s), "–") for s in _scale.SCALES)
+        lines.append(f"| {name} | {units[name]} | {row} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drportal.settings")
     database = prepare_database()
-    print(f"benchmark database: {database}", flush=True)
+    print(f"benchmark database: {database} (BENCH_SCALE={_scale.scale()})", flush=True)
     partial = bool(os.environ.get("BENCH_ONLY"))
     rows: list[dict] = []
     for name in modules():
@@ -111,15 +152,21 @@ def main() -> int:
     for r in rows:
         if r.get("note"):
             print(f"- {r['name']}: {r['note']}")
-    clean = [{key: r.get(key) for key in ROW_KEYS} for r in rows]
+    scale = _scale.scale()
+    clean = [{key: r.get(key) for key in ROW_KEYS} | {k: r[k] for k in EXTRA_KEYS if r.get(k) is not None}
+             | {"scale": scale} for r in rows]
     if partial:
         (HERE / "results-partial.json").write_text(json.dumps(clean, indent=2) + "\n")
         return 0 if all(r["met"] for r in rows) else 1
-    (HERE / "results.json").write_text(json.dumps(clean, indent=2) + "\n")
+    path = HERE / "results.json"
+    results = merged(json.loads(path.read_text()) if path.exists() else [], clean, scale)
+    path.write_text(json.dumps(results, indent=2) + "\n")
     readme = ROOT / "README.md"
     text = readme.read_text()
     stamp = time.strftime("%Y-%m-%d")
-    block = f"<!-- bench-table -->\nMachine: {machine()}; run {stamp}.\n\n{table(rows)}\n<!-- /bench-table -->"
+    block = (f"<!-- bench-table -->\nMachine: {machine()}; run {stamp} at {scale}× (`BENCH_SCALE={scale}`).\n\n"
+             f"{table(rows)}\n\nGrowth, from bench/results.json (each scale as last measured; NO: target missed):"
+             f"\n\n{growth(results)}\n<!-- /bench-table -->")
     readme.write_text(re.sub(r"<!-- bench-table -->.*<!-- /bench-table -->", block, text, flags=re.S))
     return 0 if all(r["met"] for r in rows) else 1
 

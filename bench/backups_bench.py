@@ -4,7 +4,7 @@ backup records (issue 3):
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/dr_backups_bench BENCH_ONLY=backups_bench python -m bench
 
 - dashboard_p95_ms: the staff dashboard (with the backups panel) rendered 60 times in-process, p95;
-- rpo_api_all_s: GET /api/v1/rpo/ for all 50,000 databases, median of 3;
+- (rpo_api_all_s, GET /api/v1/rpo/ for every database, is measured over HTTP by bench/rpo_api.py);
 - ingest_single_eps: one report per POST, under gunicorn (4 sync workers) with a threaded load generator on
   the same 2 cores;
 - ingest_batch_eps: lists of 1,000 reports per POST under the same gunicorn.
@@ -27,10 +27,11 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from bench import _scale
 from drportal.cloud.devpeers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVERS, CUSTOMERS, DBS_PER_CUSTOMER = 5_000, 5_000, 10
+DBS_PER_CUSTOMER = 10
 DAILY_DAYS, WEEKLY_WEEKS, IMAGE_WEEKS = 36, 3, 10  # 1,800,000 + 150,000 + 50,000 = 2,000,000 records
 MARKER = "bench-marker"
 
@@ -133,13 +134,24 @@ def seed() -> dict:
     seeded = 0.0
     if not Customer.objects.filter(slug="bcust-1").exists():
         if Customer.objects.exists():
-            raise RuntimeError("refusing to seed 2,000,000 rows into a database with customers: use its own database")
+            raise RuntimeError("refusing to seed the benchmark data set into a database with customers: use its own "
+                               "database")
         started = time.monotonic()
-        params = {"servers": SERVERS, "customers": CUSTOMERS, "per": DBS_PER_CUSTOMER, "daily": DAILY_DAYS,
-                  "weekly": WEEKLY_WEEKS, "images": IMAGE_WEEKS}
+        params = {"servers": _scale.servers(), "customers": _scale.customers(), "per": DBS_PER_CUSTOMER,
+                  "daily": DAILY_DAYS, "weekly": WEEKLY_WEEKS, "images": IMAGE_WEEKS}
         with transaction.atomic(), connection.cursor() as cur:
-            for statement in SEED_SQL:
+            cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            if cur.fetchone()[0]:
+                # Every row is made by joining the rows just inserted, so its foreign keys hold by construction;
+                # checking them (deferred, at COMMIT) took longer than the inserts at 10x. Triggers, the
+                # foreign keys' included, do not fire in replica mode; only a superuser may set it.
+                cur.execute("SET LOCAL session_replication_role = replica")
+            for n, statement in enumerate(SEED_SQL, 1):
                 cur.execute(statement, params)
+                # A 10x seed runs for many minutes: say where it is.
+                print(f"   seed {n}/{len(SEED_SQL)}: {cur.rowcount} rows, {time.monotonic() - started:.0f} s",
+                      flush=True)
+        print(f"   committed, {time.monotonic() - started:.0f} s", flush=True)
         with connection.cursor() as cur:
             # VACUUM, not only ANALYZE: on a live system autovacuum summarises the BRIN index on the records'
             # created_at as they arrive; 2,000,000 records loaded at once are not, and every query on a recent
@@ -150,6 +162,11 @@ def seed() -> dict:
     started = time.monotonic()
     totals = sweep.sweep(clock.now(), actor="bench")
     swept = time.monotonic() - started
+    with connection.cursor() as cur:
+        # The sweep has just filled every pair's location and customer: statistics from before it made the
+        # planner expect no pair with a customer, and nested loops over all of them (the RPO API: 2 s, not 0.5).
+        cur.execute("ANALYZE")
+    print(f"   seeded in {seeded:.0f} s, first sweep of {totals['pairs']} pairs in {swept:.0f} s", flush=True)
     Customer.objects.create(slug=MARKER, name="(benchmark data set)")
     return {"seeded": True, "seed_s": round(seeded, 1), "sweep_s": round(swept, 1), "pairs": totals["pairs"]}
 
@@ -183,15 +200,6 @@ def dashboard_p95(client, path: str = "/", runs: int = 60) -> tuple[float, int]:
         client.get(path)
     return statistics.quantiles(times, n=20)[18], len(queries)
 
-
-def rpo_all(client) -> tuple[float, int]:
-    times, count = [], 0
-    for _ in range(3):
-        started = time.perf_counter()
-        response = client.get("/api/v1/rpo/")
-        times.append(time.perf_counter() - started)
-        count = response.json()["count"]
-    return statistics.median(times), count
 
 
 
@@ -366,13 +374,11 @@ def run() -> list[dict]:
     client = _staff_client()
     p95, queries = dashboard_p95(client)
     list_p95, list_queries = dashboard_p95(client, "/backups/?status=bad&sort=rpo", runs=30)
-    rpo_s, count = rpo_all(client)
     note = f"seed {info}" if info.get("seeded") else "data set reused"
     return [
         {"name": "dashboard_p95_ms", "value": round(p95, 1), "unit": "ms", "target": 150, "met": p95 <= 150,
+         "queries": queries,
          "note": f"{queries} queries; /backups/ list p95 {list_p95:.1f} ms with {list_queries} queries; {note}"},
-        {"name": "rpo_api_all_s", "value": round(rpo_s, 3), "unit": "s", "target": 2, "met": rpo_s <= 2 and
-         count >= 50_000, "note": f"{count} databases"},
         *run_ingest(),
     ]
 

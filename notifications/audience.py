@@ -36,6 +36,11 @@ def affected_services(incident: Incident, zone_ids: set[int] | None = None) -> Q
     return Service.objects.filter(id__in=incident_scope.of(incident).services)
 
 
+def affected_customer_ids(incident: Incident) -> list[int]:
+    """The ids affected_customers reads, without a query: the incident's stored scope."""
+    return list(incident_scope.of(incident).customers)
+
+
 def affected_customers(incident: Incident) -> QuerySet[Customer]:
     """Active customers with a database or another asset, or a service, on something the incident hit."""
     return Customer.objects.filter(id__in=incident_scope.of(incident).customers).order_by("name")

@@ -106,6 +106,10 @@ def resolve(disaster_class: str, *, regions: Iterable = (), zones: Iterable = ()
         # "Dallas is down" said by naming a Dallas server: its zone is down with it.
         lost_zones |= set(Server.objects.filter(id__in=server_ids).values_list("zone_id", flat=True))
     hit_servers = set(server_ids)
+    # The servers, assets and services hit are passed on as subqueries, not as lists of ids: a region of
+    # 12,500 servers and 137,500 assets as IN lists of that many placeholders made declaring take tens of
+    # seconds (issue 17); PostgreSQL joins them in one pass.
+    servers_hit = Server.objects.filter(Q(id__in=server_ids) | Q(zone_id__in=lost_zones)).values("id")
     if lost_zones:
         hit_servers |= set(Server.objects.filter(zone_id__in=lost_zones).values_list("id", flat=True))
     # A region is lost when it was named, or when every one of its zones is lost.
@@ -116,23 +120,25 @@ def resolve(disaster_class: str, *, regions: Iterable = (), zones: Iterable = ()
         lost_regions |= set(Zone.objects.filter(id__in=lost_zones).values_list("region_id", flat=True)) - partial
 
     hit_assets = set(asset_ids)
-    if hit_servers or lost_zones:
-        hit_assets |= set(Asset.objects.filter(
-            Q(server_id__in=hit_servers) | Q(server__isnull=True, zone_id__in=lost_zones)
-        ).values_list("id", flat=True))
-    # Customer databases a recovery restores: a terminated customer's is kept for its data file, not served.
-    databases = set(Asset.objects.filter(id__in=hit_assets, kind=AssetKind.DATABASE)
-                    .exclude(customer__status=CustomerStatus.TERMINATED).values_list("id", flat=True)) \
-        if hit_assets else set()
+    assets_hit = Asset.objects.filter(Q(id__in=asset_ids) | Q(server_id__in=servers_hit)
+                                      | Q(server__isnull=True, zone_id__in=lost_zones))
+    # Each hit asset with its kind and its customer's status: the databases a recovery restores (a terminated
+    # customer's is kept for its data file, not served) and the customers hit through an asset, in one query.
+    rows = list(assets_hit.values_list("id", "kind", "customer_id", "customer__status")) \
+        if hit_servers or lost_zones or asset_ids else []
+    hit_assets |= {pk for pk, _, _, _ in rows}
+    databases = {pk for pk, kind, _, status in rows
+                 if kind == AssetKind.DATABASE and status != CustomerStatus.TERMINATED}
+    customers = {cid for _, _, cid, status in rows if cid is not None and status == CustomerStatus.ACTIVE}
     hit_services = set(service_ids)
     if hit_servers or hit_assets:
-        hit_services |= set(Service.objects.filter(Q(servers__in=hit_servers) | Q(assets__in=hit_assets))
-                            .values_list("id", flat=True).distinct())
-    customers: set[int] = set()
-    if hit_assets or hit_services:
-        customers = set(Customer.objects.filter(
-            Q(assets__in=hit_assets) | Q(services__in=hit_services), status=CustomerStatus.ACTIVE,
-        ).values_list("id", flat=True).distinct())
+        hit_services |= set(Service.servers.through.objects.filter(server_id__in=servers_hit)
+                            .values_list("service_id", flat=True).distinct())
+        hit_services |= set(Service.assets.through.objects.filter(asset_id__in=assets_hit.values("id"))
+                            .values_list("service_id", flat=True).distinct())
+    if hit_services:
+        customers |= set(Customer.objects.filter(services__in=hit_services, status=CustomerStatus.ACTIVE)
+                         .values_list("id", flat=True).distinct())
     people = set(Person.objects.filter(office_id__in=office_ids).values_list("id", flat=True)) if office_ids else set()
     named = [name for name, ids in (("regions", region_ids), ("zones", zone_ids), ("servers", server_ids),
                                     ("offices", office_ids), ("services", service_ids), ("assets", asset_ids)) if ids]

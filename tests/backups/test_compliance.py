@@ -132,3 +132,22 @@ def test_the_dashboard_states_the_reports_figure_and_that_it_is_provisional(clie
     assert f"Backup compliance, last 30 days: {report.total.percent:.2f} % (provisional" in page
     assert "no data yet" not in page
     assert "nothing observed yet" not in page
+
+
+def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds(client_as, observed_90_minutes,
+                                                                                 monkeypatch):
+    from backups import views
+
+    monkeypatch.setattr(views, "PAGE_CUSTOMERS", 1)
+    client = client_as("mona")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client.get("/backups/compliance/?days=30")
+        printable = client.get("/backups/compliance/?days=30&print=1")
+        sheet = client.get("/backups/compliance.csv?days=30")
+    customers = [r[1] for r in page.context["table"] if r[0] == "customer"]
+    assert len(customers) == 1
+    assert "1 more customer, each more compliant than those above" in page.content.decode()
+    every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
+    assert every == ["Acme Dental", "Zeta Clinics"]
+    assert sorted(r[1] for r in printable.context["table"] if r[0] == "customer") == every
+    assert "more customer" not in printable.content.decode()

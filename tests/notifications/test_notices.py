@@ -39,6 +39,28 @@ def test_support_can_remove_and_add_customers_and_a_recompute_keeps_the_removal(
     assert AuditEvent.objects.filter(action="notice.recipient_removed").count() == 1
 
 
+def test_a_recompute_adds_the_whole_audience_in_one_statement_plus_its_audit(world, notice,
+                                                                                django_assert_num_queries):
+    NoticeRecipient.objects.filter(notice=notice).delete()
+    # The INSERT ... SELECT of the scope's customers, and the audit event: whatever the audience's size.
+    with django_assert_num_queries(2):
+        assert notices.recompute_audience(world.users["sam"], notice) == 2
+    assert sorted(r.customer.slug for r in notice.recipients.all()) == ["acme", "globex"]
+    assert AuditEvent.objects.filter(action="notice.audience_computed").count() == 2
+
+
+def test_a_stored_scope_naming_a_customer_that_no_longer_exists_adds_only_the_real_ones(world, notice):
+    from drportal.incidents.models import Incident
+
+    incident = notice.incident
+    scope = dict(incident.scope, customers=[*incident.scope["customers"], 987654321])
+    Incident.objects.filter(pk=incident.pk).update(scope=scope)
+    NoticeRecipient.objects.filter(notice=notice).delete()
+    notice.refresh_from_db()
+    assert notices.recompute_audience(world.users["sam"], notice) == 2
+    assert not NoticeRecipient.objects.filter(customer_id=987654321).exists()
+
+
 def test_the_preview_is_personal_and_never_shows_the_internal_title(world, notice):
     rendered = notices.preview(notice, world.customers["acme"], NOW)
     assert rendered.subject == f"[INC-{notice.incident.pk}] Service disruption affecting Acme"
