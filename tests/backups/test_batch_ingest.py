@@ -125,3 +125,29 @@ def test_the_same_batch_sent_twice_at_once_is_stored_once_with_one_event(world, 
     ids = sorted(BackupRecord.objects.values_list("pk", flat=True))
     assert len(ids) == 51
     assert events() == [("backups.records_ingested", {"created": ids, "finished": [], "duplicates": 0})]
+
+
+def test_an_account_token_s_batch_names_the_asset_of_another_account(client, world):
+    from drportal.inventory.models import ProviderAccount
+
+    ours = ProviderAccount.objects.create(provider=world.rackspace, name="jivosoft", driver="rackspace")
+    theirs = ProviderAccount.objects.create(provider=world.rackspace, name="other", driver="rackspace")
+    world.db1.account = ours  # acme-db is ours through its server
+    world.db1.save()
+    world.zeta_db.account = theirs  # zeta-db's own account wins over its server's
+    world.zeta_db.save()
+    raw = IngestToken.issue("account agent", account=ours)[1]
+    items = [report(id="d1", policy=world.daily.name), report(id="d1", asset="zeta-db", policy=world.daily.name)]
+    response = post(client, items, raw)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "asset", "message": "asset 'zeta-db' is not in this token's "
+                                                                       "account", "index": 1}]
+    assert BackupRecord.objects.count() == 0
+    assert post(client, items[:1], raw).json() == {"created": 1, "duplicates": 0, "finished": 0}
+
+
+def test_a_policy_token_s_batch_needs_no_policy_name_for_an_asset_of_two_policies(client, world):
+    raw = IngestToken.issue("weekly agent", policy=world.weekly)[1]
+    response = post(client, batch("w1") + batch("w1", asset="zeta-db"), raw)
+    assert response.status_code == 201, response.content
+    assert set(BackupRecord.objects.values_list("policy_id", flat=True)) == {world.weekly.pk}
