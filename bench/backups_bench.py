@@ -232,7 +232,8 @@ def _gunicorn(port: int) -> subprocess.Popen:
     return proc
 
 
-def _report(asset: str, rid: str, when: str) -> dict:
+def bench_report(asset: str, rid: str, when: str) -> dict:
+    """One report as the load generator and bench.batch_profile send it."""
     return {"id": rid, "asset": asset, "policy": "bench daily dumps", "outcome": "succeeded", "started_at": when,
             "completed_at": when, "size_bytes": 12345, "sha256": "c" * 64,
             "location": {"zone": "bench/r1/r1z1", "container": "dumps", "key": f"k/{rid}"}}
@@ -240,7 +241,7 @@ def _report(asset: str, rid: str, when: str) -> dict:
 
 def _template(when: str) -> str:
     # {id} and {asset} are filled in by the load generator, request by request.
-    return json.dumps(_report("{asset}", "{id}", when))
+    return json.dumps(bench_report("{asset}", "{id}", when))
 
 
 def _load(port: int, token: str, cfg: dict) -> dict:
