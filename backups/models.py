@@ -117,15 +117,10 @@ class BackupRecord(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     # Where the copy sits.
     provider = models.CharField(max_length=50, blank=True)
-    # Region, zone and token: no database constraint either (db_constraint=False; Django's on_delete still runs
-    # on every delete through the ORM, and nothing in drportal deletes zones, regions or tokens). PostgreSQL
-    # checks a constraint with one lookup and row lock per inserted row: the three cost 13 us of the 42 us of
-    # backend CPU a batched record took (issue 17, docs/backups.md), for rows whose ids ingestion has just
-    # looked up. Asset and policy, what a record is of, keep theirs.
     region = models.ForeignKey("inventory.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                               db_index=False, db_constraint=False)
+                               db_index=False)
     zone = models.ForeignKey("inventory.Zone", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                             db_index=False, db_constraint=False)
+                             db_index=False)
     container = models.CharField(max_length=255, blank=True)
     key = models.CharField(max_length=1024, blank=True)
     # What the provider says of an image or snapshot ("available"), or "in_sync" / "diverged" for mirrors.
@@ -138,7 +133,7 @@ class BackupRecord(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=20, choices=RecordSource.choices, default=RecordSource.AGENT)
     token = models.ForeignKey("backups.IngestToken", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+", db_index=False, db_constraint=False)
+                              related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Learnt later; not facts of the backup itself.
     observed_sha256 = models.CharField(max_length=64, blank=True)
