@@ -453,16 +453,21 @@ def next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
 
 
 def not_recovered(rows: list[StepRun], steps: list[dict]) -> list[StepRun]:
-    """The recovery (automated) steps the run was meant to do and did not: nothing to act on (a step with
+    """The recovery steps the run was meant to do and did not. A manual step marked `recovers: true` (recovery
+    work a person does, such as re-creating the changes made since the image) skipped by a person; other manual
+    steps are informational (asking the provider, the review) and their skip leaves nothing unrecovered.
+    An automated step: nothing to act on (a step with
     nothing to do, such as restoring the databases of servers that hold none, is not among them), skipped by a
     person, or handed over to a step the run (`steps`, its spec's) does not have. A person's skip says the run
     should go on without the step, not that the step was done: what was done by hand instead is the skip's
     reason, which no row proves. A handover ("the volume is gone: restore from cloud storage instead") ends
     the action's part, and nothing is recovered until a step that follows it (on_handover_from) does it."""
-    return [r for r in rows if r.kind == StepKind.AUTOMATED
+    by_hand = {s["id"] for s in steps if s["kind"] == StepKind.MANUAL and s.get("recovers")}
+    return [r for r in rows if (r.kind == StepKind.AUTOMATED
             and ((r.state == StepState.NOT_APPLICABLE and not r.outputs.get("nothing_to_do"))
                  or step_outcome(r) == StepOutcome.SKIPPED
-                 or (step_outcome(r) == StepOutcome.HANDED_OVER and not taken_up(r, rows, steps)))]
+                 or (step_outcome(r) == StepOutcome.HANDED_OVER and not taken_up(r, rows, steps))))
+            or (r.step_id in by_hand and step_outcome(r) == StepOutcome.SKIPPED)]
 
 
 def taken_up(row: StepRun, rows: list[StepRun], steps: list[dict]) -> bool:

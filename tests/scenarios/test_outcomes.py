@@ -335,3 +335,58 @@ def test_a_handover_for_a_database_that_no_longer_exists_fails_the_follow_up_and
     assert follow_up.state == StepState.FAILED
     assert follow_up.error == "params.asset: no asset 'db-gone' (permanent, BadInput)"
     assert run.state == RunState.FAILED
+
+
+BY_HAND = scenario("by-hand", """\
+- id: recreate
+  kind: manual
+  recovers: true
+  title: Re-create the changes made since the image
+  quote: "staff will document and re-create the changes"
+  instructions: "Re-create every change since the image"
+- id: review
+  kind: manual
+  title: Meet to review the cause of the crash
+  quote: "Jivosoft staff will meet to review"
+  instructions: "Hold the review"
+""")
+
+
+def by_hand_run(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    return engine.start_run(incident, BY_HAND, alice)[0]
+
+
+def test_a_skipped_manual_recovery_step_ends_the_run_incomplete_naming_it(alice, make_servers):
+    run = by_hand_run(alice, make_servers)
+    engine.skip_step(run.steps.get(step_id="recreate").pk, alice, reason="no time tonight")
+    engine.complete_step(run.steps.get(step_id="review").pk, alice)
+    run.refresh_from_db()
+    assert run.state == RunState.INCOMPLETE
+    assert run.note == "Not recovered: Re-create the changes made since the image (skipped by alice: no time tonight)"
+
+
+def test_a_skipped_informational_manual_step_leaves_the_run_succeeded(alice, make_servers):
+    run = by_hand_run(alice, make_servers)
+    engine.complete_step(run.steps.get(step_id="recreate").pk, alice)
+    engine.skip_step(run.steps.get(step_id="review").pk, alice, reason="held it next week")
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED
+
+
+def test_recovers_on_a_step_that_is_not_manual_is_refused_by_the_validator():
+    from scenarios import loader
+    from tests.scenarios.conftest import HEADER
+
+    _, errors = loader.parse(HEADER.format(name="bad") + """\
+- id: ask
+  kind: decision
+  recovers: true
+  title: Recover?
+  quote: "Jivosoft staff would contact Rackspace first"
+  question: "Recover?"
+  options:
+    - {value: "yes", label: "Yes", next: []}
+""", "bad.yaml", loader.installed_actions())
+    assert any("'recovers' was unexpected" in str(e) for e in errors), errors
