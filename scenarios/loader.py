@@ -73,6 +73,18 @@ class Scenario:
         return self.data["objectives"].get("rpo_minutes")
 
     @property
+    def target_region_source(self) -> str:
+        """Where the target region comes from, in words for the scenario page and the plan: the plan's own
+        sentence naming it (`target_region_quote`), or, when the plan names none, that drportal's configuration
+        chose it, so no page claims the plan said it. "" when the scenario has no target region."""
+        if not self.data.get("target_region"):
+            return ""
+        quote = str(self.data.get("target_region_quote") or "").strip()
+        if quote:
+            return f"named by the plan: “{quote}”"
+        return "target region chosen by drportal's configuration, not the plan"
+
+    @property
     def last_reviewed(self) -> date:
         return date.fromisoformat(self.data["last_reviewed"])
 
