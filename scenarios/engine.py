@@ -196,7 +196,11 @@ def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
             continue
         items = _items(step, bindings)
         gaps = [target_gap(step, bindings, item) for item in items]
-        out.append({"id": step["id"], "title": plain_title(step, bindings),
+        title = plain_title(step, bindings)
+        if step.get("on_handover_from"):
+            # Its targets are the items the earlier step hands over, known only then: the list is the most it does.
+            title += " (only those the earlier step hands over)"
+        out.append({"id": step["id"], "title": title,
                     "targets": [i for i, g in zip(items, gaps, strict=True) if i and not g],
                     "not_applicable": next((g for g in gaps if g), "")})
     return out
@@ -366,9 +370,10 @@ def not_handed_over(spec: dict, row: StepRun, by_step: dict[str, list[StepRun]])
     source = spec.get("on_handover_from")
     if not source or handed_over(by_step.get(source, []), row.item):
         return ""
+    # Said as a branch not taken (and counted as one): the handover is the branch, and it was not taken.
     if row.item:
-        return f"not needed: {source} recovered {row.item} without handing over"
-    return f"not needed: {source} completed without handing over"
+        return f"branch not taken: {source} recovered {row.item} without handing over"
+    return f"branch not taken: {source} completed without handing over"
 
 
 def bind_inputs(run: Run, row: StepRun, spec: dict, by_step: dict[str, list[StepRun]]) -> None:
@@ -812,12 +817,14 @@ def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
 
 
 def step_outcome(row: StepRun) -> str:
-    """How a row counts in the run's summary: done, branch not taken, not applicable, skipped by a person,
-    failed, cancelled, or still open."""
+    """How a row counts in the run's summary: done, handed over, branch not taken, not applicable, skipped by a
+    person, failed, cancelled, or still open."""
     if row.state == StepState.SUCCEEDED:
-        # A handover is the action saying "I could not; this is for another step": not done. The step that
-        # takes it up counts as done for that item (its own row), so nothing is counted twice.
-        return StepOutcome.HANDED_OVER if row.outputs.get("handover") else StepOutcome.DONE
+        # An action's handover is the action saying "I could not; this is for another step": not done. The step
+        # that takes it up counts as done for that item (its own row), so nothing is counted twice. (A notice
+        # handed to a person and sent by hand was done, by that person.)
+        handed = row.kind == StepKind.AUTOMATED and row.outputs.get("handover")
+        return StepOutcome.HANDED_OVER if handed else StepOutcome.DONE
     if row.state == StepState.NOT_APPLICABLE:
         return StepOutcome.NOT_APPLICABLE
     if row.state == StepState.SKIPPED:

@@ -275,7 +275,7 @@ def test_a_follow_up_restores_only_the_items_that_were_handed_over_to_it(alice, 
     run.refresh_from_db()
     follow_up = {r.item: (r.state, r.skip_reason) for r in run.steps.filter(step_id="from-storage")}
     assert follow_up == {"web0": (StepState.SUCCEEDED, ""),
-                         "web1": (StepState.SKIPPED, "not needed: restore recovered web1 without handing over"),
+                         "web1": (StepState.SKIPPED, "branch not taken: restore recovered web1 without handing over"),
                          "web2": (StepState.SUCCEEDED, "")}
     assert run.state == RunState.SUCCEEDED
     assert engine.run_summary(run, list(run.steps.all()), run.finished_at)["outcomes"] == [
@@ -390,3 +390,60 @@ def test_recovers_on_a_step_that_is_not_manual_is_refused_by_the_validator():
     - {value: "yes", label: "Yes", next: []}
 """, "bad.yaml", loader.installed_actions())
     assert any("'recovers' was unexpected" in str(e) for e in errors), errors
+
+
+def test_before_execute_the_plan_says_a_follow_up_acts_only_on_what_is_handed_over(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    steps = {step["id"]: step for step in engine.plan(incident, handing_over(True))}
+    assert steps["from-storage"]["title"] == ("Restore each server from cloud storage (only those the earlier step "
+                                              "hands over)")
+    assert steps["from-storage"]["targets"] == ["web0"]
+
+
+def test_a_follow_up_fanning_out_over_something_else_than_its_source_is_refused():
+    from scenarios import loader
+    from tests.scenarios.conftest import HEADER
+
+    _, errors = loader.parse(HEADER.format(name="mismatch") + """\
+- id: restore
+  kind: automated
+  title: "Recover {database}"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  action: simulated
+  for_each: database
+  params: {asset: "{database}"}
+- id: from-storage
+  kind: automated
+  title: "Restore {server} from cloud storage"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  after: [restore]
+  on_handover_from: restore
+  action: simulated
+  for_each: server
+  params: {server: "{server}"}
+""", "mismatch.yaml", loader.installed_actions())
+    assert [e.reason for e in errors] == [
+        "step 'from-storage' follows the handover of 'restore' item by item: both must fan out over the same thing "
+        "(for_each), or 'from-storage' not at all"]
+
+
+def test_a_notice_a_person_sent_by_hand_counts_as_done_not_handed_over(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    run, _ = engine.start_run(incident, scenario("by-hand-notice", """\
+- id: tell
+  kind: notify
+  title: Tell customers
+  quote: "Jivosoft staff would notify all impacted customers of the outage"
+  audience: customers
+  subject: "[INC-{incident_id}] Service interruption"
+  body: "We are recovering."
+"""), alice)
+    drain()
+    row = run.steps.get(step_id="tell")
+    assert (row.state, row.outputs["handover"]) == (StepState.WAITING, "send by hand")
+    engine.complete_step(row.pk, alice, notes="sent from the support mailbox")
+    run.refresh_from_db()
+    assert engine.run_summary(run, list(run.steps.all()), run.finished_at)["outcomes"] == [("done", 1)]
+    assert run.state == RunState.SUCCEEDED
