@@ -75,7 +75,8 @@ def test_a_crash_of_jv_db1_restores_from_cloud_storage_only_the_databases_its_vo
         assert (row.state, row.outputs.get("handover"), row.outputs["tables"]) == (StepState.SUCCEEDED, None, 1)
         skipped = follow_up[names[database]]
         assert skipped.state == StepState.SKIPPED
-        assert skipped.skip_reason == f"branch not taken: restore-databases recovered {names[database]} without handing over"
+        assert skipped.skip_reason == (f"branch not taken: restore-databases recovered {names[database]} without "
+                                       "handing over")
         assert rows_in(pg_peer, database) == 1  # never restored over
     # The other two were handed over, and restored from the newest dump (Dallas's daily Cloud Backups).
     for database in LOST:
