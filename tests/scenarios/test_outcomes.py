@@ -428,22 +428,9 @@ def test_a_follow_up_fanning_out_over_something_else_than_its_source_is_refused(
         "(for_each), or 'from-storage' not at all"]
 
 
-def test_a_notice_a_person_sent_by_hand_counts_as_done_not_handed_over(alice, make_servers):
-    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
-                                 impacted={"servers": make_servers(1)})
-    run, _ = engine.start_run(incident, scenario("by-hand-notice", """\
-- id: tell
-  kind: notify
-  title: Tell customers
-  quote: "Jivosoft staff would notify all impacted customers of the outage"
-  audience: customers
-  subject: "[INC-{incident_id}] Service interruption"
-  body: "We are recovering."
-"""), alice)
-    drain()
-    row = run.steps.get(step_id="tell")
-    assert (row.state, row.outputs["handover"]) == (StepState.WAITING, "send by hand")
-    engine.complete_step(row.pk, alice, notes="sent from the support mailbox")
-    run.refresh_from_db()
-    assert engine.run_summary(run, list(run.steps.all()), run.finished_at)["outcomes"] == [("done", 1)]
-    assert run.state == RunState.SUCCEEDED
+def test_a_notice_a_person_sent_by_hand_counts_as_done_and_an_actions_handover_as_handed_over():
+    from scenarios.models import StepRun
+
+    by_hand = StepRun(kind="notify", state=StepState.SUCCEEDED, outputs={"handover": "send by hand"})
+    moved = StepRun(kind="automated", state=StepState.SUCCEEDED, outputs={"handover": "restore_from_cloud_storage"})
+    assert (engine.step_outcome(by_hand), engine.step_outcome(moved)) == ("done", "handed_over")
