@@ -49,6 +49,9 @@ class StepOutcome(models.TextChoices):
     """How a finished (or open) step row is counted in a run's summary (engine.step_outcome)."""
 
     DONE = "done", "done"
+    # Succeeded as far as the action could, then handed the rest over (the volume was gone: restore from cloud
+    # storage; the address could not move: change DNS). Not "done": the work is the follow-up step's row.
+    HANDED_OVER = "handed_over", "handed over"
     BRANCH_NOT_TAKEN = "branch_not_taken", "branch not taken"
     NOT_APPLICABLE = "not_applicable", "not applicable"
     SKIPPED = "skipped", "skipped by a person"

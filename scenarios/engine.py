@@ -196,7 +196,11 @@ def plan(incident: Incident, scenario: Scenario) -> list[dict[str, Any]]:
             continue
         items = _items(step, bindings)
         gaps = [target_gap(step, bindings, item) for item in items]
-        out.append({"id": step["id"], "title": plain_title(step, bindings),
+        title = plain_title(step, bindings)
+        if step.get("on_handover_from"):
+            # Its targets are the items the earlier step hands over, known only then: the list is the most it does.
+            title += " (only those the earlier step hands over)"
+        out.append({"id": step["id"], "title": title,
                     "targets": [i for i, g in zip(items, gaps, strict=True) if i and not g],
                     "not_applicable": next((g for g in gaps if g), "")})
     return out
@@ -315,8 +319,9 @@ def advance(run_id: int, actor="engine") -> Run:
                 if verdict is None:
                     continue
                 for row in pending:
-                    if verdict != "ready":
-                        _skip(row, verdict, now, not_taken=True)
+                    why = verdict if verdict != "ready" else not_handed_over(specs[step_id], row, by_step)
+                    if why:
+                        _skip(row, why, now, not_taken=True)
                     else:
                         bind_inputs(run, row, specs[step_id], by_step)
                         _make_ready(run, row, specs[step_id], now, to_enqueue)
@@ -346,12 +351,29 @@ def _verdict(spec: dict, by_step: dict[str, list[StepRun]], specs: dict[str, dic
                 asked.append((f"{dep} was answered {choice!r}", choice in gated))
     if asked and not any(chosen for _, chosen in asked):
         return "branch not taken: " + "; ".join(why for why, _ in asked)
-    source = spec.get("on_handover_from")
-    if source and not any(r.outputs.get("handover") for r in by_step.get(source, [])):
-        return f"not needed: {source} completed without handing over"
     if deps and all(all(r.outputs.get("not_taken") for r in by_step[d]) for d in deps):
         return "branch not taken"
     return "ready"
+
+
+def handed_over(source_rows: list[StepRun], item: str) -> StepRun | None:
+    """The row of an on_handover_from step's source that handed `item` over: the source's row for the same
+    item (a per-database restore hands over database by database), or, for a follow-up that does not fan out,
+    any row that handed over."""
+    return next((r for r in source_rows if r.state == StepState.SUCCEEDED and r.outputs.get("handover")
+                 and (not item or r.item == item)), None)
+
+
+def not_handed_over(spec: dict, row: StepRun, by_step: dict[str, list[StepRun]]) -> str:
+    """Why a row of a step that follows a handover (on_handover_from) is not needed ("" when it is): per item,
+    so a database the earlier step recovered from its volume is never restored over from cloud storage."""
+    source = spec.get("on_handover_from")
+    if not source or handed_over(by_step.get(source, []), row.item):
+        return ""
+    # Said as a branch not taken (and counted as one): the handover is the branch, and it was not taken.
+    if row.item:
+        return f"branch not taken: {source} recovered {row.item} without handing over"
+    return f"branch not taken: {source} completed without handing over"
 
 
 def bind_inputs(run: Run, row: StepRun, spec: dict, by_step: dict[str, list[StepRun]]) -> None:
@@ -436,17 +458,29 @@ def next_wait_due(spec: dict, row: StepRun, now: datetime) -> datetime | None:
 
 
 def not_recovered(rows: list[StepRun], steps: list[dict]) -> list[StepRun]:
-    """The recovery (automated) steps the run was meant to do and did not: nothing to act on (a step with
+    """The recovery steps the run was meant to do and did not. A manual step marked `recovers: true` (recovery
+    work a person does, such as re-creating the changes made since the image) skipped by a person; other manual
+    steps are informational (asking the provider, the review) and their skip leaves nothing unrecovered.
+    An automated step: nothing to act on (a step with
     nothing to do, such as restoring the databases of servers that hold none, is not among them), skipped by a
     person, or handed over to a step the run (`steps`, its spec's) does not have. A person's skip says the run
     should go on without the step, not that the step was done: what was done by hand instead is the skip's
     reason, which no row proves. A handover ("the volume is gone: restore from cloud storage instead") ends
     the action's part, and nothing is recovered until a step that follows it (on_handover_from) does it."""
-    followed = {s["on_handover_from"] for s in steps if s.get("on_handover_from")}
-    return [r for r in rows if r.kind == StepKind.AUTOMATED
+    by_hand = {s["id"] for s in steps if s["kind"] == StepKind.MANUAL and s.get("recovers")}
+    return [r for r in rows if (r.kind == StepKind.AUTOMATED
             and ((r.state == StepState.NOT_APPLICABLE and not r.outputs.get("nothing_to_do"))
                  or step_outcome(r) == StepOutcome.SKIPPED
-                 or (r.state == StepState.SUCCEEDED and r.outputs.get("handover") and r.step_id not in followed))]
+                 or (step_outcome(r) == StepOutcome.HANDED_OVER and not taken_up(r, rows, steps))))
+            or (r.step_id in by_hand and step_outcome(r) == StepOutcome.SKIPPED)]
+
+
+def taken_up(row: StepRun, rows: list[StepRun], steps: list[dict]) -> bool:
+    """Did a step that follows `row`'s handover (on_handover_from) do the work for `row`'s item? Its row for
+    the same item (or its one row, when it does not fan out) succeeded without handing over again."""
+    followers = {s["id"] for s in steps if s.get("on_handover_from") == row.step_id}
+    return any(r.step_id in followers and r.state == StepState.SUCCEEDED and not r.outputs.get("handover")
+               and r.item in (row.item, "") for r in rows)
 
 
 def why_not_recovered(row: StepRun) -> str:
@@ -455,6 +489,9 @@ def why_not_recovered(row: StepRun) -> str:
     if row.state == StepState.SKIPPED:
         return f"skipped by {row.actor_label or 'a person'}: {row.skip_reason}"
     if row.state == StepState.SUCCEEDED:
+        followers = [s["id"] for s in row.run.spec["steps"] if s.get("on_handover_from") == row.step_id]
+        if followers:
+            return f"handed over to {row.outputs['handover']}, which {', '.join(followers)} did not do"
         return f"handed over to {row.outputs['handover']}, which no step of this run does"
     return row.skip_reason
 
@@ -497,7 +534,7 @@ def not_exercised(rows: list[StepRun]) -> list[str]:
         if row.kind != StepKind.AUTOMATED:
             continue
         outcome = step_outcome(row)
-        if outcome == StepOutcome.DONE and row.outputs.get("exercised") is False:
+        if outcome in (StepOutcome.DONE, StepOutcome.HANDED_OVER) and row.outputs.get("exercised") is False:
             out.append(f"{row.title}: {row.outputs.get('not_exercised', 'only planned')}")
         elif outcome in (StepOutcome.NOT_APPLICABLE, StepOutcome.SKIPPED, StepOutcome.CANCELLED):
             out.append(f"{row.title}: {row.skip_reason or StepOutcome(outcome).label}")
@@ -776,10 +813,14 @@ def run_summary(run: Run, rows: list[StepRun], now: datetime) -> dict[str, Any]:
 
 
 def step_outcome(row: StepRun) -> str:
-    """How a row counts in the run's summary: done, branch not taken, not applicable, skipped by a person,
-    failed, cancelled, or still open."""
+    """How a row counts in the run's summary: done, handed over, branch not taken, not applicable, skipped by a
+    person, failed, cancelled, or still open."""
     if row.state == StepState.SUCCEEDED:
-        return StepOutcome.DONE
+        # An action's handover is the action saying "I could not; this is for another step": not done. The step
+        # that takes it up counts as done for that item (its own row), so nothing is counted twice. (A notice
+        # handed to a person and sent by hand was done, by that person.)
+        handed = row.kind == StepKind.AUTOMATED and row.outputs.get("handover")
+        return StepOutcome.HANDED_OVER if handed else StepOutcome.DONE
     if row.state == StepState.NOT_APPLICABLE:
         return StepOutcome.NOT_APPLICABLE
     if row.state == StepState.SKIPPED:

@@ -73,6 +73,18 @@ class Scenario:
         return self.data["objectives"].get("rpo_minutes")
 
     @property
+    def target_region_source(self) -> str:
+        """Where the target region comes from, in words for the scenario page and the plan: the plan's own
+        sentence naming it (`target_region_quote`), or, when the plan names none, that drportal's configuration
+        chose it, so no page claims the plan said it. "" when the scenario has no target region."""
+        if not self.data.get("target_region"):
+            return ""
+        quote = str(self.data.get("target_region_quote") or "").strip()
+        if quote:
+            return f"named by the plan: “{quote}”"
+        return "target region chosen by drportal's configuration, not the plan"
+
+    @property
     def last_reviewed(self) -> date:
         return date.fromisoformat(self.data["last_reviewed"])
 
@@ -256,6 +268,12 @@ def _check_graph(
         if source and source not in step.get("after", []):
             errors.append(ScenarioError(name, located.line(("steps", i, "on_handover_from")),
                                         f"step {step['id']!r} must list {source!r} in 'after' to follow its handover"))
+        elif source in index and step.get("for_each") and step["for_each"] != steps[index[source]].get("for_each"):
+            # The follow-up's rows run for the items the source handed over, matched by item: a per-server
+            # follow-up of a per-database step would match none and restore nothing.
+            errors.append(ScenarioError(name, located.line(("steps", i, "on_handover_from")),
+                                        f"step {step['id']!r} follows the handover of {source!r} item by item: both "
+                                        f"must fan out over the same thing (for_each), or {step['id']!r} not at all"))
         if step["kind"] == "automated":
             action = step["action"]
             installed = registry if registry is not None else frozenset()

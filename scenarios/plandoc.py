@@ -163,6 +163,8 @@ def pdf(context: dict[str, Any]) -> bytes:
             story.append(p(entry["promise_finding"], alert))
         if data.get("objectives", {}).get("quote"):
             story.append(p(f"“{data['objectives']['quote']}”", quote))
+        if data.get("target_region"):
+            story.append(p(f"Target region: {data['target_region']} — {scenario.target_region_source}"))
         review = (f"REVIEW OVERDUE since {entry['review_due']:%Y-%m-%d}" if entry["review_overdue"]
                   else f"next review by {entry['review_due']:%Y-%m-%d}")
         story.append(p(f"Owner: {data.get('owner', '')} · Last reviewed {data.get('last_reviewed', '')} · {review}",

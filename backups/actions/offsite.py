@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import actor, bad_input, param
+from drportal.cloud.actions.common import actor, bad_input, param, split_region
 
 NAME = "reconfigure_offsite"
 
@@ -18,7 +18,7 @@ def _region(field: str, value: str | None):
 
     if not value:
         return None
-    provider, _, slug = str(value).rpartition("/")
+    provider, slug = split_region(value)
     regions = Region.objects.select_related("provider").filter(slug=slug)
     if provider:
         regions = regions.filter(provider__slug=provider)

@@ -47,8 +47,9 @@ def row(page, title: str):
 
 
 def skip_if_failed(page, title: str, reason: str, skipped: list[str]) -> None:
-    """Wait for an automated step to finish; a failed one is skipped with `reason` (and remembered)."""
-    expect(row(page, title)).to_contain_text(re.compile("failed|succeeded"), timeout=LIVE)
+    """Wait for an automated step to finish (succeeded, failed, or handed over to another step); a failed one is
+    skipped with `reason` (and remembered)."""
+    expect(row(page, title)).to_contain_text(re.compile("failed|succeeded|handed over"), timeout=LIVE)
     if "failed" in row(page, title).inner_text():
         skip(page, title, reason)
         skipped.append(title)

@@ -5,12 +5,16 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import boto3
 import pytest
 
 from drportal.cloud.actions.base import REGISTRY
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.cloud.models import Deployment
+from drportal.inventory.models import Server
+from tests.cloud.conftest import make_server
 from tests.cloud.helpers import ctx
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +111,62 @@ def test_a_webhook_is_triggered_once_and_followed_to_success(pipeline):
     assert outcome.done
     assert outcome.output["output"] == "3 servers up"
     assert [t["key"] for t in pipeline.triggers] == ["d4"]
+
+
+DEPLOY = Path(__file__).resolve().parents[1] / "recovery" / "ec2_deploy.py"
+
+
+@pytest.fixture
+def app1_in_the_west(moto, moto_account, aws_location):
+    """app1, an AWS server whose deployment (tests/recovery/ec2_deploy.py) builds from its newest AMI in the region
+    drportal passes it; the only AMI of app1 is in us-west-2."""
+    west = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-west-2", aws_access_key_id="AKIDTEST",
+                        aws_secret_access_key="moto-secret")
+    base = west.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    old = west.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
+    west.create_image(InstanceId=old["InstanceId"], Name="app1-2026-11-29")
+    make_server(aws_location, moto_account, name="app1", metadata={
+        "deploy_command": f"{sys.executable} {DEPLOY} {{server}} {moto.endpoint} {{region}}"})
+    return moto
+
+
+def tagged(moto, region: str, key: str) -> list[str]:
+    ec2 = boto3.client("ec2", endpoint_url=moto.endpoint, region_name=region, aws_access_key_id="AKIDTEST",
+                       aws_secret_access_key="moto-secret")
+    found = ec2.describe_instances(Filters=[{"Name": "tag:drportal_key", "Values": [key]}])
+    return [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]]
+
+
+def test_a_deployment_told_a_scenarios_region_builds_in_that_region_and_records_the_node(app1_in_the_west):
+    outcome = follow(ctx("d-west", server="app1", region="aws/us-west-2"))
+    assert outcome.done, outcome.output
+    [built] = tagged(app1_in_the_west, "us-west-2", "d-west")
+    assert tagged(app1_in_the_west, "us-east-1", "d-west") == []
+    assert (outcome.output["node_id"], outcome.output["region"]) == (built, "us-west-2")
+    assert "asked_region" not in outcome.output
+    assert Server.objects.get(name="app1").provider_node_id == built
+
+
+def test_a_deployment_that_ignores_the_region_is_recorded_where_it_really_built(app1_in_the_west, moto):
+    east = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
+                        aws_secret_access_key="moto-secret")
+    base = east.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    old = east.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
+    east.create_image(InstanceId=old["InstanceId"], Name="app1-2026-11-30")
+    server = Server.objects.get(name="app1")
+    # A playbook that knows one region only: it never reads {region} or DRPORTAL_REGION.
+    server.metadata = {"deploy_command": f"{sys.executable} {DEPLOY} {{server}} {moto.endpoint}"}
+    server.save(update_fields=["metadata"])
+    context = ctx("d-east", server="app1", region="aws/us-west-2")
+    outcome = follow(context)
+    [built] = tagged(moto, "us-east-1", "d-east")
+    assert (outcome.output["node_id"], outcome.output["region"], outcome.output["asked_region"]) == (
+        built, "us-east-1", "us-west-2")
+    assert any(f"built {built} in us-east-1, not in us-west-2 as the step asked" in line for line in context.log)
+
+
+def test_a_region_of_another_provider_is_refused_before_anything_runs(app1_in_the_west):
+    with pytest.raises(AdapterError, match=r"params\.region: rackspace/us-west-2 is a region of rackspace; app1 "
+                                           r"runs at aws"):
+        REGISTRY["run_deployment"].execute(ctx("d-elsewhere", server="app1", region="rackspace/us-west-2"))
+    assert not Deployment.objects.filter(idempotency_key="d-elsewhere").exists()

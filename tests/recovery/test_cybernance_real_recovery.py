@@ -134,6 +134,11 @@ def test_cybernance_rebuilds_its_platform_for_real_and_moto_holds_exactly_what_d
         assert mine["ImageId"] == cybernance["amis"][server.name]
         assert server.metadata["previous_node"]["node_id"] == cybernance["old"][server.name]
 
+    # The stand-in playbook reads no region: it built in us-east-1, and each step says so beside the scenario's
+    # us-west-2 (no page may claim the rebuild happened there).
+    assert {(r.outputs["region"], r.outputs["asked_region"]) for r in run.steps.filter(step_id="reprovision")} == {
+        ("us-east-1", "us-west-2")}
+
     # ELBv2: the target group holds exactly the instances this run created.
     health = client(moto, "elbv2").describe_target_health(TargetGroupArn=cybernance["group"])
     members = sorted(d["Target"]["Id"] for d in health["TargetHealthDescriptions"])

@@ -254,3 +254,183 @@ def test_a_handover_a_step_takes_up_lets_the_run_succeed(alice, make_servers):
     run = run_handing_over(alice, make_servers(1), followed=True)
     assert run.steps.get(step_id="from-storage").state == StepState.SUCCEEDED
     assert run.state == RunState.SUCCEEDED
+
+
+def start_handing_over(alice, servers, *, keeps: tuple[str, ...] = ()):
+    """A followed handover over `servers`; the volumes of `keeps` survived: their restore does not hand over
+    (the row is what the worker reads, written before any worker sees it)."""
+    incident = incidents.declare(alice, title="Servers down", disaster_class="server_crash",
+                                 impacted={"servers": servers})
+    run, _ = engine.start_run(incident, handing_over(True), alice)
+    for name in keeps:
+        row = run.steps.get(step_id="restore", item=name)
+        row.params = {"server": name}
+        row.save(update_fields=["params"])
+    return run
+
+
+def test_a_follow_up_restores_only_the_items_that_were_handed_over_to_it(alice, make_servers):
+    run = start_handing_over(alice, make_servers(3), keeps=("web1",))
+    drain()
+    run.refresh_from_db()
+    follow_up = {r.item: (r.state, r.skip_reason) for r in run.steps.filter(step_id="from-storage")}
+    assert follow_up == {"web0": (StepState.SUCCEEDED, ""),
+                         "web1": (StepState.SKIPPED, "branch not taken: restore recovered web1 without handing over"),
+                         "web2": (StepState.SUCCEEDED, "")}
+    assert run.state == RunState.SUCCEEDED
+    assert engine.run_summary(run, list(run.steps.all()), run.finished_at)["outcomes"] == [
+        ("done", 3), ("handed over", 2), ("branch not taken", 1)]
+
+
+def test_a_handed_over_item_the_follow_up_did_not_do_ends_the_run_incomplete_naming_it(alice, make_servers):
+    run = start_handing_over(alice, make_servers(2))
+    # A person skips web1's restore from cloud storage before a worker gets to it: web1 is recovered by nothing.
+    engine.skip_step(run.steps.get(step_id="from-storage", item="web1").pk, alice, reason="no time")
+    drain()
+    run.refresh_from_db()
+    assert run.steps.get(step_id="from-storage", item="web0").state == StepState.SUCCEEDED
+    assert run.state == RunState.INCOMPLETE
+    assert run.note == ("Not recovered: Move the volume of web1 (handed over to restore_from_cloud_storage, which "
+                        "from-storage did not do); Restore web1 from cloud storage (skipped by alice: no time)")
+
+
+def test_the_run_page_shows_a_handed_over_step_as_handed_over_never_as_done(client_as, alice, make_servers):
+    run = start_handing_over(alice, make_servers(1))
+    drain()
+    page = client_as("alice").get(reverse("scenarios:run", args=[run.pk])).content.decode()
+    assert "1 done, 1 handed over" in page
+    assert '<span class="badge s-handed_over">handed over</span> <small>to restore_from_cloud_storage</small>' in page
+
+
+def test_a_handover_for_a_database_that_no_longer_exists_fails_the_follow_up_and_never_succeeds(alice, make_servers):
+    from drportal.inventory.models import Asset
+
+    web0, = make_servers(1)
+    Asset.objects.create(name="db-gone", kind="database", server=web0)
+    run, _ = engine.start_run(
+        incidents.declare(alice, title="web0 down", disaster_class="server_crash", impacted={"servers": [web0]}),
+        scenario("handover-real", """\
+- id: restore
+  kind: automated
+  title: "Recover {database} from the volume"
+  quote: "recover the databases from attached storage"
+  action: simulated
+  for_each: database
+  params: {asset: "{database}", handover: restore_from_cloud_storage}
+- id: from-storage
+  kind: automated
+  title: "Restore {database} from Cloud Storage"
+  quote: "they would be recovered from Cloud Storage"
+  after: [restore]
+  on_handover_from: restore
+  action: restore_database
+  for_each: database
+  params: {asset: "{database}"}
+"""), alice)
+    # The database is dropped from the inventory after the run was started for it.
+    Asset.objects.filter(name="db-gone").delete()
+    drain()
+    run.refresh_from_db()
+    follow_up = run.steps.get(step_id="from-storage")
+    assert follow_up.state == StepState.FAILED
+    assert follow_up.error == "params.asset: no asset 'db-gone' (permanent, BadInput)"
+    assert run.state == RunState.FAILED
+
+
+BY_HAND = scenario("by-hand", """\
+- id: recreate
+  kind: manual
+  recovers: true
+  title: Re-create the changes made since the image
+  quote: "staff will document and re-create the changes"
+  instructions: "Re-create every change since the image"
+- id: review
+  kind: manual
+  title: Meet to review the cause of the crash
+  quote: "Jivosoft staff will meet to review"
+  instructions: "Hold the review"
+""")
+
+
+def by_hand_run(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    return engine.start_run(incident, BY_HAND, alice)[0]
+
+
+def test_a_skipped_manual_recovery_step_ends_the_run_incomplete_naming_it(alice, make_servers):
+    run = by_hand_run(alice, make_servers)
+    engine.skip_step(run.steps.get(step_id="recreate").pk, alice, reason="no time tonight")
+    engine.complete_step(run.steps.get(step_id="review").pk, alice)
+    run.refresh_from_db()
+    assert run.state == RunState.INCOMPLETE
+    assert run.note == "Not recovered: Re-create the changes made since the image (skipped by alice: no time tonight)"
+
+
+def test_a_skipped_informational_manual_step_leaves_the_run_succeeded(alice, make_servers):
+    run = by_hand_run(alice, make_servers)
+    engine.complete_step(run.steps.get(step_id="recreate").pk, alice)
+    engine.skip_step(run.steps.get(step_id="review").pk, alice, reason="held it next week")
+    run.refresh_from_db()
+    assert run.state == RunState.SUCCEEDED
+
+
+def test_recovers_on_a_step_that_is_not_manual_is_refused_by_the_validator():
+    from scenarios import loader
+    from tests.scenarios.conftest import HEADER
+
+    _, errors = loader.parse(HEADER.format(name="bad") + """\
+- id: ask
+  kind: decision
+  recovers: true
+  title: Recover?
+  quote: "Jivosoft staff would contact Rackspace first"
+  question: "Recover?"
+  options:
+    - {value: "yes", label: "Yes", next: []}
+""", "bad.yaml", loader.installed_actions())
+    assert any("'recovers' was unexpected" in str(e) for e in errors), errors
+
+
+def test_before_execute_the_plan_says_a_follow_up_acts_only_on_what_is_handed_over(alice, make_servers):
+    incident = incidents.declare(alice, title="web0 down", disaster_class="server_crash",
+                                 impacted={"servers": make_servers(1)})
+    steps = {step["id"]: step for step in engine.plan(incident, handing_over(True))}
+    assert steps["from-storage"]["title"] == ("Restore each server from cloud storage (only those the earlier step "
+                                              "hands over)")
+    assert steps["from-storage"]["targets"] == ["web0"]
+
+
+def test_a_follow_up_fanning_out_over_something_else_than_its_source_is_refused():
+    from scenarios import loader
+    from tests.scenarios.conftest import HEADER
+
+    _, errors = loader.parse(HEADER.format(name="mismatch") + """\
+- id: restore
+  kind: automated
+  title: "Recover {database}"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  action: simulated
+  for_each: database
+  params: {asset: "{database}"}
+- id: from-storage
+  kind: automated
+  title: "Restore {server} from cloud storage"
+  quote: "Customer databases would be recovered from Cloud Storage"
+  after: [restore]
+  on_handover_from: restore
+  action: simulated
+  for_each: server
+  params: {server: "{server}"}
+""", "mismatch.yaml", loader.installed_actions())
+    assert [e.reason for e in errors] == [
+        "step 'from-storage' follows the handover of 'restore' item by item: both must fan out over the same thing "
+        "(for_each), or 'from-storage' not at all"]
+
+
+def test_a_notice_a_person_sent_by_hand_counts_as_done_and_an_actions_handover_as_handed_over():
+    from scenarios.models import StepRun
+
+    by_hand = StepRun(kind="notify", state=StepState.SUCCEEDED, outputs={"handover": "send by hand"})
+    moved = StepRun(kind="automated", state=StepState.SUCCEEDED, outputs={"handover": "restore_from_cloud_storage"})
+    assert (engine.step_outcome(by_hand), engine.step_outcome(moved)) == ("done", "handed_over")

@@ -14,6 +14,20 @@ def bad_input(field: str, message: str) -> AdapterError:
     return AdapterError(f"{field}: {message}", permanent=True, code="BadInput")
 
 
+def split_region(value) -> tuple[str, str]:
+    """The one place a region is split: "aws/us-west-2" (how scenarios and the inventory name regions) →
+    ("aws", "us-west-2"); a bare "us-west-2" → ("", "us-west-2"); nothing → ("", ""). Providers and commands
+    are given the name only: EC2 refuses "aws/us-west-2", and a deployment told that region would build
+    nowhere, or in the account's default region."""
+    provider, _, name = str(value or "").strip().rpartition("/")
+    return provider, name
+
+
+def region_name(ctx: StepContext, name: str = "region") -> str:
+    """params.<name> as the provider names it ("us-west-2"), or "" when the step names none."""
+    return split_region(param(ctx, name))[1]
+
+
 def actor(action: str, ctx: StepContext) -> str:
     return f"job:{action}#{ctx.idempotency_key}"
 

@@ -13,7 +13,7 @@ from libcloud.compute.types import StorageVolumeState
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
 from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param, server_from
-from drportal.cloud.adapters import compute, rds_recovery, retry
+from drportal.cloud.adapters import compute, pgrestore, rds_recovery, retry
 from drportal.cloud.adapters.errors import AdapterError
 
 NAME = "restore_database"
@@ -171,7 +171,7 @@ class RestoreDatabase:
                            output={"reason": f"volume {volume_id} does not exist at {provider}"})
         attached_to = compute.volume_node(volume)
         if attached_to == server.provider_node_id:
-            return Outcome(done=True, output={"volume": volume_id, "node_id": attached_to, "moved": False})
+            return self._on_volume(ctx, {"volume": volume_id, "node_id": attached_to, "moved": False})
         if attached_to or volume.state == StorageVolumeState.INUSE:
             compute.detach_volume(driver, volume, attached_to, provider)
             audit.record(actor(NAME, ctx), "volume.detached", server, {"volume": volume_id, "node": attached_to}, None)
@@ -186,8 +186,32 @@ class RestoreDatabase:
         retry.call(driver.attach_volume, node, volume, param(ctx, "device", "/dev/xvdf"), provider=provider)
         audit.record(actor(NAME, ctx), "volume.attached", server, None, {"volume": volume_id, "node": node.id})
         ctx.say(f"volume {volume_id} attached to {node.id}")
-        return Outcome(done=True, output={"volume": volume_id, "node_id": node.id, "moved": True,
-                                          "from": attached_to})
+        return self._on_volume(ctx, {"volume": volume_id, "node_id": node.id, "moved": True, "from": attached_to})
+
+    def _on_volume(self, ctx: StepContext, output: dict) -> Outcome:
+        """The volume is on the replacement; is the customer database on it? One volume holds several databases
+        and a crash may have damaged one and not another: each is looked for, by name, on the replacement's
+        PostgreSQL (the inventory's restore.database), and one that is not there, or holds no table, is handed
+        over to a restore from cloud storage. A database the inventory gives no name to is not checked."""
+        from drportal.inventory.models import Asset
+
+        asset = Asset.objects.select_related("server").filter(name=param(ctx, "asset")).first() \
+            if param(ctx, "asset") else None
+        if asset is None or not (asset.restore or {}).get("database"):
+            return Outcome(done=True, output={**output, "database_checked": False})
+        from drportal.cloud.actions.dump_restore import target_of
+
+        target = target_of(ctx, asset)
+        tables = pgrestore.table_count(target)
+        if not tables:
+            where = f"{target.database} on {target.host}:{target.port}"
+            why = f"{where} does not exist" if tables is None else f"{where} holds no table"
+            ctx.say(f"{asset.name}: {why} after moving volume {output['volume']}; restore it from cloud storage")
+            return Outcome(done=True, handover="restore_from_cloud_storage",
+                           output={**output, "database_checked": True, "reason": why})
+        ctx.say(f"{asset.name}: {target.database} answers on {target.host} with {tables} table(s)")
+        return Outcome(done=True, output={**output, "database_checked": True, "database": target.database,
+                                          "host": target.host, "tables": tables})
 
 
 action = register(RestoreDatabase())

@@ -8,7 +8,15 @@ from urllib.parse import urljoin
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
+from drportal.cloud.actions.common import (
+    account_named,
+    actor,
+    bad_input,
+    check_timeout,
+    param,
+    region_name,
+    split_region,
+)
 from drportal.cloud.adapters import deploy, webhook
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.cloud.models import Deployment
@@ -22,6 +30,7 @@ class RunDeployment:
     title = "Run the deployment that rebuilds stateless servers from code"
 
     def _spec(self, ctx: StepContext) -> tuple[str, str, list[str]]:
+        self._check_region(ctx)
         command, url = param(ctx, "command"), param(ctx, "webhook")
         if not command and not url and param(ctx, "server"):
             # "Re-provision {server} from code": the deployment its inventory entry names.
@@ -49,9 +58,24 @@ class RunDeployment:
         if not argv:
             raise bad_input("params.command", "is empty")
         # A command from the inventory may name the server and the target region it rebuilds.
-        argv = [a.replace("{server}", str(param(ctx, "server", ""))).replace("{region}", str(param(ctx, "region", "")))
+        argv = [a.replace("{server}", str(param(ctx, "server", ""))).replace("{region}", region_name(ctx))
                 .replace("{key}", ctx.idempotency_key) for a in argv]
         return "command", shlex.join(argv), argv
+
+    @staticmethod
+    def _check_region(ctx: StepContext) -> None:
+        """A region of another provider than the server's ("rackspace/mci" for an AWS server) is refused before
+        anything runs: told only "mci", the deployment would try to build the server where it cannot."""
+        provider, name = split_region(param(ctx, "region"))
+        if not provider or not param(ctx, "server"):
+            return
+        from drportal.inventory.models import Server
+
+        own = (Server.objects.filter(name=param(ctx, "server")).values_list("account__provider__slug", flat=True)
+               .first())
+        if own and own != provider:
+            raise bad_input("params.region", f"{provider}/{name} is a region of {provider}; "
+                                             f"{param(ctx, 'server')} runs at {own}")
 
     def plan(self, ctx: StepContext) -> list[str]:
         kind, target, _ = self._spec(ctx)
@@ -84,7 +108,7 @@ class RunDeployment:
         drportal_server), so drportal can tell this run's nodes from the old ones by the tag, never by name
         or age (docs/cloud.md)."""
         return {"DRPORTAL_KEY": ctx.idempotency_key, "DRPORTAL_SERVER": str(param(ctx, "server", "") or ""),
-                "DRPORTAL_REGION": str(param(ctx, "region", "") or ""),
+                "DRPORTAL_REGION": region_name(ctx),
                 "DRPORTAL_INCIDENT": str(ctx.incident_id or "")}
 
     def _trigger(self, ctx: StepContext, row: Deployment) -> None:
@@ -132,13 +156,26 @@ class RunDeployment:
         if server is None or server.account is None or server.account.driver in ("powerdns", "route53"):
             return {}
         account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
-        driver = compute.driver_for(account)
-        node = compute.find_node_by_key(driver, ctx.idempotency_key, compute.provider_name(account))
+        # The node is looked for where the deployment was told to build it (DRPORTAL_REGION, {region}).
+        asked = region_name(ctx)
+        provider = compute.provider_name(account)
+        node = compute.find_node_by_key(compute.driver_for(account, region=asked or None), ctx.idempotency_key,
+                                        provider)
+        where = {"region": asked} if asked else {}
+        if node is None and asked:
+            # A deployment that does not read its region builds in the account's default one: the node it tagged
+            # is recorded as what it is, and the step says where it really is, never that it is in `asked`.
+            node = compute.find_node_by_key(compute.driver_for(account), ctx.idempotency_key, provider)
+            if node is not None:
+                built = (account.options or {}).get("region") or "the account's default region"
+                ctx.say(f"the deployment built {node.id} in {built}, not in {asked} as the step asked: its command "
+                        "does not read {region} or DRPORTAL_REGION")
+                where = {"region": built, "asked_region": asked}
         if node is None:
             ctx.say(f"the deployment tagged no node with {compute.KEY_TAG}={ctx.idempotency_key}: the inventory "
                     f"still names {server.provider_node_id or 'no node'} for {server.name}")
             return {"node_id": None}
-        return provision._record(ctx, server, node)
+        return {**provision._record(ctx, server, node), **where}
 
     def _finish(self, ctx: StepContext, row: Deployment, state: str, code: int, output: str) -> None:
         updated = Deployment.objects.filter(pk=row.pk, state=Deployment.State.RUNNING).update(

@@ -18,7 +18,7 @@ import shlex
 from drportal.audit import log as audit
 from drportal.audit.models import AuditEvent
 from drportal.cloud.actions.base import Outcome, StepContext
-from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
+from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param, split_region
 from drportal.cloud.adapters import deploy, pgrestore
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.cloud.models import Deployment
@@ -32,8 +32,8 @@ def _locations(ctx: StepContext, asset) -> list[dict]:
     region = str(param(ctx, "region") or "")
     if not region:
         return list(asset.dumps)
-    provider, _, slug = region.rpartition("/")
-    chosen = [w for w in asset.dumps if w.get("region", "").rpartition("/")[2] == slug
+    provider, slug = split_region(region)
+    chosen = [w for w in asset.dumps if split_region(w.get("region"))[1] == slug
               and (not provider or w.get("region", "").startswith(provider + "/"))]
     if not chosen:
         raise AdapterError(f"{asset.name} keeps no dumps in {region} (the inventory names "
@@ -59,7 +59,7 @@ def _listing(ctx: StepContext, where: dict):
     from drportal.cloud.adapters import objectstore, s3
 
     account = _dumps_account(ctx, where["account"])
-    slug = (where.get("region") or "").rpartition("/")[2] or None
+    slug = split_region(where.get("region"))[1] or None
     if account.driver in S3_DRIVERS:
         return account, s3.list_objects(account, where["container"], where.get("prefix", ""))
     return account, objectstore.list_objects(account, where["container"], where.get("prefix", ""), region=slug)
@@ -93,7 +93,7 @@ def _download(ctx: StepContext, dump: dict, path: str) -> None:
         s3.download(account, dump["container"], dump["key"], path)
     else:
         objectstore.download(account, dump["container"], dump["key"], path,
-                             region=dump["region"].rpartition("/")[2] or None)
+                             region=split_region(dump["region"])[1] or None)
     size = os.path.getsize(path)
     if dump["size"] and size != dump["size"]:
         raise AdapterError(f"{dump['key']}: downloaded {size} bytes, the provider lists {dump['size']}",

@@ -18,7 +18,9 @@ from drportal.cloud.actions.common import (
     bad_input,
     check_timeout,
     param,
+    region_name,
     server_from,
+    split_region,
     started_at,
 )
 from drportal.cloud.adapters import compute
@@ -74,10 +76,7 @@ class ProvisionFromImage:
     def _setup(self, ctx: StepContext):
         server = server_from(ctx)
         account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
-        region = param(ctx, "region")
-        if region:
-            region = str(region).rpartition("/")[2]  # "rackspace/mci" (an inventory region) or "mci"
-        driver = compute.driver_for(account, region=region)
+        driver = compute.driver_for(account, region=region_name(ctx) or None)
         return server, account, driver, compute.provider_name(account)
 
     def _location(self, ctx: StepContext, account, driver, provider):
@@ -90,7 +89,7 @@ class ProvisionFromImage:
         region = str(param(ctx, "region") or "")
         if not region:
             return None
-        provider_slug, _, slug = region.rpartition("/")
+        provider_slug, slug = split_region(region)
         zones = Zone.objects.filter(region__slug=slug, region__provider=account.provider)
         if provider_slug:
             zones = zones.filter(region__provider__slug=provider_slug)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import account_named, actor, bad_input, param, server_from
+from drportal.cloud.actions.common import account_named, actor, bad_input, param, region_name, server_from
 from drportal.cloud.adapters import compute, retry
 
 NAME = "retire_node"
@@ -29,8 +29,7 @@ class RetireNode:
         if node_id == server.provider_node_id:
             raise bad_input("params.node", f"{node_id} is the node {server.name} runs on now: it is not temporary")
         account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
-        region = param(ctx, "region")
-        driver = compute.driver_for(account, region=str(region).rpartition("/")[2] if region else None)
+        driver = compute.driver_for(account, region=region_name(ctx) or None)
         return server, node_id, driver, compute.provider_name(account)
 
     def plan(self, ctx: StepContext) -> list[str]:

@@ -17,7 +17,7 @@ from django.db.models import Q
 from drportal.audit import log as audit
 from drportal.cloud import copies
 from drportal.cloud.actions.base import Outcome, StepContext
-from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param
+from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param, split_region
 from drportal.cloud.adapters import deploy
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.cloud.models import Deployment
@@ -164,7 +164,7 @@ def copies_in(records, region: str | None):
     kept in the named region count. The recovery-point catalogue (scenarios.recovery_points) offers the same."""
     if not region:
         return records
-    provider, _, slug = str(region).rpartition("/")
+    provider, slug = split_region(region)
     where = Q(region__slug=slug) | Q(zone__region__slug=slug)
     if provider:
         where = (Q(region__slug=slug, region__provider__slug=provider)

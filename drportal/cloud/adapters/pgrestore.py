@@ -82,6 +82,16 @@ def prepare(target: Target) -> int:
     return major
 
 
+def table_count(target: Target) -> int | None:
+    """Tables in the target database (None: there is no such database on the server)."""
+    with target.connect("postgres") as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [target.database]).fetchone():
+            return None
+    with target.connect() as conn:
+        return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+                            "AND table_schema NOT IN ('pg_catalog', 'information_schema')").fetchone()[0]
+
+
 def dump_row_counts(path: str, server_major: int) -> dict[str, int]:
     """Rows per table as the dump itself holds them: pg_restore prints its data section as COPY blocks, one
     line per row (newlines inside values are escaped in COPY's text format)."""
