@@ -230,6 +230,21 @@ def _reason(err: jsonschema.ValidationError) -> str:
     return message if len(message) < 300 else message[:297] + "..."
 
 
+def _check_handover(steps: list[dict], index: dict[str, int], step: dict, i: int, located: _Located,
+                    name: str) -> list[ScenarioError]:
+    source = step.get("on_handover_from")
+    if source and source not in step.get("after", []):
+        return [ScenarioError(name, located.line(("steps", i, "on_handover_from")),
+                              f"step {step['id']!r} must list {source!r} in 'after' to follow its handover")]
+    if source in index and step.get("for_each") and step["for_each"] != steps[index[source]].get("for_each"):
+        # The follow-up's rows run for the items the source handed over, matched by item: a per-server
+        # follow-up of a per-database step would match none and restore nothing.
+        return [ScenarioError(name, located.line(("steps", i, "on_handover_from")),
+                              f"step {step['id']!r} follows the handover of {source!r} item by item: both "
+                              f"must fan out over the same thing (for_each), or {step['id']!r} not at all")]
+    return []
+
+
 def _check_graph(
     data: dict, located: _Located, name: str, registry: frozenset[str] | None, warnings: list[ScenarioError]
 ) -> list[ScenarioError]:
@@ -264,16 +279,7 @@ def _check_graph(
                 errors.append(ScenarioError(name, located.line(("steps", i, "inputs", param_name)),
                                             f"step {step['id']!r} takes {param_name} from {source!r}: that step "
                                             "must be in its 'after' (its outputs exist only once it has run)"))
-        source = step.get("on_handover_from")
-        if source and source not in step.get("after", []):
-            errors.append(ScenarioError(name, located.line(("steps", i, "on_handover_from")),
-                                        f"step {step['id']!r} must list {source!r} in 'after' to follow its handover"))
-        elif source in index and step.get("for_each") and step["for_each"] != steps[index[source]].get("for_each"):
-            # The follow-up's rows run for the items the source handed over, matched by item: a per-server
-            # follow-up of a per-database step would match none and restore nothing.
-            errors.append(ScenarioError(name, located.line(("steps", i, "on_handover_from")),
-                                        f"step {step['id']!r} follows the handover of {source!r} item by item: both "
-                                        f"must fan out over the same thing (for_each), or {step['id']!r} not at all"))
+        errors += _check_handover(steps, index, step, i, located, name)
         if step["kind"] == "automated":
             action = step["action"]
             installed = registry if registry is not None else frozenset()
