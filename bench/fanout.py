@@ -1,11 +1,19 @@
-"""Benchmark fanout_ratio: a scenario re-provisions 100 servers on the simulated cloud, each taking a fixed
-2 s to become ready, with two real rq workers. Ratio = wall time of the run / 2 s; target ≤ 1.5.
+"""Benchmark fanout_ratio: a scenario re-provisions BENCH_FANOUT_SERVERS servers (default 1,000; issue 17,
+was 100) on the simulated cloud, each taking a fixed 2 s to become ready, with two real rq workers. Ratio =
+wall time of the run / 2 s; target ≤ 1.3 (issue 17; was 1.5 for 100).
 
     DATABASE_URL=... REDIS_URL=... python -m bench.fanout
 
 Steps are submitted in batches (one job per batch, not per server), then released: the poller sleeps
 until they are due (a BLPOP on a wake key, woken at once by an earlier deadline), so no worker is held per
 server and nothing waits on a 1-second scheduler tick.
+
+At 1,000 servers it is CPU-bound, not worker-bound (2026-12-06, shared machine, load average 6: ratio 5.1,
+last claim 4.8 s after the start): profiled in one process, submitting a step costs about 2.5 ms of CPU
+(claim, the simulated cloud's three Redis calls, apply_results, audit, advance) and completing it about 2 ms,
+plus PostgreSQL's and Redis's share. 1,000 steps are then some 4.5 s of CPU on 2 cores, so no number of
+workers brings them within 2.6 s; more than one worker per core only adds contention. ≤ 1.3x needs a step's
+whole round trip under about 0.5 ms of CPU.
 
 Measured from the start of each run, once both workers have registered with Redis: worker start-up (Django
 boot, slow on a busy machine) is reported apart and never counted. The fan-out runs TRIALS times on the same
@@ -19,11 +27,11 @@ import os
 import statistics
 import time
 
-SERVERS = 100
+SERVERS = int(os.environ.get("BENCH_FANOUT_SERVERS", "1000"))
 READY_AFTER_S = 2.0
-TARGET = 1.5
+TARGET = 1.3
 TRIALS = int(os.environ.get("BENCH_FANOUT_TRIALS", "3"))
-RUN_TIMEOUT_S = 60
+RUN_TIMEOUT_S = max(60, SERVERS // 10)
 
 # Non-forking workers by default (BENCH_WORKER_CLASS= "" for rq's forking Worker): a fork of a process with
 # Django loaded costs tens of milliseconds per job, more on a busy machine. The engine survives a worker
@@ -32,7 +40,7 @@ WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "rq.worker.SimpleWorker")
 
 
 def _trial(engine, benchsupport, scenario) -> dict:
-    user, incident, servers = benchsupport.bench_incident(SERVERS, "bench: fan-out of 100 servers")
+    user, incident, servers = benchsupport.bench_incident(SERVERS, f"bench: fan-out of {SERVERS} servers")
     try:
         run, _ = engine.start_run(incident, scenario, user, drill=True)
         done = benchsupport.wait_for_run(run.pk, timeout=RUN_TIMEOUT_S)
