@@ -15,6 +15,15 @@ plus PostgreSQL's and Redis's share. 1,000 steps are then some 4.5 s of CPU on 2
 workers brings them within 2.6 s; more than one worker per core only adds contention. ≤ 1.3x needs a step's
 whole round trip under about 0.5 ms of CPU.
 
+Branch fanout2 (2026-12-06, same machine, load 2-3.6), per trial the CPU of the workers, of this process
+(start_run) and of the database's backends: before, ratio 4.66, CPU 3.95 + 0.80 + 1.20 s. advance() no longer
+reads all 1,000 rows per batch when nothing can change (ratio 2.02, workers 1.85 s); claim() shares one Run per
+batch and the simulated cloud answers in one Redis round trip (last run: ratio 1.66, CPU 1.30 + 0.52 + 0.93 s,
+about 2.8 ms per server). Two workers, one per core: three gave 2.06 (the work is CPU-bound; the poller holds
+one worker only while it sleeps, and performs its share of each due round itself). Left between 1.66 and 1.3:
+completing a server still costs more than starting it (the poller's flip to ready, a second claim, its audit
+row), and start_run's 0.5 s counts in the wall time.
+
 Measured from the start of each run, once both workers have registered with Redis: worker start-up (Django
 boot, slow on a busy machine) is reported apart and never counted. The fan-out runs TRIALS times on the same
 workers and the median is the value, so one noisy moment on a shared machine does not decide it; every
