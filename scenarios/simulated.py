@@ -38,6 +38,24 @@ def _redis():
     return _conn[pid]
 
 
+# Create the node unless one exists under the key, count a creation, and answer (created?, created_at): one round
+# trip instead of three (a fan-out of 1,000 spent most of its simulated-cloud time waiting on Redis), and atomic, so
+# a worker killed in between can no longer leave a node without its count.
+CREATE_OR_FIND = """
+local made = redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1])
+if made == 1 then redis.call('INCR', KEYS[2]) end
+return {made, redis.call('HGET', KEYS[1], 'created_at')}
+"""
+_scripts: dict[int, object] = {}
+
+
+def _create_or_find(conn):
+    if id(conn) not in _scripts:
+        _scripts.clear()
+        _scripts[id(conn)] = conn.register_script(CREATE_OR_FIND)
+    return _scripts[id(conn)]
+
+
 def creations(key: str) -> int:
     return int(_redis().get(f"{PREFIX}creations:{key}") or 0)
 
@@ -65,15 +83,16 @@ class SimulatedAction:
         duration = float(ctx.params.get("duration", 0))
         # Provider state first: only create when nothing exists under this key, so a retry or a second
         # worker finds the node the first one made.
-        if conn.hsetnx(node_key, "created_at", repr(time.time())):
-            conn.incr(f"{PREFIX}creations:{ctx.idempotency_key}")
+        made, created_at = _create_or_find(conn)(keys=[node_key, f"{PREFIX}creations:{ctx.idempotency_key}"],
+                                                 args=[repr(time.time())])
+        if made:
             ctx.say(f"created simulated node sim-{ctx.idempotency_key[:12]}")
             block = float(ctx.params.get("block", 0))
             if block:
                 time.sleep(block)
         else:
             ctx.say("simulated node already exists; following it")
-        created_at = float(conn.hget(node_key, "created_at"))
+        created_at = float(created_at)
         remaining = created_at + duration - time.time()
         ctx.state["node"] = f"sim-{ctx.idempotency_key[:12]}"
         if remaining > 0:
