@@ -337,6 +337,32 @@ def report_subscriptions(request: HttpRequest) -> HttpResponse:
                                                                  "sends": sends})
 
 
+# Suggestions under the subscription's customer field.
+CUSTOMER_SUGGESTIONS = 20
+
+
+@roles(Role.MANAGER)
+def report_customer_options(request: HttpRequest) -> HttpResponse:
+    """Suggestions for the subscription's list of customers (a <datalist>, filled by htmx): customers whose name
+    or identifier contains the entry being typed (the text after the last comma), each offered as the whole
+    list with that entry completed, so picking one keeps the names typed before it."""
+    from drportal.inventory.models import Customer
+
+    text = request.GET.get("customers", "")[:2000]
+    done, _, typing = text.rpartition(",")
+    typing = typing.strip()
+    found = Customer.objects.none()
+    if typing:
+        found = Customer.objects.filter(Q(name__icontains=typing) | Q(slug__icontains=typing)).order_by("name")
+    before = ", ".join(n.strip() for n in done.split(",") if n.strip())
+    # A name with a comma in it would split into two entries: such a customer is offered by its identifier.
+    options = []
+    for c in found.only("slug", "name")[:CUSTOMER_SUGGESTIONS]:
+        entry = c.slug if "," in c.name else c.name
+        options.append((f"{before}, {entry}" if before else entry, f"{c.name} ({c.slug})"))
+    return render(request, "backups/_report_customer_options.html", {"options": options})
+
+
 @require_POST
 @roles(Role.MANAGER)
 def report_unsubscribe(request: HttpRequest, pk: int) -> HttpResponse:

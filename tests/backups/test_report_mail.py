@@ -114,7 +114,7 @@ def test_a_report_left_sending_by_a_dead_worker_is_in_doubt_not_resent(world, us
 
 
 def test_a_report_narrowed_to_one_customer_leaves_the_others_out(world, users, client_as, smtp):
-    subscribe(client_as, customers=[world.zeta.pk])
+    subscribe(client_as, customers="Zeta Clinics")
     rollups(world, date(2026, 11, 16), [24] * 7)
     DailyRollup.objects.create(day=date(2026, 11, 17), policy=world.daily, customer=world.zeta,
                                observed_seconds=86400, compliant_seconds=0)
