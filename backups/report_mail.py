@@ -70,10 +70,11 @@ def report_for(subscription: ReportSubscription, start: datetime, end: datetime)
         return v.pair.policy.name in policies or (v.pair.customer is not None and v.pair.customer.name in customers)
 
     # The period and its observed time stay the full report's; only the lines and violations are narrowed.
+    narrowed = [line for line in full.customers if not customers or line.name in customers]
     return dataclasses.replace(
         full,
         policies=[line for line in full.policies if not policies or line.name in policies],
-        customers=[line for line in full.customers if not customers or line.name in customers],
+        customers=narrowed, customer_count=len(narrowed),
         violations=[v for v in full.violations if chosen(v)],
     )
 
