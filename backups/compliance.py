@@ -146,7 +146,11 @@ def report(days: int, now: datetime, *, violations_limit: int = 500, detail: boo
         since.date(), now.astimezone(UTC).date(), customers_limit)
     violations = list(
         StatusChange.objects.filter(alert=True, at__gte=since, at__lte=now)
-        .select_related("pair__policy", "pair__asset", "pair__customer").order_by("-at")[:violations_limit]
+        .select_related("pair__policy", "pair__asset", "pair__customer")
+        # What every output prints of a violation, no more: 500 whole rows of four tables took a third of the
+        # page's time at 10x (issue 17).
+        .only("at", "dimension", "before", "after", "pair__policy__name", "pair__asset__name",
+              "pair__customer__name").order_by("-at")[:violations_limit]
     ) if detail else []
     observed = ObservedDay.objects.filter(day__gte=since.date(), day__lte=now.astimezone(UTC).date()).aggregate(
         s=Sum("seconds"))["s"] or 0.0
