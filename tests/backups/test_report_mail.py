@@ -141,3 +141,12 @@ def test_a_manager_without_an_e_mail_address_is_told_so_and_nothing_is_subscribe
     response = client_as("mona").post("/backups/compliance/subscriptions/", {"frequency": "weekly"})
     assert "has no e-mail address" in response.content.decode()
     assert not ReportSubscription.objects.exists()
+
+
+def test_a_report_of_thousands_of_changed_customers_lists_fifty_and_counts_the_rest():
+    before = {"policies": {}, "customers": {f"Customer {n:05}": 50.0 for n in range(5_000)}, "violations": 0}
+    after = {"policies": {}, "customers": {f"Customer {n:05}": 60.0 for n in range(5_000)}, "violations": 0}
+    lines = report_mail.changes(before, after)
+    assert len(lines) == 51
+    assert lines[0] == "Customer Customer 00000: 50.0 % → 60.0 %."
+    assert lines[-1] == "And 4,950 more customers changed: the CSV attached has every figure."
