@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 # A "sending" row older than this lost its worker (a send takes seconds).
 STALE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+# Changes listed in an e-mail per section (policies, customers); beyond that, counted.
+MAX_CHANGE_LINES = 50
 
 _CLAIM = """
 INSERT INTO backups_reportsend (subscription_id, period_start, period_end, state, address, summary, attempts,
@@ -70,10 +72,11 @@ def report_for(subscription: ReportSubscription, start: datetime, end: datetime)
         return v.pair.policy.name in policies or (v.pair.customer is not None and v.pair.customer.name in customers)
 
     # The period and its observed time stay the full report's; only the lines and violations are narrowed.
+    narrowed = [line for line in full.customers if not customers or line.name in customers]
     return dataclasses.replace(
         full,
         policies=[line for line in full.policies if not policies or line.name in policies],
-        customers=[line for line in full.customers if not customers or line.name in customers],
+        customers=narrowed, customer_count=len(narrowed),
         violations=[v for v in full.violations if chosen(v)],
     )
 
@@ -91,13 +94,20 @@ def changes(before: dict | None, after: dict) -> list[str]:
     lines = []
     for section, word in (("policies", "Policy"), ("customers", "Customer")):
         old, new = before.get(section, {}), after[section]
+        found = []
         for name in sorted(set(old) | set(new)):
             if name not in old:
-                lines.append(f"{word} {name}: new in this report ({_pct(new[name])}).")
+                found.append(f"{word} {name}: new in this report ({_pct(new[name])}).")
             elif name not in new:
-                lines.append(f"{word} {name}: not observed this period (was {_pct(old[name])}).")
+                found.append(f"{word} {name}: not observed this period (was {_pct(old[name])}).")
             elif old[name] != new[name]:
-                lines.append(f"{word} {name}: {_pct(old[name])} → {_pct(new[name])}.")
+                found.append(f"{word} {name}: {_pct(old[name])} → {_pct(new[name])}.")
+        # A report of every customer at 50,000 customers would otherwise mail one line per customer (issue 17).
+        if len(found) > MAX_CHANGE_LINES:
+            more = len(found) - MAX_CHANGE_LINES
+            found = [*found[:MAX_CHANGE_LINES],
+                     f"And {more:,} more {section} changed: the CSV attached has every figure."]
+        lines += found
     if before.get("violations") != after["violations"]:
         lines.append(f"Violations: {before.get('violations', 0)} → {after['violations']}.")
     return lines or ["Nothing changed since the last report."]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("compliance.csv", views.compliance_csv, name="compliance-csv"),
     path("compliance.pdf", views.compliance_pdf, name="compliance-pdf"),
     path("compliance/subscriptions/", views.report_subscriptions, name="report-subscriptions"),
+    path("compliance/subscriptions/customers/", views.report_customer_options, name="report-customer-options"),
     path("compliance/subscriptions/<int:pk>/unsubscribe/", views.report_unsubscribe, name="report-unsubscribe"),
     path("exposure/", views.exposure_page, name="exposure"),
     path("tokens/", views.tokens, name="tokens"),

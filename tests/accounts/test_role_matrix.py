@@ -59,6 +59,7 @@ EXPECTED: dict[str, set[str]] = {
     "backups:compliance-pdf": {OPS, MANAGER, ADMIN},
     "backups:report-subscriptions": {MANAGER, ADMIN},
     "backups:report-unsubscribe": {MANAGER, ADMIN},
+    "backups:report-customer-options": {MANAGER, ADMIN},
     "backups:exposure": STAFF,
     "backups:tokens": {OPS, ADMIN},
     "backups:token-revoke": {OPS, ADMIN},

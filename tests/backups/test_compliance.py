@@ -151,3 +151,47 @@ def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds
     assert every == ["Acme Dental", "Zeta Clinics"]
     assert sorted(r[1] for r in printable.context["table"] if r[0] == "customer") == every
     assert "more customer" not in printable.content.decode()
+
+
+def test_the_pdf_is_a_summary_of_the_worst_customers_and_says_the_csv_holds_every_one(
+        client_as, observed_90_minutes, monkeypatch):
+    monkeypatch.setattr(compliance, "PDF_CUSTOMERS", 1)
+    client = client_as("mona")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client.get("/backups/compliance/?days=30").content.decode()
+        text = pdf_text(client.get("/backups/compliance.pdf?days=30").content)
+        sheet = client.get("/backups/compliance.csv?days=30")
+    every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
+    assert every == ["Acme Dental", "Zeta Clinics"]
+    assert sum(name in text for name in every) == 1
+    assert ("1 more customer, each more compliant than those above: this PDF is the summary (the total, every "
+            "policy, the 1 least compliant customers and the violations); the CSV lists every customer.") in text
+    assert "PDF (summary)" in page
+
+
+def test_the_page_sums_customers_in_one_query_whatever_their_number(client_as, observed_90_minutes,
+                                                                    django_assert_num_queries):
+    from backups.models import DailyRollup
+    from drportal.inventory.models import Customer
+
+    policy = observed_90_minutes.daily
+    day = NOW.date()
+    many = Customer.objects.bulk_create(Customer(slug=f"c{n}", name=f"Customer {n:03}") for n in range(150))
+    DailyRollup.objects.bulk_create(
+        DailyRollup(day=day, policy=policy, customer=c, observed_seconds=3600, compliant_seconds=36 * n)
+        for n, c in enumerate(many))
+    # A line nothing observed (a zero an adversary or a bug could leave) must not divide by zero.
+    DailyRollup.objects.create(day=day - timedelta(days=1), policy=policy, customer=many[0], observed_seconds=0,
+                               compliant_seconds=0)
+    client = client_as("mona")
+    client.get("/backups/")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        # session, user, profile, groups; per policy; the worst customers and how many; violations; observed time
+        with django_assert_num_queries(8):
+            response = client.get("/backups/compliance/?days=30")
+    customers = [row for row in response.context["table"] if row[0] == "customer"]
+    assert len(customers) == 100
+    assert customers[0][1] == "Customer 000"  # 0 % compliant: the worst first
+    assert customers[0][5] == "0.00"
+    assert response.context["report"].customer_count == 152
+    assert "52 more customers, each more compliant than those above" in response.content.decode()

@@ -114,7 +114,7 @@ def test_a_report_left_sending_by_a_dead_worker_is_in_doubt_not_resent(world, us
 
 
 def test_a_report_narrowed_to_one_customer_leaves_the_others_out(world, users, client_as, smtp):
-    subscribe(client_as, customers=[world.zeta.pk])
+    subscribe(client_as, customers="Zeta Clinics")
     rollups(world, date(2026, 11, 16), [24] * 7)
     DailyRollup.objects.create(day=date(2026, 11, 17), policy=world.daily, customer=world.zeta,
                                observed_seconds=86400, compliant_seconds=0)
@@ -141,3 +141,12 @@ def test_a_manager_without_an_e_mail_address_is_told_so_and_nothing_is_subscribe
     response = client_as("mona").post("/backups/compliance/subscriptions/", {"frequency": "weekly"})
     assert "has no e-mail address" in response.content.decode()
     assert not ReportSubscription.objects.exists()
+
+
+def test_a_report_of_thousands_of_changed_customers_lists_fifty_and_counts_the_rest():
+    before = {"policies": {}, "customers": {f"Customer {n:05}": 50.0 for n in range(5_000)}, "violations": 0}
+    after = {"policies": {}, "customers": {f"Customer {n:05}": 60.0 for n in range(5_000)}, "violations": 0}
+    lines = report_mail.changes(before, after)
+    assert len(lines) == 51
+    assert lines[0] == "Customer Customer 00000: 50.0 % → 60.0 %."
+    assert lines[-1] == "And 4,950 more customers changed: the CSV attached has every figure."
