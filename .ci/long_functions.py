@@ -19,8 +19,6 @@ REASON = "# long because:"
 
 # "module:qualified name" of the long functions of today, each still to be shortened or to say why it is long.
 ALLOWED: set[str] = {
-    # The agent's report in one statement when all is well (bench: backups ingest): to go when the fast path's
-    # parameters are built by a function of their own, measured against the benchmark.
     # The notices benchmark's one scenario, step by step: to go into set-up, send and measure parts.
     "bench.notices:run",
     # The plan document's PDF, page by page: to go into one function per page.
