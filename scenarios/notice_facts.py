@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from drportal.incidents.models import Incident
+from notifications.facts import RestoreFact
 from scenarios.choices import StepState
 from scenarios.models import Run
 
@@ -15,28 +16,40 @@ RESTORE_ACTIONS = ("restore_database",)
 
 def restores(incident: Incident) -> dict[int, list]:
     from drportal.inventory.models import Asset
-    from notifications.facts import RestoreFact
 
     run = Run.objects.filter(incident=incident).first()
     if run is None:
         return {}
     restore_ids = {s["id"] for s in run.spec.get("steps", []) if s.get("action") in RESTORE_ACTIONS}
-    rows = [r for r in run.steps.filter(step_id__in=restore_ids) if r.item]
-    owners = dict(Asset.objects.filter(name__in=[r.item for r in rows], customer__isnull=False)
+    by_item: dict[str, list] = {}
+    for row in run.steps.filter(step_id__in=restore_ids).order_by("position"):
+        if row.item:
+            by_item.setdefault(row.item, []).append(row)
+    owners = dict(Asset.objects.filter(name__in=list(by_item), customer__isnull=False)
                   .values_list("name", "customer_id"))
     out: dict[int, list] = {}
-    for row in rows:
-        customer = owners.get(row.item)
-        if customer is None:
-            continue
-        if row.state == StepState.SUCCEEDED:
-            point = (row.outputs.get("backup") or {}).get("recovery_point")
-            fact = RestoreFact(row.item, True, datetime.fromisoformat(point) if point else None)
-        else:
-            why = row.skip_reason or row.error or f"its restore is {row.get_state_display().lower()}"
-            fact = RestoreFact(row.item, False, None, why)
-        out.setdefault(customer, []).append(fact)
+    for item, rows in by_item.items():
+        if item in owners:
+            out.setdefault(owners[item], []).append(restore_fact(item, rows))
     return out
+
+
+def restore_fact(item: str, rows: list) -> RestoreFact:
+    """One database's fact from every restore row the run has for it (a restore that hands a database over to
+    a Cloud Storage restore gives it two): restored when one of them did the work, not when it handed it over;
+    otherwise the reason of the row that says most (not a follow-up's branch not taken)."""
+    for row in reversed(rows):
+        if row.state == StepState.SUCCEEDED and not row.outputs.get("handover"):
+            point = (row.outputs.get("backup") or {}).get("recovery_point")
+            return RestoreFact(item, True, datetime.fromisoformat(point) if point else None)
+    telling = [r for r in rows if not r.outputs.get("not_taken") and not r.skip_reason.startswith("branch not taken")
+               and not (r.state == StepState.SUCCEEDED and r.outputs.get("handover"))]
+    row = (telling or rows)[-1]
+    if row.state == StepState.SUCCEEDED:  # handed over, and no step has taken it up yet
+        why = "handed over to another restore, not yet done"
+    else:
+        why = row.skip_reason or row.error or f"its restore is {row.get_state_display().lower()}"
+    return RestoreFact(item, False, None, why)
 
 
 def run_of_incident(incident_id: int | None):

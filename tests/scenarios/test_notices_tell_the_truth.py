@@ -106,7 +106,10 @@ def set_restores(run, incident, outcome: str) -> dict[str, tuple[str, object]]:
             row.outputs = {"backup": {"recovery_point": record.recovery_point.isoformat()}}
             row.action_state = {"record": {"id": record.pk}}
         row.save(update_fields=["state", "outputs", "action_state", "error", "skip_reason"])
-        facts[row.item] = (state, record.recovery_point if state == StepState.SUCCEEDED else None)
+        # A database handed over by one restore to another (the server crash's volume, then Cloud Storage) has
+        # two rows: it is restored when either did it.
+        if facts.get(row.item, (None,))[0] != StepState.SUCCEEDED:
+            facts[row.item] = (state, record.recovery_point if state == StepState.SUCCEEDED else None)
     return facts
 
 
