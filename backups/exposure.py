@@ -42,6 +42,20 @@ def surviving_regions(lost_zones: set[int]) -> set[int]:
     return set(Zone.objects.exclude(id__in=lost_zones).values_list("region_id", flat=True))
 
 
+def surviving_copies(lost_zones: set[int], moment: datetime):
+    """Viable copies that existed at `moment` (made by then, not yet expired) and that the loss of `lost_zones`
+    did not take: in a zone still up, or at region level in a region that keeps a zone. A copy made after
+    `moment` did not exist then: asked about a past moment (a drill of the demo's replayed month), the answer is
+    what could have been restored at that moment."""
+    surviving = surviving_regions(lost_zones)
+    return (BackupRecord.objects.filter(viable=True, recovery_point__lte=moment)
+            .exclude(checksum_ok=False)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=moment))
+            .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost_zones)
+                    | Q(zone__isnull=True, region_id__in=surviving))
+            .select_related("policy", "zone__region__provider", "region__provider"))
+
+
 def _duration(seconds: float) -> str:
     return timefmt.duration(seconds)
 
@@ -63,19 +77,7 @@ def data_loss_window(asset, lost_zones: set[int], now: datetime, *, include_down
         return LossWindow(now, None, f"{standby} (synchronous standby)", 0.0,
                           f"{asset.name} fails over to its synchronous standby in {standby}: nothing is lost.",
                           **base)
-    surviving = surviving_regions(lost)
-    records = (
-        # A copy taken after `now` did not exist then: asked about a past moment (a drill of the demo's replayed
-        # month), the answer is what could have been restored at that moment.
-        BackupRecord.objects.filter(asset=asset, viable=True, recovery_point__lte=now)
-        .exclude(checksum_ok=False)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
-                | Q(zone__isnull=True, region_id__in=surviving))
-        .select_related("policy", "zone__region__provider", "region__provider")
-        .order_by("-recovery_point")
-    )
-    best = records.first()
+    best = surviving_copies(lost, now).filter(asset=asset).order_by("-recovery_point").first()
     where = str(zone) if zone is not None else "its location"
     if best is None:
         return LossWindow(None, None, "", None,

@@ -303,24 +303,12 @@ def _standby_zones(assets) -> dict:
 
 
 def _newest_surviving_copies(need: dict, lost: set[int], end: datetime) -> dict:
-    """Asset id -> its newest viable, unexpired copy made by `end` and held outside `lost` in a surviving region."""
-    from django.db.models import Q
+    """Asset id -> its newest viable, unexpired copy made by `end` and held outside `lost` in a surviving region
+    (a copy that existed when the loss began is the recovery point the window is measured from)."""
+    from backups.exposure import surviving_copies
 
-    from backups.exposure import surviving_regions
-    from backups.models import BackupRecord
-
-    surviving = surviving_regions(lost)
-    return {
-        r.asset_id: r for r in
-        BackupRecord.objects.filter(asset_id__in=need, viable=True, recovery_point__lte=end)
-        .exclude(checksum_ok=False)
-        # A copy that existed when the loss began is the recovery point the window is measured from.
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=end))
-        .filter(Q(zone__isnull=False, region_id__in=surviving) & ~Q(zone_id__in=lost)
-                | Q(zone__isnull=True, region_id__in=surviving))
-        .select_related("policy", "zone__region__provider", "region__provider")
-        .order_by("asset_id", "-recovery_point").distinct("asset_id")
-    }
+    return {r.asset_id: r for r in surviving_copies(lost, end).filter(asset_id__in=need)
+            .order_by("asset_id", "-recovery_point").distinct("asset_id")}
 
 
 def _copy_window(asset, record, objective: float | None, lost: set[int], end: datetime, until: datetime | None):
