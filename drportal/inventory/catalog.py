@@ -6,6 +6,16 @@ from __future__ import annotations
 from drportal.inventory.document import Document
 from drportal.inventory.models import Asset, Customer, Office, Provider, ProviderAccount, Region, Server, Service, Zone
 
+# The field that names each kind of object in the inventory document (the rest are named by their path).
+NATURAL_KEYS = {
+    "provider": (Provider, "slug"),
+    "account": (ProviderAccount, "name"),
+    "server": (Server, "name"),
+    "asset": (Asset, "name"),
+    "customer": (Customer, "slug"),
+    "service": (Service, "slug"),
+    "office": (Office, "slug"),
+}
 
 class Catalog:
     """What a reference may point at: names defined in this document, else rows already in the database
@@ -57,11 +67,5 @@ class Catalog:
         return ProviderAccount.objects.filter(name=name).values_list("provider__slug", flat=True).first()
 
     def has(self, kind: str, name: str) -> bool:
-        model, field_name = {
-            "server": (Server, "name"),
-            "asset": (Asset, "name"),
-            "customer": (Customer, "slug"),
-            "service": (Service, "slug"),
-            "office": (Office, "slug"),
-        }[kind]
+        model, field_name = NATURAL_KEYS[kind]
         return name in getattr(self, f"{kind}s") or model.objects.filter(**{field_name: name}).exists()

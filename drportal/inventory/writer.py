@@ -12,17 +12,11 @@ from django.db import models
 
 from drportal.audit import log as audit
 from drportal.audit.models import AuditEvent
+from drportal.inventory.catalog import NATURAL_KEYS
 from drportal.inventory.document import Document, Path
 from drportal.inventory.models import (
-    Asset,
-    Customer,
-    Office,
     Ownership,
-    Provider,
-    ProviderAccount,
     Region,
-    Server,
-    Service,
     Zone,
 )
 
@@ -257,15 +251,7 @@ class Context:
         if kind == "region":
             provider, slug = key.split("/")
             return Region.objects.get(provider__slug=provider, slug=slug)
-        model, field_name = {
-            "provider": (Provider, "slug"),
-            "account": (ProviderAccount, "name"),
-            "server": (Server, "name"),
-            "asset": (Asset, "name"),
-            "customer": (Customer, "slug"),
-            "service": (Service, "slug"),
-            "office": (Office, "slug"),
-        }[kind]
+        model, field_name = NATURAL_KEYS[kind]
         return model.objects.get(**{field_name: key})
 
 
