@@ -203,11 +203,13 @@ def dashboard_p95(client, path: str = "/", runs: int = 60) -> tuple[float, int]:
 
 
 
-# As production runs it (Dockerfile, docker-compose.yml): no access log. Two workers (one per core) of 16
+# As production runs it (Dockerfile, docker-compose.yml): no access log. Two workers (one per core) of 32
 # threads: the lean ingestion path commits the reports that arrive together in one worker as one group
 # (backups/lean.py), so the threads waiting on a commit are what makes groups; with 4 threads a group held
-# about 2 reports. Override with BENCH_GUNICORN="--workers 2 --threads 4" to compare (see docs/backups.md).
-GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 16").split()
+# about 2 reports, and 32 threads against 16 gave 970-1,042 reports/s against 629-644 at the same load
+# (docs/backups.md). Each thread keeps its own PostgreSQL connection. Override with
+# BENCH_GUNICORN="--workers 2 --threads 16" to compare.
+GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 32").split()
 # BENCH_SERVER=granian measures the same application under granian (a Rust HTTP server; not a dependency of
 # drportal: `pip install granian` first), with BENCH_GRANIAN's options: the HTTP server's own cost per request
 # is the larger part of a single report's web CPU under gunicorn (docs/backups.md, "How it stays fast").
