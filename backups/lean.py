@@ -16,7 +16,7 @@ known id, a batch) returns None and the full Django path answers, as it always h
 was written here, since the statement writes only what it settles.
 
 Group commit: while one request of this process is committing, the reports that arrive queue up, and the
-next leader stores all of them in one transaction (ingest.store_many). Each request answers only after the
+next leader stores all of them in one statement (ingest.store_group). Each request answers only after the
 commit that holds its row returned: durable before the 201, as before.
 """
 
@@ -93,7 +93,7 @@ class Slot:
 
 def _store_group(group: list[Slot]) -> None:
     try:
-        rows = ingestion.store_many([slot.params for slot in group])
+        rows = ingestion.store_group([slot.params for slot in group])
     except Exception as exc:  # noqa: BLE001 - each request of the group then answers the general way
         for slot in group:
             slot.error, slot.done = exc, True

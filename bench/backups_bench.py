@@ -5,9 +5,9 @@ backup records (issue 3):
 
 - dashboard_p95_ms: the staff dashboard (with the backups panel) rendered 60 times in-process, p95;
 - (rpo_api_all_s, GET /api/v1/rpo/ for every database, is measured over HTTP by bench/rpo_api.py);
-- ingest_single_eps: one report per POST, under gunicorn (4 sync workers) with a threaded load generator on
-  the same 2 cores;
-- ingest_batch_eps: lists of 1,000 reports per POST under the same gunicorn.
+- ingest_single_eps: one report per POST, under gunicorn (BENCH_GUNICORN; or granian with BENCH_SERVER=granian)
+  with the load generator (bench/_loadgen.py) on the same 2 cores;
+- ingest_batch_eps: lists of 1,000 reports per POST under the same server.
 
 Seeding uses generate_series inside PostgreSQL (a few minutes once); a marker customer makes later runs reuse
 the data. Use a database of its own: the seed refuses a database that already has other customers.
@@ -203,20 +203,33 @@ def dashboard_p95(client, path: str = "/", runs: int = 60) -> tuple[float, int]:
 
 
 
-# As production runs it (Dockerfile, docker-compose.yml): no access log. Two workers (one per core) of 16
+# As production runs it (Dockerfile, docker-compose.yml): no access log. Two workers (one per core) of 32
 # threads: the lean ingestion path commits the reports that arrive together in one worker as one group
 # (backups/lean.py), so the threads waiting on a commit are what makes groups; with 4 threads a group held
-# about 2 reports. Override with BENCH_GUNICORN="--workers 2 --threads 4" to compare (see docs/backups.md).
-GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 16").split()
+# about 2 reports, and 32 threads against 16 gave 970-1,042 reports/s against 629-644 at the same load
+# (docs/backups.md). Each thread keeps its own PostgreSQL connection. Override with
+# BENCH_GUNICORN="--workers 2 --threads 16" to compare.
+GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 32").split()
+# BENCH_SERVER=granian measures the same application under granian (a Rust HTTP server; not a dependency of
+# drportal: `pip install granian` first), with BENCH_GRANIAN's options: the HTTP server's own cost per request
+# is the larger part of a single report's web CPU under gunicorn (docs/backups.md, "How it stays fast").
+SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
+GRANIAN_ARGS = os.environ.get("BENCH_GRANIAN", "--workers 2 --blocking-threads 16").split()
+SERVER_ARGS = GRANIAN_ARGS if SERVER == "granian" else GUNICORN_ARGS
 # Keep-alive connections sending single reports: agents at the top of the hour are many more than 8.
 SINGLE_CONNECTIONS = int(os.environ.get("BENCH_INGEST_CONNECTIONS", "32"))
 
 
 def _gunicorn(port: int) -> subprocess.Popen:
-    env = os.environ | {"PYTHONPATH": str(ROOT), "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = os.environ | {"PYTHONPATH": path, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "-b", f"127.0.0.1:{port}",
+               *GUNICORN_ARGS, "--log-level", "warning"]
+    if SERVER == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                   *GRANIAN_ARGS, "--log-level", "warning", "drportal.wsgi:application"]
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "-b", f"127.0.0.1:{port}", *GUNICORN_ARGS,
-         "--log-level", "warning"],
+        command,
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     for _ in range(300):
@@ -227,7 +240,7 @@ def _gunicorn(port: int) -> subprocess.Popen:
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited at start") from None
+                raise RuntimeError(f"{SERVER} exited at start") from None
             time.sleep(0.1)
     return proc
 
@@ -328,9 +341,10 @@ def _ingest_row(name: str, result: dict, target: int, what: str) -> dict:
         result["events"], 1)
     return {"name": name, "value": round(eps, 1), "unit": "events/s", "target": target,
             "met": eps >= target and exact and not result["errors"],
-            "note": f"{what}; gunicorn {' '.join(GUNICORN_ARGS)}; {result['events']} events in "
+            "note": f"{what}; {SERVER} {' '.join(SERVER_ARGS)}; {result['events']} events in "
                     f"{result['elapsed']:.1f} s, answers {result['statuses']}, rows written {result['rows']}"
-                    f"{'' if exact else ' (MISMATCH)'}, CPU per event {result['gunicorn_cpu_ms']:.3f} ms in gunicorn "
+                    f"{'' if exact else ' (MISMATCH)'}, CPU per event "
+                    f"{result['gunicorn_cpu_ms']:.3f} ms in {SERVER}'s workers "
                     f"+ {result['postgres_cpu_ms']:.3f} ms in PostgreSQL backends, "
                     f"load generator CPU {result['client_cpu_s']:.1f} s; "
                     f"loadavg before {result['loadavg_before']}, after {result['loadavg_after']}; "
@@ -347,7 +361,8 @@ def run_ingest() -> list[dict]:
     token = IngestToken.issue(f"bench {time.time():.0f}", policy=policy)[1]
     assets = list(Asset.objects.filter(name__startswith="bdb-").values_list("name", flat=True)[:20000])
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
-    port = free_port()
+    # BENCH_PORT: a port of one's own on a machine shared with other runs.
+    port = int(os.environ.get("BENCH_PORT") or 0) or free_port()
     server = _gunicorn(port)
     try:
         single = ingest(server, port, token, assets, seconds=seconds, concurrency=SINGLE_CONNECTIONS)

@@ -321,3 +321,17 @@ def test_the_same_report_twice_in_one_group_is_one_record_and_a_duplicate(world,
     assert {a.json()["status"] for a in answers[1:]} == {"created", "duplicate"}
     assert BackupRecord.objects.filter(client_id="acme-db-2026-11-21").count() == 1
     assert not lean.GROUPS.busy
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_with_reports_it_cannot_settle_answers_each_as_the_full_path_does(world, token):
+    # The first report leads alone; the other four are stored as one group, where only "good" is settled.
+    bodies = [report(id="lead"), report(id="unknown", asset="nope-db"), report(id="good", asset="zeta-db"),
+              report(id="lead"), report(id="bad-zone", location={"zone": "rackspace/dfw/nope"})]
+    answers = _send_together(bodies, token)
+    assert [a.code for a in answers] == [201, 400, 201, 200, 400]
+    assert answers[1].json()["errors"] == [{"field": "asset", "message": "unknown asset 'nope-db'"}]
+    assert answers[3].json() == {"id": answers[0].json()["id"], "status": "duplicate", "viable": True}
+    assert answers[4].json()["errors"][0]["field"] == "location.zone"
+    assert sorted(BackupRecord.objects.values_list("client_id", flat=True)) == ["good", "lead"]
+    assert AuditEvent.objects.filter(action="backups.record_ingested").count() == 2
