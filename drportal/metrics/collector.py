@@ -46,21 +46,24 @@ JOIN inventory_asset a ON a.id = s.asset_id
 # policy its pairs without a recovery point and its oldest ones, each read in index order (pas_policy_point),
 # then ranked across policies by recovery point + objective.
 _WORST_PAIRS = """
-SELECT w.policy_id, a.name, floor(EXTRACT(EPOCH FROM %(now)s - w.recovery_point))::bigint, w.freshness,
-       w.rpo_status, w.offsite
-FROM backups_backuppolicy p
-CROSS JOIN LATERAL (
-  (SELECT s.id, s.policy_id, s.asset_id, s.recovery_point, s.freshness, s.rpo_status, s.offsite
-   FROM backups_policyassetstatus s WHERE s.policy_id = p.id AND s.recovery_point IS NULL
-   ORDER BY s.policy_id, s.recovery_point, s.id LIMIT %(limit)s)
-  UNION ALL
-  (SELECT s.id, s.policy_id, s.asset_id, s.recovery_point, s.freshness, s.rpo_status, s.offsite
-   FROM backups_policyassetstatus s WHERE s.policy_id = p.id AND s.recovery_point IS NOT NULL
-   ORDER BY s.policy_id, s.recovery_point, s.id LIMIT %(limit)s)
+SELECT w.policy_id, (SELECT a.name FROM inventory_asset a WHERE a.id = w.asset_id),
+       floor(EXTRACT(EPOCH FROM %(now)s - w.recovery_point))::bigint, w.freshness, w.rpo_status, w.offsite
+FROM (
+  SELECT w.*, w.recovery_point + p.rpo_objective AS due FROM backups_backuppolicy p
+  CROSS JOIN LATERAL (
+    (SELECT s.id, s.policy_id, s.asset_id, s.recovery_point, s.freshness, s.rpo_status, s.offsite
+     FROM backups_policyassetstatus s WHERE s.policy_id = p.id AND s.recovery_point IS NULL
+     ORDER BY s.policy_id, s.recovery_point, s.id LIMIT %(limit)s)
+    UNION ALL
+    (SELECT s.id, s.policy_id, s.asset_id, s.recovery_point, s.freshness, s.rpo_status, s.offsite
+     FROM backups_policyassetstatus s WHERE s.policy_id = p.id AND s.recovery_point IS NOT NULL
+     ORDER BY s.policy_id, s.recovery_point, s.id LIMIT %(limit)s)
+  ) w
+  ORDER BY due NULLS FIRST, w.id
+  LIMIT %(limit)s
 ) w
-JOIN inventory_asset a ON a.id = w.asset_id
-ORDER BY w.recovery_point + p.rpo_objective NULLS FIRST, w.id
-LIMIT %(limit)s
+-- The names of the chosen pairs only, by primary key: a join let PostgreSQL hash every asset (550,000 at 10x).
+ORDER BY w.due NULLS FIRST, w.id
 """
 _POLICIES = "SELECT id, name, EXTRACT(EPOCH FROM rpo_objective), active FROM backups_backuppolicy"
 # What the last sweep counted (backups.sweep.store_counts): the "metrics" key of its JSON.
