@@ -128,21 +128,19 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep", rollup_step: timed
 COLOURS = ("ok", "warning", "bad")
 
 
-# One pass over the pairs for every count stored below. GROUPING() tells the sets apart (a bit set for each of
-# its columns the row is not grouped by): per policy and state, per region, per customer tier.
+# One pass over the pairs for every count stored below, folded in Python (a few hundred groups at most). A plain
+# GROUP BY, not GROUPING SETS: PostgreSQL aggregates it in parallel workers (EXPLAIN ANALYZE at 10x: 0.96 s
+# against 1.98 s for the three grouping sets).
 COUNTS_SQL = """
-SELECT GROUPING(s.policy_id, r.name, c.tier), s.policy_id, s.overall, s.freshness, s.rpo_status, s.offsite,
-       COALESCE(r.name, ''), c.tier, count(*), max(s.rpo_seconds), min(s.recovery_point),
-       count(*) FILTER (WHERE s.recovery_point IS NULL)
+SELECT s.policy_id, s.overall, s.freshness, s.rpo_status, s.offsite, COALESCE(r.name, ''), c.tier, count(*),
+       max(s.rpo_seconds), min(s.recovery_point), count(*) FILTER (WHERE s.recovery_point IS NULL)
 FROM backups_policyassetstatus s
 LEFT JOIN inventory_region r ON r.id = s.asset_region_id
 LEFT JOIN inventory_customer c ON c.id = s.customer_id
-GROUP BY GROUPING SETS ((s.policy_id, s.overall, s.freshness, s.rpo_status, s.offsite), (r.name, s.overall),
-                        (c.tier, s.overall))
+GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
-BY_STATE, BY_REGION, BY_TIER = 0b011, 0b101, 0b110
-PROBLEMS = {"rpo_breached": ("rpo_status", "breached"), "late": ("freshness", "late"),
-            "failed": ("freshness", "failed"), "co_located": ("offsite", "co_located")}
+PROBLEMS = {"rpo_breached": (3, "breached"), "late": (2, "late"), "failed": (2, "failed"),
+            "co_located": (4, "co_located")}
 
 
 def store_counts() -> dict[str, int]:
@@ -158,32 +156,43 @@ def store_counts() -> dict[str, int]:
     counts = dict.fromkeys(COLOURS, 0)
     problems = dict.fromkeys(PROBLEMS, 0)
     policies: dict[str, list[int]] = {}
-    metrics: dict[str, list] = {"states": [], "regions": [], "tiers": [], "oldest": []}
-    oldest: dict[int, list] = {}
-    for sets, policy, overall, freshness, rpo, offsite, region, tier, n, most, first, never in rows:
-        if sets == BY_STATE:
-            states = {"freshness": freshness, "rpo_status": rpo, "offsite": offsite}
-            counts[overall] = counts.get(overall, 0) + n
-            for name, (column, value) in PROBLEMS.items():
-                problems[name] += n if states[column] == value else 0
-            per = policies.setdefault(str(policy), [0, 0])
-            per[0] += n
-            per[1] += n if overall == "bad" else 0
-            metrics["states"].append([policy, freshness, rpo, offsite, n])
-            seen = oldest.setdefault(policy, [None, 0])
-            seen[0] = first if seen[0] is None or (first is not None and first < seen[0]) else seen[0]
-            seen[1] += never
-        elif sets == BY_REGION:
-            metrics["regions"].append([region, overall, n, most])
-        elif sets == BY_TIER and tier is not None:  # a pair without a customer counts in its region only
-            metrics["tiers"].append([tier, overall, n, most])
-    # Per policy: its oldest recovery point and how many pairs have none; /metrics computes the age at scrape
-    # time, so it grows (and alerts) even when the sweep has stopped.
-    metrics["oldest"] = [[policy, first.isoformat() if first else None, never]
-                         for policy, (first, never) in oldest.items()]
-    value = counts | {"problems": problems, "policies": policies, "metrics": metrics}
+    for row in rows:
+        policy, overall, n = row[0], row[1], row[7]
+        counts[overall] = counts.get(overall, 0) + n
+        for name, (column, value) in PROBLEMS.items():
+            problems[name] += n if row[column] == value else 0
+        per = policies.setdefault(str(policy), [0, 0])
+        per[0] += n
+        per[1] += n if overall == "bad" else 0
+    value = counts | {"problems": problems, "policies": policies, "metrics": _metrics(rows)}
     SweepState.objects.update_or_create(name="counts", defaults={"value": json.dumps(value)})
     return counts
+
+
+def _metrics(rows: list[tuple]) -> dict[str, list]:
+    """COUNTS_SQL's groups as /metrics reads them: pairs per policy and state; per region and per customer
+    tier (a pair without a customer counts in its region only) and overall state, with the largest RPO age;
+    per policy its oldest recovery point and how many pairs have none (/metrics computes the age at scrape
+    time, so it grows, and alerts, even when the sweep has stopped)."""
+    states: dict[tuple, int] = {}
+    places: dict[str, dict[tuple, list]] = {"regions": {}, "tiers": {}}
+    oldest: dict[int, list] = {}
+    for policy, overall, freshness, rpo, offsite, region, tier, n, most, first, never in rows:
+        key = (policy, freshness, rpo, offsite)
+        states[key] = states.get(key, 0) + n
+        for kind, place in (("regions", region), ("tiers", tier)):
+            if place is None:
+                continue
+            seen = places[kind].setdefault((place, overall), [0, None])
+            seen[0] += n
+            seen[1] = most if seen[1] is None or (most is not None and most > seen[1]) else seen[1]
+        point = oldest.setdefault(policy, [None, 0])
+        point[0] = first if point[0] is None or (first is not None and first < point[0]) else point[0]
+        point[1] += never
+    return {"states": [[*key, n] for key, n in states.items()],
+            **{kind: [[*key, n, most] for key, (n, most) in found.items()] for kind, found in places.items()},
+            "oldest": [[policy, first.isoformat() if first else None, never]
+                       for policy, (first, never) in oldest.items()]}
 
 
 def _stored() -> dict:
