@@ -128,29 +128,71 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep", rollup_step: timed
 COLOURS = ("ok", "warning", "bad")
 
 
+# One pass over the pairs for every count stored below, folded in Python (a few hundred groups at most). A plain
+# GROUP BY, not GROUPING SETS: PostgreSQL aggregates it in parallel workers (EXPLAIN ANALYZE at 10x: 0.96 s
+# against 1.98 s for the three grouping sets).
+COUNTS_SQL = """
+SELECT s.policy_id, s.overall, s.freshness, s.rpo_status, s.offsite, COALESCE(r.name, ''), c.tier, count(*),
+       max(s.rpo_seconds), min(s.recovery_point), count(*) FILTER (WHERE s.recovery_point IS NULL)
+FROM backups_policyassetstatus s
+LEFT JOIN inventory_region r ON r.id = s.asset_region_id
+LEFT JOIN inventory_customer c ON c.id = s.customer_id
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+PROBLEMS = {"rpo_breached": (3, "breached"), "late": (2, "late"), "failed": (2, "failed"),
+            "co_located": (4, "co_located")}
+
+
 def store_counts() -> dict[str, int]:
-    """Pairs per colour, the pairs in each bad state the front dashboard names, and per policy its pairs and
-    its bad ones, kept on a SweepState row: statuses only change in a sweep, so the dashboard, the status list
-    and the policy list read these instead of counting 100,000 rows on every view."""
+    """Pairs per colour, the pairs in each bad state the front dashboard names, per policy its pairs and its bad
+    ones, and the breakdowns /metrics exposes (drportal.metrics reads them as stored here: the "metrics" key),
+    kept on a SweepState row: statuses only change in a sweep, so the dashboard, the status list, the policy
+    list and a Prometheus scrape read these instead of counting 1,000,000 pairs on every view."""
     import json
 
-    from django.db.models import Count, Q
-
+    with connection.cursor() as cur:
+        cur.execute(COUNTS_SQL)
+        rows = cur.fetchall()
     counts = dict.fromkeys(COLOURS, 0)
-    counts.update(dict(PolicyAssetStatus.objects.values_list("overall").annotate(n=Count("id")).order_by()))
-    problems = PolicyAssetStatus.objects.aggregate(
-        rpo_breached=Count("id", filter=Q(rpo_status="breached")),
-        late=Count("id", filter=Q(freshness="late")),
-        failed=Count("id", filter=Q(freshness="failed")),
-        co_located=Count("id", filter=Q(offsite="co_located")),
-    )
-    policies = {
-        str(policy): [n, bad] for policy, n, bad in PolicyAssetStatus.objects.values_list("policy_id")
-        .annotate(n=Count("id"), bad=Count("id", filter=Q(overall="bad"))).order_by()
-    }
-    value = counts | {"problems": problems, "policies": policies}
+    problems = dict.fromkeys(PROBLEMS, 0)
+    policies: dict[str, list[int]] = {}
+    for row in rows:
+        policy, overall, n = row[0], row[1], row[7]
+        counts[overall] = counts.get(overall, 0) + n
+        for name, (column, value) in PROBLEMS.items():
+            problems[name] += n if row[column] == value else 0
+        per = policies.setdefault(str(policy), [0, 0])
+        per[0] += n
+        per[1] += n if overall == "bad" else 0
+    value = counts | {"problems": problems, "policies": policies, "metrics": _metrics(rows)}
     SweepState.objects.update_or_create(name="counts", defaults={"value": json.dumps(value)})
     return counts
+
+
+def _metrics(rows: list[tuple]) -> dict[str, list]:
+    """COUNTS_SQL's groups as /metrics reads them: pairs per policy and state; per region and per customer
+    tier (a pair without a customer counts in its region only) and overall state, with the largest RPO age;
+    per policy its oldest recovery point and how many pairs have none (/metrics computes the age at scrape
+    time, so it grows, and alerts, even when the sweep has stopped)."""
+    states: dict[tuple, int] = {}
+    places: dict[str, dict[tuple, list]] = {"regions": {}, "tiers": {}}
+    oldest: dict[int, list] = {}
+    for policy, overall, freshness, rpo, offsite, region, tier, n, most, first, never in rows:
+        key = (policy, freshness, rpo, offsite)
+        states[key] = states.get(key, 0) + n
+        for kind, place in (("regions", region), ("tiers", tier)):
+            if place is None:
+                continue
+            seen = places[kind].setdefault((place, overall), [0, None])
+            seen[0] += n
+            seen[1] = most if seen[1] is None or (most is not None and most > seen[1]) else seen[1]
+        point = oldest.setdefault(policy, [None, 0])
+        point[0] = first if point[0] is None or (first is not None and first < point[0]) else point[0]
+        point[1] += never
+    return {"states": [[*key, n] for key, n in states.items()],
+            **{kind: [[*key, n, most] for key, (n, most) in found.items()] for kind, found in places.items()},
+            "oldest": [[policy, first.isoformat() if first else None, never]
+                       for policy, (first, never) in oldest.items()]}
 
 
 def _stored() -> dict:

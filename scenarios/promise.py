@@ -74,10 +74,13 @@ def recovered_assets(scenario: Scenario, servers=None):
         servers = scope_queryset(scenario)
     # A query of servers stays a subquery: the scope is never loaded just to list its ids.
     ids = servers.values("pk") if isinstance(servers, QuerySet) else [s.pk for s in servers]
-    where = Q(server__in=ids) | Q(name__in=named)
+    # A UNION of the branches, not an OR: each branch reads its own index (server, name, kind), where the OR
+    # made PostgreSQL scan every asset (550,000 at the 10x benchmark) for each scenario of a readiness refresh.
+    branches = [Q(server__in=ids), Q(name__in=named)]
     if pit:
-        where |= Q(kind=AssetKind.MANAGED_DATABASE) & ~Q(external_id="")
-    return Asset.objects.filter(where)
+        branches.append(Q(kind=AssetKind.MANAGED_DATABASE) & ~Q(external_id=""))
+    first, *rest = (Asset.objects.filter(where).order_by().values("pk") for where in branches)
+    return Asset.objects.filter(pk__in=first.union(*rest))
 
 
 def _promised(assets) -> tuple[int | None, tuple[str, ...]]:

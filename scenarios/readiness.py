@@ -14,7 +14,7 @@ from drportal.lib import messages
 from scenarios import hooks, promise, snapshots
 from scenarios.choices import MitigationStatus
 from scenarios.loader import Scenario
-from scenarios.match import scope_queryset, scope_servers
+from scenarios.match import scope_of_any, scope_queryset, scope_servers
 from scenarios.models import Drill, Mitigation
 
 DNS_DRIVERS = ("powerdns", "route53", "rackspace", "rackspacedns", "simulated")
@@ -63,15 +63,25 @@ class Facts:
     images: dict[int, set[str]] | None
 
     @classmethod
-    def load(cls, now: datetime) -> Facts:
+    def load(cls, now: datetime, scenarios: list[Scenario]) -> Facts:
+        # Only the servers some scenario covers, and only their images: what a refresh reads no longer grows
+        # with the servers and records outside the library's scope.
+        servers = list(scope_of_any([s for s in scenarios if reads_servers(s)])
+                       .select_related("zone__region__provider", "account"))
         return cls(
-            servers=list(Server.objects.select_related("zone__region__provider", "account")),
+            servers=servers,
             mitigations={m.slug: m for m in Mitigation.objects.all()},
             last_drills=last_drills(),
             has_support_contact=ExternalContact.objects.filter(kind="provider_support").exists(),
             customers_without_contact=customers_without_contact(),
-            images=hooks.image_locations(now),
+            images=hooks.image_locations(now, [s.pk for s in servers]),
         )
+
+
+def reads_servers(scenario: Scenario) -> bool:
+    """Does assessing it read its servers one by one (steps per server, the zone-wide promise check)? The
+    others' scope stays a query (scope_queryset): a scenario without a match block covers every server."""
+    return any(s.get("for_each") == "server" for s in scenario.steps) or scenario.disaster_class in ZONE_WIDE
 
 
 def customers_without_contact() -> list[str]:
@@ -86,7 +96,7 @@ def customers_without_contact() -> list[str]:
 
 
 def assess_all(scenarios: list[Scenario], now: datetime) -> list[Readiness]:
-    facts = Facts.load(now)
+    facts = Facts.load(now, scenarios)
     return [assess(s, now, facts=facts, exposure=None) for s in scenarios]
 
 
@@ -204,7 +214,7 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
     if scenario.data.get("mitigations"):
         checks.append(_mitigations_check(scenario, mitigations, today))
 
-    scope = servers if needs_servers else scope_servers(scenario, facts.servers if facts else None)
+    scope = servers if needs_servers else _promise_scope(scenario, facts)
     result.objective = promise.objective(scenario, scope)
     checks.append(promise_check(scenario, scope, now, result.objective))
 
@@ -223,6 +233,12 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
     return result
 
 
+def _promise_scope(scenario: Scenario, facts: Facts | None):
+    if facts is not None and not reads_servers(scenario):
+        return scope_queryset(scenario)
+    return scope_servers(scenario, facts.servers if facts else None)
+
+
 PROMISE_CHECK = "Plan's promise"
 ZONE_WIDE = ("datacenter_offline", "all_datacenters_lost")
 
@@ -239,7 +255,8 @@ def promise_check(scenario: Scenario, servers: list[Server], now: datetime, targ
     # hooks.recovery_point reads the servers' zones as lost with them: the disaster of these classes, not of a
     # single crashed server (whose zone, and the copies kept there, survive).
     zone_wide = scenario.disaster_class in ZONE_WIDE
-    point = hooks.recovery_point([s.pk for s in servers], now) if servers and zone_wide else None
+    # zone_wide first: `servers` may be a query (readiness.reads_servers), never loaded for the other classes.
+    point = hooks.recovery_point([s.pk for s in servers], now) if zone_wide and servers else None
     seconds = (now - point).total_seconds() if point else None
     broken = ""
     if point is not None:

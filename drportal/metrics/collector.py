@@ -1,25 +1,30 @@
 """What /metrics says: the stored statuses, read in a few queries per scrape (never one per asset).
 
 The collector runs at scrape time and derives nothing: freshness, RPO and off-site state are what the last
-sweep wrote on each policy-asset pair (backups.sweep); only the recovery point's age is computed, from the
-stored recovery point and "now", so an alert on age > objective still fires if the sweep itself stopped.
+sweep wrote on each policy-asset pair (backups.sweep); only recovery points' ages are computed, from the stored
+recovery points and "now", so an alert on age > objective still fires if the sweep itself stopped.
 
 Tables are read with SQL so this core module imports no higher app (backups, scenarios, notifications).
 
-The one family with a sample per policy-asset pair (105,000 at the benchmark data set) is written by
-pair_exposition() below instead of prometheus-client's generate_latest: the library spends ~10 µs per sample
-on a quiet 2-core machine (sorting, checking and escaping each label of each sample, one Sample object each),
-over a second for that family alone; the same text written in one pass takes a tenth of that. Everything else
-goes through the library, and the tests read the whole answer back with the library's own parser.
-
-What a scrape costs at the benchmark data set (bench/metrics_scrape.py) is mostly turning 105,000 rows into
-Python objects and text, so those rows are kept narrow: the policy as its id (its name is looked up once),
-the age in whole seconds (an integer is cheaper to send, decode and print than a float, and a backup's age
-needs no microseconds). The per-region and per-tier exposure is one pass over the pairs (GROUPING SETS).
+Bounded whatever the inventory's size (issue 17): at 500,000 customer databases a sample per policy-asset pair
+was 1,060,000 series and a 6 s scrape, the unbounded cardinality Prometheus' own guidance warns against (a
+label per user or per database belongs in logs or the product's pages, not in a time series). So:
+- every pair is counted: drportal_backup_pairs{policy, freshness, rpo, offsite}, the exposure per region and
+  tier, and per policy the age of its oldest recovery point, all from the counts the sweep stores in one pass
+  over the pairs (backups.sweep.store_counts, the "counts" row of backups_sweepstate) instead of scanning
+  them on every scrape;
+- the pairs are named one by one (drportal_backup_recovery_point_age_seconds) only for the
+  METRICS_PAIR_LIMIT pairs with the least time left before their objective, never backed up first: the ones
+  an alert names. Each policy's candidates are read in (policy, recovery point, id) index order, so a scrape
+  reads about limit × policies pairs, however many there are. METRICS_PAIR_LIMIT=0 names every pair.
+The per-pair family is written by pair_exposition() below instead of prometheus-client's generate_latest,
+which spends ~10 µs per sample (when every pair is named, over a second at 105,000 pairs).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -29,25 +34,40 @@ from prometheus_client.registry import Collector
 
 from drportal.lib import clock
 
-# One row per policy-asset pair: 105,000 at the benchmark data set. Names, not ids, so a dashboard reads.
-# The age is computed by PostgreSQL: converting 105,000 timestamps to aware datetimes in Python took longer
-# than the query.
+# Every pair (METRICS_PAIR_LIMIT=0). Names, not ids, so a dashboard reads. The age is computed by PostgreSQL:
+# converting 105,000 timestamps to aware datetimes in Python took longer than the query.
 _PAIRS = """
-SELECT s.policy_id, a.name, floor(EXTRACT(EPOCH FROM %s - s.recovery_point))::bigint, s.freshness, s.rpo_status,
-       s.offsite
+SELECT s.policy_id, a.name, floor(EXTRACT(EPOCH FROM %(now)s - s.recovery_point))::bigint, s.freshness,
+       s.rpo_status, s.offsite
 FROM backups_policyassetstatus s
 JOIN inventory_asset a ON a.id = s.asset_id
 """
-_POLICIES = "SELECT id, name, EXTRACT(EPOCH FROM rpo_objective), active FROM backups_backuppolicy"
-# One pass for both breakdowns; GROUPING(c.tier) tells a tier row (0) from a region row (1). A pair without a
-# customer (a server's image) counts in its region only.
-_EXPOSURE = """
-SELECT GROUPING(c.tier), COALESCE(r.name, ''), c.tier, s.overall, count(*), max(s.rpo_seconds)
-FROM backups_policyassetstatus s
-LEFT JOIN inventory_region r ON r.id = s.asset_region_id
-LEFT JOIN inventory_customer c ON c.id = s.customer_id
-GROUP BY GROUPING SETS ((r.name, s.overall), (c.tier, s.overall))
+# The `limit` pairs with the least time left before their policy's objective (never backed up first): per
+# policy its pairs without a recovery point and its oldest ones, each read in index order (pas_policy_point),
+# then ranked across policies by recovery point + objective. The asset names of the chosen pairs only, by primary
+# key: a join let PostgreSQL hash every asset (a Seq Scan of 550,000 at 10x) for 1,000 names.
+_WORST_PAIRS = """
+SELECT w.policy_id, (SELECT a.name FROM inventory_asset a WHERE a.id = w.asset_id),
+       floor(EXTRACT(EPOCH FROM %(now)s - w.recovery_point))::bigint, w.freshness, w.rpo_status, w.offsite
+FROM (
+  SELECT w.*, w.recovery_point + p.rpo_objective AS due FROM backups_backuppolicy p
+  CROSS JOIN LATERAL (
+    (SELECT s.id, s.policy_id, s.asset_id, s.recovery_point, s.freshness, s.rpo_status, s.offsite
+     FROM backups_policyassetstatus s WHERE s.policy_id = p.id AND s.recovery_point IS NULL
+     ORDER BY s.policy_id, s.recovery_point, s.id LIMIT %(limit)s)
+    UNION ALL
+    (SELECT s.id, s.policy_id, s.asset_id, s.recovery_point, s.freshness, s.rpo_status, s.offsite
+     FROM backups_policyassetstatus s WHERE s.policy_id = p.id AND s.recovery_point IS NOT NULL
+     ORDER BY s.policy_id, s.recovery_point, s.id LIMIT %(limit)s)
+  ) w
+  ORDER BY due NULLS FIRST, w.id
+  LIMIT %(limit)s
+) w
+ORDER BY w.due NULLS FIRST, w.id
 """
+_POLICIES = "SELECT id, name, EXTRACT(EPOCH FROM rpo_objective), active FROM backups_backuppolicy"
+# What the last sweep counted (backups.sweep.store_counts): the "metrics" key of its JSON.
+_STORED = "SELECT value FROM backups_sweepstate WHERE name = 'counts'"
 _COUNTS = {
     "incidents": "SELECT status, count(*) FROM incidents_incident GROUP BY 1",
     "runs": "SELECT state, drill::text, count(*) FROM scenarios_run GROUP BY 1, 2",
@@ -63,10 +83,16 @@ _COUNTS = {
 INGEST_WINDOW = timedelta(minutes=5)
 
 
-def _rows(sql: str, params: list | None = None) -> list[tuple]:
+def _rows(sql: str, params: list | dict | None = None) -> list[tuple]:
     with connection.cursor() as cur:
         cur.execute(sql, params or [])
         return cur.fetchall()
+
+
+def _stored() -> dict:
+    """The breakdowns the last sweep stored; empty before the first sweep (no sample is better than a guess)."""
+    found = _rows(_STORED)
+    return json.loads(found[0][0]).get("metrics", {}) if found and found[0][0] else {}
 
 
 class StatusCollector(Collector):
@@ -74,24 +100,44 @@ class StatusCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = clock.now()
-        yield from self.pairs(now)
-        yield from self.exposure()
+        stored = _stored()
+        policies = _rows(_POLICIES)
+        names = {pk: name for pk, name, _, _ in policies}
+        yield from self.policies(policies)
+        yield from self.pairs(stored, names, now)
+        yield from self.exposure(stored)
         yield from self.work()
         yield from self.ingestion(now)
 
-    def pairs(self, now: datetime) -> Iterator[Metric]:
+    def policies(self, rows: list[tuple]) -> Iterator[Metric]:
         objective = GaugeMetricFamily(
             "drportal_backup_rpo_objective_seconds", "The most data the policy may lose (its RPO objective).",
             labels=["policy"])
         active = GaugeMetricFamily("drportal_backup_policy_active", "1 when the policy is active.", labels=["policy"])
-        for _, name, seconds, is_active in _rows(_POLICIES):
+        for _, name, seconds, is_active in rows:
             objective.add_metric([name], float(seconds))
             active.add_metric([name], 1.0 if is_active else 0.0)
         yield from (objective, active)
 
-    def exposure(self) -> Iterator[Metric]:
-        rows = _rows(_EXPOSURE)
-        for by_tier, label in ((0, "tier"), (1, "region")):
+    def pairs(self, stored: dict, names: dict[int, str], now: datetime) -> Iterator[Metric]:
+        pairs = GaugeMetricFamily(
+            "drportal_backup_pairs", "Policy-asset pairs per policy and state, as of the last sweep.",
+            labels=["policy", "freshness", "rpo", "offsite"])
+        for policy, freshness, rpo, offsite, n in stored.get("states", []):
+            if policy in names:
+                pairs.add_metric([names[policy], freshness, rpo, offsite], n)
+        oldest = GaugeMetricFamily(
+            "drportal_backup_oldest_recovery_point_age_seconds",
+            "Seconds since the oldest of the policy's pairs' newest viable recovery points (+Inf: a pair has "
+            "none at all); the age is computed at each scrape.", labels=["policy"])
+        for policy, first, never in stored.get("oldest", []):
+            if policy in names and (first or never):
+                age = math.inf if never else (now - datetime.fromisoformat(first)).total_seconds() // 1
+                oldest.add_metric([names[policy]], age)
+        yield from (pairs, oldest)
+
+    def exposure(self, stored: dict) -> Iterator[Metric]:
+        for key, label in (("tiers", "tier"), ("regions", "region")):
             pairs = GaugeMetricFamily(
                 f"drportal_exposure_pairs_by_{label}", f"Policy-asset pairs per {label} and overall state.",
                 labels=[label, "overall"])
@@ -100,15 +146,12 @@ class StatusCollector(Collector):
                 f"The largest data-loss window (RPO age at the last sweep) among the pairs of each {label}.",
                 labels=[label])
             worst_seen: dict[str, float] = {}
-            for grouping, region, tier, overall, n, most in rows:
-                key = tier if by_tier == 0 else region
-                if grouping != by_tier or key is None:
-                    continue  # the other breakdown's row, or pairs without a customer in the tier breakdown
-                pairs.add_metric([key, overall], n)
+            for place, overall, n, most in stored.get(key, []):
+                pairs.add_metric([place, overall], n)
                 if most is not None:
-                    worst_seen[key] = max(worst_seen.get(key, 0.0), most)
-            for key, most in worst_seen.items():
-                worst.add_metric([key], most)
+                    worst_seen[place] = max(worst_seen.get(place, 0.0), most)
+            for place, most in worst_seen.items():
+                worst.add_metric([place], most)
             yield from (pairs, worst)
 
     def work(self) -> Iterator[Metric]:
@@ -150,14 +193,15 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def pair_exposition(now: datetime) -> str:
-    """The per-pair family in the text format (0.0.4), one sample per pair, labels in sorted order as
-    prometheus-client writes them. The states are choice values of the backups app and need no escaping;
-    policy and asset names do."""
+def pair_exposition(now: datetime, limit: int) -> str:
+    """The per-pair family in the text format (0.0.4): the `limit` pairs with the least time left before their
+    objective (every pair when limit is 0), labels in sorted order as prometheus-client writes them. The states
+    are choice values of the backups app and need no escaping; policy and asset names do."""
     policies = {pk: _label(name) for pk, name, _, _ in _rows(_POLICIES)}
     lines = [f"# HELP {AGE} {AGE_HELP}\n# TYPE {AGE} gauge\n"]
     add = lines.append
-    for policy, asset, age, freshness, rpo, offsite in _rows(_PAIRS, [now]):
+    rows = _rows(_WORST_PAIRS, {"now": now, "limit": limit}) if limit > 0 else _rows(_PAIRS, {"now": now})
+    for policy, asset, age, freshness, rpo, offsite in rows:
         value = "+Inf" if age is None else str(age)
         add(f'{AGE}{{asset="{_label(asset)}",freshness="{freshness}",offsite="{offsite}",policy="{policies[policy]}",'
             f'rpo="{rpo}"}} {value}\n')

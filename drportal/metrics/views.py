@@ -40,5 +40,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
                                 status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="drportal metrics"'
         return response
-    pairs = pair_exposition(clock.now()).encode()
+    pairs = pair_exposition(clock.now(), settings.METRICS_PAIR_LIMIT).encode()
     return HttpResponse(generate_latest(REGISTRY) + pairs, content_type=CONTENT_TYPE)

@@ -9,6 +9,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from backups import sweep
 from drportal.lib import clock
 from notifications.models import Delivery, StaffPage
 from tests.backups.conftest import at, record
@@ -75,9 +76,51 @@ def test_its_query_count_does_not_grow_with_the_assets(swept, client):
     from drportal.inventory.models import Asset
 
     swept.daily.assets.add(*[Asset.objects.create(name=f"extra-{i}", kind="database") for i in range(20)])
-    # policies (for their families, then for the pairs' names), pairs, exposure (by region and tier in one pass),
-    # incidents, runs, steps, deliveries, ingested, unmatched
+    # policies (for their families, then for the pairs' names), the counts the sweep stored, the pairs named one
+    # by one, incidents, runs, steps, deliveries, ingested, unmatched
     assert before == queries() == 10
+
+
+def test_it_names_only_the_pairs_with_the_least_time_left_and_counts_every_pair(swept, client, settings):
+    settings.METRICS_PAIR_LIMIT = 3
+    families = scrape(client)
+    named = families["drportal_backup_recovery_point_age_seconds"]
+    # Never backed up first (+Inf: zeta-db twice, db1's image, the RDS instance), so three of those four.
+    assert len(named) == 3
+    assert all(s.value == math.inf for s in named)
+    assert sum(s.value for s in families["drportal_backup_pairs"]) == 6  # acme and zeta twice, db1, the RDS
+    assert sample(families, "drportal_backup_pairs", policy="Daily database dumps (Dallas)", freshness="never",
+                  rpo="breached", offsite="not_required") == 1
+
+
+def test_a_pair_past_its_objective_ranks_before_one_within_it(swept, client, settings):
+    settings.METRICS_PAIR_LIMIT = 5
+    families = scrape(client)
+    named = [(s.labels["asset"], s.labels["policy"]) for s in families["drportal_backup_recovery_point_age_seconds"]]
+    # After the four never backed up: acme-db's dump, 5 h old of 26 h, has less time left than its weekly copy
+    # (6 days 4 h old of 8 days).
+    assert named[4] == ("acme-db", "Daily database dumps (Dallas)")
+
+
+def test_each_policy_states_the_age_of_its_oldest_recovery_point(swept, client):
+    families = scrape(client)
+    assert sample(families, "drportal_backup_oldest_recovery_point_age_seconds",
+                  policy="Daily database dumps (Dallas)") == math.inf  # zeta-db has none
+    with time_machine.travel(NOW, tick=False):
+        from drportal.inventory.models import Asset
+
+        Asset.objects.filter(name="zeta-db").delete()
+        sweep.sweep(NOW)
+    families = scrape(client)
+    weekly = sample(families, "drportal_backup_oldest_recovery_point_age_seconds",
+                    policy="Weekly database copies (Kansas City)")
+    assert weekly == timedelta(days=6, hours=4).total_seconds()
+
+
+def test_every_pair_is_named_when_the_limit_is_zero(swept, client, settings):
+    settings.METRICS_PAIR_LIMIT = 0
+    families = scrape(client)
+    assert len(families["drportal_backup_recovery_point_age_seconds"]) == 6
 
 
 def test_it_refuses_a_scrape_without_the_token(swept, client):

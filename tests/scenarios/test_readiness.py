@@ -168,3 +168,21 @@ def test_a_real_account_without_credentials_is_not_ready(make_servers):
     Server.objects.update(account=account)
     assert credentials(readiness.assess(lib().get("jivosoft-server-crash"), NOW, exposure=None)) == (
         "not ok: no credentials: rs-real; never checked: rs-real")
+
+
+def test_assessing_the_library_loads_only_the_servers_some_scenario_covers(make_servers):
+    covered = make_servers(2, provider="rackspace")
+    make_servers(3, provider="bench", prefix="outside")  # a provider no library scenario names
+    scenarios = list(lib().scenarios.values())
+    facts = readiness.Facts.load(NOW, scenarios)
+    assert sorted(s.name for s in facts.servers) == sorted(s.name for s in covered)
+
+
+def test_the_library_assessed_at_once_says_what_each_scenario_assessed_alone_says(make_servers):
+    make_servers(2, provider="rackspace")
+    make_servers(3, provider="bench", prefix="outside")
+    scenarios = list(lib().scenarios.values())
+    together = readiness.assess_all(scenarios, NOW)
+    alone = [readiness.assess(s, NOW, exposure=None) for s in scenarios]
+    assert [[vars(c) for c in r.checks] for r in together] == [[vars(c) for c in r.checks] for r in alone]
+    assert [r.objective for r in together] == [r.objective for r in alone]
