@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from backups import exposure, status
+from backups import compliance, exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
 from backups.outages import down_locations
@@ -116,7 +116,8 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep", rollup_step: timed
             totals["changes"] += len(changes)
     # The exposure page's rows derive from the pairs just written: rewrite those of the customers concerned.
     exposure.store(customers)
-    integrate_rollups(now, rollup_step)
+    if integrate_rollups(now, rollup_step):
+        compliance.store_summaries(now)
     store_counts()
     for hook in AFTER_SWEEP:
         hook(now)
@@ -281,6 +282,13 @@ def integrate_rollups(now: datetime, max_step: timedelta = MAX_ROLLUP_STEP) -> f
     state, created = SweepState.objects.get_or_create(name="rollup", defaults={"until": now})
     if created or state.until is None or state.until >= now:
         return 0.0
+    # The cursor and the sums move in one transaction: a stored compliance summary resting on the cursor
+    # (compliance.summary) never sees the cursor moved and the sums not yet added.
+    with transaction.atomic():
+        return _integrate(state, now, max_step)
+
+
+def _integrate(state: SweepState, now: datetime, max_step: timedelta) -> float:
     start = state.until
     if not SweepState.objects.filter(pk=state.pk, until=start).update(until=now):
         return 0.0

@@ -118,7 +118,8 @@ def test_the_printable_page_is_a_document_without_navigation(client_as, observed
     assert "Backup compliance report" in page
     assert "<nav" not in page
     assert "Sign out" not in page
-    assert re.search(r"From 2026-11-1\d 18:00 CST to 2026-11-21 10:31 CST", page)
+    # As of the last sweep (10:30), whose summary the page reads.
+    assert re.search(r"From 2026-11-1\d 18:00 CST to 2026-11-21 10:30 CST", page)
 
 
 def test_the_dashboard_states_the_reports_figure_and_that_it_is_provisional(client_as, observed_90_minutes):
@@ -139,6 +140,7 @@ def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds
     from backups import views
 
     monkeypatch.setattr(views, "PAGE_CUSTOMERS", 1)
+    monkeypatch.setattr(compliance, "PDF_CUSTOMERS", 1)
     client = client_as("mona")
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
         page = client.get("/backups/compliance/?days=30")
@@ -149,8 +151,10 @@ def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds
     assert "1 more customer, each more compliant than those above" in page.content.decode()
     every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
     assert every == ["Acme Dental", "Zeta Clinics"]
-    assert sorted(r[1] for r in printable.context["table"] if r[0] == "customer") == every
-    assert "more customer" not in printable.content.decode()
+    # The printable page prints what the PDF prints, and says where the rest is.
+    assert [r[1] for r in printable.context["table"] if r[0] == "customer"] == customers
+    assert ("1 more customer, each more compliant than those above: the <a href=\"/backups/compliance.csv?days=30\">"
+            "CSV</a> lists every one. This page is the summary, as the PDF is") in printable.content.decode()
 
 
 def test_the_pdf_is_a_summary_of_the_worst_customers_and_says_the_csv_holds_every_one(
@@ -186,8 +190,13 @@ def test_the_page_sums_customers_in_one_query_whatever_their_number(client_as, o
     client = client_as("mona")
     client.get("/backups/")
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
-        # session, user, profile, groups; per policy; the worst customers and how many; violations; observed time
-        with django_assert_num_queries(8):
+        # Rollups the stored summary does not rest on: the first view computes it. Session, user, profile,
+        # groups; the basis and the summary; per policy; the worst customers and how many; the violations'
+        # count; observed time; the summary stored; the newest violations.
+        with django_assert_num_queries(11):
+            client.get("/backups/compliance/?days=30")
+        # The next reads it: session, user, profile, groups; the basis and the summary; the newest violations.
+        with django_assert_num_queries(6):
             response = client.get("/backups/compliance/?days=30")
     customers = [row for row in response.context["table"] if row[0] == "customer"]
     assert len(customers) == 100
@@ -195,3 +204,50 @@ def test_the_page_sums_customers_in_one_query_whatever_their_number(client_as, o
     assert customers[0][5] == "0.00"
     assert response.context["report"].customer_count == 152
     assert "52 more customers, each more compliant than those above" in response.content.decode()
+
+
+def test_the_summary_the_sweep_stores_is_the_reports_own_figures(observed_90_minutes):
+    later = NOW + timedelta(minutes=90)
+    stored = compliance.summary(30, later + timedelta(minutes=1), violations=0)
+    computed = compliance.report(30, later, customers_limit=compliance.SUMMARY_CUSTOMERS, violations_limit=0)
+    assert stored == computed  # the same lines, total, observed time and counts, up to the sweep's moment
+
+
+def test_a_sweep_that_adds_to_the_rollups_shows_on_the_next_view(client_as, observed_90_minutes):
+    client = client_as("mona")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        before = client.get("/backups/compliance/?days=30").context["report"]
+    sweep.sweep(NOW + timedelta(minutes=120))
+    with time_machine.travel(NOW + timedelta(minutes=121), tick=False):
+        after = client.get("/backups/compliance/?days=30").context["report"]
+    assert (before.observed_seconds, after.observed_seconds) == (5400, 7200)
+    assert after.total == compliance.report(30, NOW + timedelta(minutes=120)).total
+
+
+def test_rollups_written_outside_a_sweep_are_not_hidden_by_a_stored_summary(client_as, observed_90_minutes):
+    from backups.models import DailyRollup
+    from drportal.inventory.models import Customer
+
+    late = Customer.objects.create(slug="late", name="Late Co")
+    DailyRollup.objects.create(day=NOW.date(), policy=observed_90_minutes.daily, customer=late,
+                               observed_seconds=3600, compliant_seconds=0)
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        report = client_as("mona").get("/backups/compliance/?days=30").context["report"]
+    assert report.customers[0].name == "Late Co"
+
+
+def test_the_violations_heading_counts_the_periods_not_the_rows_listed(client_as, observed_90_minutes):
+    from backups.models import PolicyAssetStatus, StatusChange
+
+    pair = PolicyAssetStatus.objects.first()
+    StatusChange.objects.bulk_create(
+        StatusChange(pair=pair, at=NOW + timedelta(seconds=n), dimension="freshness", before="ok", after="late",
+                     alert=True) for n in range(502))
+    sweep.sweep(NOW + timedelta(minutes=95))
+    with time_machine.travel(NOW + timedelta(minutes=96), tick=False):
+        page = client_as("mona").get("/backups/compliance/?days=30").content.decode()
+        text = pdf_text(client_as("mona").get("/backups/compliance.pdf?days=30").content)
+        sheet = client_as("mona").get("/backups/compliance.csv?days=30").content.decode()
+    assert "Violations (the newest 500 of 502)" in page
+    assert "Violations (the newest 500 of 502)" in text
+    assert sheet.count("freshness,ok,late") == 502
