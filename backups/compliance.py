@@ -197,31 +197,29 @@ def _customers(first: date, last: date, limit: int | None) -> tuple[list[Line], 
 
 # --- the stored summary the pages read -------------------------------------------------------------------
 
-# The page, the printable page and the dashboard read the period's figures as report() computed them after the
-# sweep that last added to the rollups, not summed again on every view: at 10x, a month of rollups for 50,000
-# customers took some 300 ms a view (issue 17). A stored summary is read only while it rests on the rollups as
-# they are (the rollup cursor and the newest rollup unchanged since, the same first day of the period); else the
-# view computes it, with report(), and stores it. The violations are read live: the newest, by the `at` index.
+# The page, the printable page, the PDF and the dashboard read the period's figures as report() computed them at
+# most SUMMARY_AGE ago, kept on a SweepState row per period, not summed again on every view: report() sums every
+# rollup of the period (100,000 a day at 10x), some 2 s for a month on the shared machine, and a second per view
+# at 1x with 90 days (issue 17). The sweep computes each period anew every SUMMARY_REFRESH, not every minute
+# (three periods each minute would take a third of a core at 10x). A stored summary is read only for the same
+# first day of the period and while no rollup row was added since (a new customer, a new day); else the view
+# computes it and stores it. Its moment is the report's `until`: the pages print "to" that time. The violations
+# are read live up to that moment, the newest first, by the `at` index.
 SUMMARY_CUSTOMERS = 100
 VIOLATIONS_SHOWN = 500
-_BASIS = """SELECT (SELECT until FROM backups_sweepstate WHERE name = 'rollup'),
-                   (SELECT max(id) FROM backups_dailyrollup),
-                   (SELECT value FROM backups_sweepstate WHERE name = %s)"""
+SUMMARY_REFRESH = timedelta(minutes=10)
+SUMMARY_AGE = timedelta(minutes=15)
+_STORED = """SELECT (SELECT max(id) FROM backups_dailyrollup), (SELECT value FROM backups_sweepstate WHERE name = %s)"""
 
 
 def summary(days: int, now: datetime, *, customers: int = SUMMARY_CUSTOMERS,
             violations: int = VIOLATIONS_SHOWN) -> Report:
     """report(days, now) with the `customers` least compliant customers and the `violations` newest violations
     (their count is the period's), from the stored summary while it holds."""
-    name = f"compliance:{days}"
-    with connection.cursor() as cur:
-        cur.execute(_BASIS, [name])
-        cursor, newest, value = cur.fetchone()
-    basis = [cursor.isoformat() if cursor else None, newest, period_start(days, now).isoformat()]
-    stored = json.loads(value) if value else None
-    if stored is None or stored["basis"] != basis or _too_few(stored, customers):
+    basis, stored = _stored(days, now)
+    if stored is None or now - datetime.fromisoformat(stored["until"]) > SUMMARY_AGE or _too_few(stored, customers):
         found = report(days, now, customers_limit=max(customers, SUMMARY_CUSTOMERS), violations_limit=0)
-        _store(name, basis, found)
+        _store(f"compliance:{days}", basis, found)
     else:
         found = _from_json(stored)
     shown = newest_violations(found.since, found.until, violations) if violations else []
@@ -229,13 +227,23 @@ def summary(days: int, now: datetime, *, customers: int = SUMMARY_CUSTOMERS,
 
 
 def store_summaries(now: datetime) -> None:
-    """The sweep calls this once it has added to the rollups: each period's summary computed anew."""
+    """The sweep calls this once it has added to the rollups: each period's summary older than SUMMARY_REFRESH
+    (or resting on other rollups) computed anew."""
     for days in PERIODS:
-        with connection.cursor() as cur:
-            cur.execute(_BASIS, [f"compliance:{days}"])
-            cursor, newest, _value = cur.fetchone()
-        basis = [cursor.isoformat() if cursor else None, newest, period_start(days, now).isoformat()]
-        _store(f"compliance:{days}", basis, report(days, now, customers_limit=SUMMARY_CUSTOMERS, violations_limit=0))
+        basis, stored = _stored(days, now)
+        if stored is None or now - datetime.fromisoformat(stored["until"]) >= SUMMARY_REFRESH:
+            _store(f"compliance:{days}", basis,
+                   report(days, now, customers_limit=SUMMARY_CUSTOMERS, violations_limit=0))
+
+
+def _stored(days: int, now: datetime) -> tuple[list, dict | None]:
+    """The basis a summary for `days` at `now` rests on, and the stored summary if it rests on the same."""
+    with connection.cursor() as cur:
+        cur.execute(_STORED, [f"compliance:{days}"])
+        newest, value = cur.fetchone()
+    basis = [newest, period_start(days, now).isoformat()]
+    stored = json.loads(value) if value else None
+    return basis, stored if stored is not None and stored["basis"] == basis else None
 
 
 def _too_few(stored: dict, customers: int) -> bool:

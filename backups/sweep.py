@@ -282,13 +282,6 @@ def integrate_rollups(now: datetime, max_step: timedelta = MAX_ROLLUP_STEP) -> f
     state, created = SweepState.objects.get_or_create(name="rollup", defaults={"until": now})
     if created or state.until is None or state.until >= now:
         return 0.0
-    # The cursor and the sums move in one transaction: a stored compliance summary resting on the cursor
-    # (compliance.summary) never sees the cursor moved and the sums not yet added.
-    with transaction.atomic():
-        return _integrate(state, now, max_step)
-
-
-def _integrate(state: SweepState, now: datetime, max_step: timedelta) -> float:
     start = state.until
     if not SweepState.objects.filter(pk=state.pk, until=start).update(until=now):
         return 0.0

@@ -224,6 +224,23 @@ def test_a_sweep_that_adds_to_the_rollups_shows_on_the_next_view(client_as, obse
     assert after.total == compliance.report(30, NOW + timedelta(minutes=120)).total
 
 
+def test_a_sweep_within_ten_minutes_of_the_summary_leaves_it_and_the_page_says_up_to_when(client_as,
+                                                                                          observed_90_minutes):
+    sweep.sweep(NOW + timedelta(minutes=95))
+    with time_machine.travel(NOW + timedelta(minutes=96), tick=False):
+        page = client_as("mona").get("/backups/compliance/?days=30")
+    assert page.context["report"].observed_seconds == 5400  # as of the sweep at 90 minutes
+    assert "to 2026-11-21 10:30 CST" in page.content.decode()
+
+
+def test_a_summary_older_than_fifteen_minutes_is_computed_again_by_the_view(client_as, observed_90_minutes):
+    sweep.integrate_rollups(NOW + timedelta(minutes=100))  # rollups added, by no sweep that stores summaries
+    with time_machine.travel(NOW + timedelta(minutes=106), tick=False):
+        report = client_as("mona").get("/backups/compliance/?days=30").context["report"]
+    assert report.observed_seconds == 6000
+    assert report.until == NOW + timedelta(minutes=106)
+
+
 def test_rollups_written_outside_a_sweep_are_not_hidden_by_a_stored_summary(client_as, observed_90_minutes):
     from backups.models import DailyRollup
     from drportal.inventory.models import Customer
@@ -243,8 +260,8 @@ def test_the_violations_heading_counts_the_periods_not_the_rows_listed(client_as
     StatusChange.objects.bulk_create(
         StatusChange(pair=pair, at=NOW + timedelta(seconds=n), dimension="freshness", before="ok", after="late",
                      alert=True) for n in range(502))
-    sweep.sweep(NOW + timedelta(minutes=95))
-    with time_machine.travel(NOW + timedelta(minutes=96), tick=False):
+    sweep.sweep(NOW + timedelta(minutes=100))
+    with time_machine.travel(NOW + timedelta(minutes=101), tick=False):
         page = client_as("mona").get("/backups/compliance/?days=30").content.decode()
         text = pdf_text(client_as("mona").get("/backups/compliance.pdf?days=30").content)
         sheet = client_as("mona").get("/backups/compliance.csv?days=30").content.decode()
