@@ -88,6 +88,8 @@ class Report:
     customer_count: int = 0
     # How many violations the period holds: `violations` lists the newest few only.
     violation_count: int = 0
+    # Percent compliant per UTC day of the period (daily()), kept with a stored summary for the dashboard's chart.
+    per_day: tuple[tuple[date, float | None], ...] = ()
 
     @property
     def more_customers(self) -> int:
@@ -218,7 +220,7 @@ def summary(days: int, now: datetime, *, customers: int = SUMMARY_CUSTOMERS,
     (their count is the period's), from the stored summary while it holds."""
     basis, stored = _stored(days, now)
     if stored is None or now - datetime.fromisoformat(stored["until"]) > SUMMARY_AGE or _too_few(stored, customers):
-        found = report(days, now, customers_limit=max(customers, SUMMARY_CUSTOMERS), violations_limit=0)
+        found = _computed(days, now, max(customers, SUMMARY_CUSTOMERS))
         _store(f"compliance:{days}", basis, found)
     else:
         found = _from_json(stored)
@@ -232,8 +234,12 @@ def store_summaries(now: datetime) -> None:
     for days in PERIODS:
         basis, stored = _stored(days, now)
         if stored is None or now - datetime.fromisoformat(stored["until"]) >= SUMMARY_REFRESH:
-            _store(f"compliance:{days}", basis,
-                   report(days, now, customers_limit=SUMMARY_CUSTOMERS, violations_limit=0))
+            _store(f"compliance:{days}", basis, _computed(days, now, SUMMARY_CUSTOMERS))
+
+
+def _computed(days: int, now: datetime, customers: int) -> Report:
+    found = report(days, now, customers_limit=customers, violations_limit=0)
+    return dataclasses.replace(found, per_day=tuple(daily(days, now)))
 
 
 def _stored(days: int, now: datetime) -> tuple[list, dict | None]:
@@ -259,7 +265,8 @@ def _store(name: str, basis: list, found: Report) -> None:
     value = {"basis": basis, "days": found.days, "since": found.since.isoformat(), "until": found.until.isoformat(),
              "policies": [_line_json(x) for x in found.policies], "customers": [_line_json(x) for x in found.customers],
              "observed": found.observed_seconds, "total": _line_json(found.total),
-             "customer_count": found.customer_count, "violation_count": found.violation_count}
+             "customer_count": found.customer_count, "violation_count": found.violation_count,
+             "per_day": [[day.isoformat(), percent] for day, percent in found.per_day]}
     # An upsert: a view and the sweep storing at once both write, the later wins; each carries its basis, so
     # one resting on older rollups is computed again by the next reader.
     SweepState.objects.bulk_create([SweepState(name=name, until=found.until, value=json.dumps(value))],
@@ -269,7 +276,8 @@ def _store(name: str, basis: list, found: Report) -> None:
 def _from_json(stored: dict) -> Report:
     return Report(stored["days"], datetime.fromisoformat(stored["since"]), datetime.fromisoformat(stored["until"]),
                   [Line(*x) for x in stored["policies"]], [Line(*x) for x in stored["customers"]], [],
-                  stored["observed"], Line(*stored["total"]), stored["customer_count"], stored["violation_count"])
+                  stored["observed"], Line(*stored["total"]), stored["customer_count"], stored["violation_count"],
+                  tuple((date.fromisoformat(day), percent) for day, percent in stored["per_day"]))
 
 
 def daily(days: int, now: datetime) -> list[tuple[date, float | None]]:

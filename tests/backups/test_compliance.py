@@ -5,6 +5,7 @@ rows read OK is below 100 %."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import timedelta
@@ -192,8 +193,8 @@ def test_the_page_sums_customers_in_one_query_whatever_their_number(client_as, o
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
         # Rollups the stored summary does not rest on: the first view computes it. Session, user, profile,
         # groups; the basis and the summary; per policy; the worst customers and how many; the violations'
-        # count; observed time; the summary stored; the newest violations.
-        with django_assert_num_queries(11):
+        # count; observed time; per day (for the dashboard's chart); the summary stored; the newest violations.
+        with django_assert_num_queries(12):
             client.get("/backups/compliance/?days=30")
         # The next reads it: session, user, profile, groups; the basis and the summary; the newest violations.
         with django_assert_num_queries(6):
@@ -210,7 +211,9 @@ def test_the_summary_the_sweep_stores_is_the_reports_own_figures(observed_90_min
     later = NOW + timedelta(minutes=90)
     stored = compliance.summary(30, later + timedelta(minutes=1), violations=0)
     computed = compliance.report(30, later, customers_limit=compliance.SUMMARY_CUSTOMERS, violations_limit=0)
-    assert stored == computed  # the same lines, total, observed time and counts, up to the sweep's moment
+    # The same lines, total, observed time and counts, up to the sweep's moment, and the same days as daily().
+    assert stored == dataclasses.replace(computed, per_day=tuple(compliance.daily(30, later)))
+    assert stored.per_day[-1][1] is not None
 
 
 def test_a_sweep_that_adds_to_the_rollups_shows_on_the_next_view(client_as, observed_90_minutes):
