@@ -211,6 +211,8 @@ SUMMARY_CUSTOMERS = 100
 VIOLATIONS_SHOWN = 500
 SUMMARY_REFRESH = timedelta(minutes=10)
 SUMMARY_AGE = timedelta(minutes=15)
+# Part of every summary's basis: a summary stored by code that wrote other fields is computed again, not read.
+SUMMARY_FORMAT = 2
 _STORED = """SELECT (SELECT max(id) FROM backups_dailyrollup), (SELECT value FROM backups_sweepstate WHERE name = %s)"""
 
 
@@ -247,7 +249,7 @@ def _stored(days: int, now: datetime) -> tuple[list, dict | None]:
     with connection.cursor() as cur:
         cur.execute(_STORED, [f"compliance:{days}"])
         newest, value = cur.fetchone()
-    basis = [newest, period_start(days, now).isoformat()]
+    basis = [SUMMARY_FORMAT, newest, period_start(days, now).isoformat()]
     stored = json.loads(value) if value else None
     return basis, stored if stored is not None and stored["basis"] == basis else None
 

@@ -271,3 +271,20 @@ def test_the_violations_heading_counts_the_periods_not_the_rows_listed(client_as
     assert "Violations (the newest 500 of 502)" in page
     assert "Violations (the newest 500 of 502)" in text
     assert sheet.count("freshness,ok,late") == 502
+
+
+def test_a_summary_stored_in_another_format_is_computed_again_not_misread(client_as, observed_90_minutes):
+    import json
+
+    from backups.models import SweepState
+
+    row = SweepState.objects.get(name="compliance:30")
+    old = json.loads(row.value)
+    old["basis"][0] -= 1
+    del old["per_day"]
+    row.value = json.dumps(old)
+    row.save()
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client_as("mona").get(reverse("dashboard"))
+    assert page.status_code == 200
+    assert json.loads(SweepState.objects.get(name="compliance:30").value)["basis"][0] == compliance.SUMMARY_FORMAT
