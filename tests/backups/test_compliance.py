@@ -63,7 +63,7 @@ def test_page_csv_and_pdf_print_the_same_figures_in_hours(client_as, observed_90
     pitr = next(r for r in table if r[1] == "RDS point-in-time")
     assert pitr[2] == "1.50"  # 5,400 seconds are 1.50 asset-hours, never "5400" hours
     html = page.content.decode()
-    by_csv = csv_lines(sheet.content)
+    by_csv = csv_lines(sheet.getvalue())
     text = pdf_text(pdf.content)
     for row in table:
         assert by_csv[(row[0], row[1])] == row  # the CSV's cells are the page's cells
@@ -77,7 +77,7 @@ def test_a_report_resting_on_little_observation_says_so_and_marks_percentages_pr
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
         report = compliance.report(30, NOW + timedelta(minutes=91))
         page = client.get("/backups/compliance/?days=30").content.decode()
-        sheet = client.get("/backups/compliance.csv?days=30").content.decode()
+        sheet = client.get("/backups/compliance.csv?days=30").getvalue().decode()
         text = pdf_text(client.get("/backups/compliance.pdf?days=30").content)
     assert report.observed_seconds == 5400
     assert not report.certified
@@ -150,7 +150,7 @@ def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds
     customers = [r[1] for r in page.context["table"] if r[0] == "customer"]
     assert len(customers) == 1
     assert "1 more customer, each more compliant than those above" in page.content.decode()
-    every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
+    every = sorted(name for section, name in csv_lines(sheet.getvalue()) if section == "customer")
     assert every == ["Acme Dental", "Zeta Clinics"]
     # The printable page prints what the PDF prints, and says where the rest is.
     assert [r[1] for r in printable.context["table"] if r[0] == "customer"] == customers
@@ -166,7 +166,7 @@ def test_the_pdf_is_a_summary_of_the_worst_customers_and_says_the_csv_holds_ever
         page = client.get("/backups/compliance/?days=30").content.decode()
         text = pdf_text(client.get("/backups/compliance.pdf?days=30").content)
         sheet = client.get("/backups/compliance.csv?days=30")
-    every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
+    every = sorted(name for section, name in csv_lines(sheet.getvalue()) if section == "customer")
     assert every == ["Acme Dental", "Zeta Clinics"]
     assert sum(name in text for name in every) == 1
     assert ("1 more customer, each more compliant than those above: this PDF is the summary (the total, every "
@@ -267,7 +267,7 @@ def test_the_violations_heading_counts_the_periods_not_the_rows_listed(client_as
     with time_machine.travel(NOW + timedelta(minutes=101), tick=False):
         page = client_as("mona").get("/backups/compliance/?days=30").content.decode()
         text = pdf_text(client_as("mona").get("/backups/compliance.pdf?days=30").content)
-        sheet = client_as("mona").get("/backups/compliance.csv?days=30").content.decode()
+        sheet = client_as("mona").get("/backups/compliance.csv?days=30").getvalue().decode()
     assert "Violations (the newest 500 of 502)" in page
     assert "Violations (the newest 500 of 502)" in text
     assert sheet.count("freshness,ok,late") == 502

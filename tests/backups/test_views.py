@@ -140,7 +140,7 @@ def test_the_compliance_report_and_its_csv(client_as, swept, django_assert_num_q
     assert {line.name for line in report.policies} >= {swept.daily.name, swept.weekly.name}
     assert report.violations
     assert csv["Content-Type"].startswith("text/csv")
-    text = csv.content.decode()
+    text = csv.getvalue().decode()
     assert "percent_compliant" in text
     assert "acme-db" in text
     assert b"Backup compliance report" in printable.content
