@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import Sum
 
-from backups.models import DailyRollup, ObservedDay, StatusChange
+from backups.models import DailyRollup, ObservedDay, StatusChange, SweepState
 
 PERIODS = (7, 30, 90)
 # Below this share of the period observed by the sweep, a percentage is not a fact about the period: it is
@@ -79,12 +81,16 @@ class Report:
     until: datetime
     policies: list[Line]
     customers: list[Line]
-    violations: list[StatusChange]
+    violations: Iterable[StatusChange]
     observed_seconds: float = 0.0
     total: Line = field(default_factory=lambda: Line("All policies", 0.0, 0.0))
     # How many customers have a line in the period: more than `customers` holds when the report was asked
     # for the worst few only (the page, the PDF).
     customer_count: int = 0
+    # How many violations the period holds: `violations` lists the newest few only.
+    violation_count: int = 0
+    # Percent compliant per UTC day of the period (daily()), kept with a stored summary for the dashboard's chart.
+    per_day: tuple[tuple[date, float | None], ...] = ()
 
     @property
     def more_customers(self) -> int:
@@ -132,7 +138,7 @@ SUMS = {"observed": Sum("observed_seconds"), "compliant": Sum("compliant_seconds
         "unverified": Sum("unverified_seconds")}
 
 
-def report(days: int, now: datetime, *, violations_limit: int = 500, detail: bool = True,
+def report(days: int, now: datetime, *, violations_limit: int | None = 500, detail: bool = True,
            customers_limit: int | None = None) -> Report:
     """The period's figures; without `detail` (the dashboard) only the policies, the total and the observed
     time, without the customers and the violations. With `customers_limit` only that many customers, the
@@ -144,19 +150,35 @@ def report(days: int, now: datetime, *, violations_limit: int = 500, detail: boo
     policies = _lines(rollups.values("policy__name").annotate(**SUMS).order_by("policy__name"), "policy__name")
     customers, customer_count = ([], 0) if not detail else _customers(
         since.date(), now.astimezone(UTC).date(), customers_limit)
-    violations = list(
-        StatusChange.objects.filter(alert=True, at__gte=since, at__lte=now)
-        .select_related("pair__policy", "pair__asset", "pair__customer")
-        # What every output prints of a violation, no more: 500 whole rows of four tables took a third of the
-        # page's time at 10x (issue 17).
-        .only("at", "dimension", "before", "after", "pair__policy__name", "pair__asset__name",
-              "pair__customer__name").order_by("-at")[:violations_limit]
-    ) if detail else []
+    violations = newest_violations(since, now, violations_limit) if detail else []
+    violation_count = _violations(since, now).count() if detail else 0
     observed = ObservedDay.objects.filter(day__gte=since.date(), day__lte=now.astimezone(UTC).date()).aggregate(
         s=Sum("seconds"))["s"] or 0.0
     total = Line("All policies", sum(p.observed_seconds for p in policies), sum(p.compliant_seconds for p in policies),
                  sum(p.unverified_seconds for p in policies))
-    return Report(days, since, now, policies, customers, violations, observed, total, customer_count)
+    return Report(days, since, now, policies, customers, violations, observed, total, customer_count,
+                  violation_count)
+
+
+def _violations(since: datetime, until: datetime):
+    return StatusChange.objects.filter(alert=True, at__gte=since, at__lte=until)
+
+
+def newest_violations(since: datetime, until: datetime, limit: int | None) -> list[StatusChange]:
+    return list(_printed_violations(since, until)[:limit])
+
+
+def every_violation(report: Report) -> Iterator[StatusChange]:
+    """Every violation of the report's period, newest first, read in chunks (for the streamed CSV)."""
+    return _printed_violations(report.since, report.until).iterator(chunk_size=2000)
+
+
+def _printed_violations(since: datetime, until: datetime):
+    # What every output prints of a violation, no more: 500 whole rows of four tables took a third of the
+    # page's time at 10x (issue 17).
+    return (_violations(since, until).select_related("pair__policy", "pair__asset", "pair__customer")
+            .only("at", "dimension", "before", "after", "pair__policy__name", "pair__asset__name",
+                  "pair__customer__name").order_by("-at"))
 
 
 # The customers' lines, least compliant first, and how many customers there are, in one query. PostgreSQL
@@ -181,6 +203,91 @@ def _customers(first: date, last: date, limit: int | None) -> tuple[list[Line], 
         cur.execute(_CUSTOMERS, {"first": first, "last": last, "limit": limit})
         rows = cur.fetchall()
     return [Line(name, o or 0.0, c or 0.0, u or 0.0) for name, o, c, u, _n in rows], rows[0][4] if rows else 0
+
+
+# --- the stored summary the pages read -------------------------------------------------------------------
+
+# The page, the printable page, the PDF and the dashboard read the period's figures as report() computed them at
+# most SUMMARY_AGE ago, kept on a SweepState row per period, not summed again on every view: report() sums every
+# rollup of the period (100,000 a day at 10x), some 2 s for a month on the shared machine, and a second per view
+# at 1x with 90 days (issue 17). The sweep computes each period anew every SUMMARY_REFRESH, not every minute
+# (three periods each minute would take a third of a core at 10x). A stored summary is read only for the same
+# first day of the period and while no rollup row was added since (a new customer, a new day); else the view
+# computes it and stores it. Its moment is the report's `until`: the pages print "to" that time. The violations
+# are read live up to that moment, the newest first, by the `at` index.
+SUMMARY_CUSTOMERS = 100
+VIOLATIONS_SHOWN = 500
+SUMMARY_REFRESH = timedelta(minutes=10)
+SUMMARY_AGE = timedelta(minutes=15)
+# Part of every summary's basis: a summary stored by code that wrote other fields is computed again, not read.
+SUMMARY_FORMAT = 2
+_STORED = """SELECT (SELECT max(id) FROM backups_dailyrollup), (SELECT value FROM backups_sweepstate WHERE name = %s)"""
+
+
+def summary(days: int, now: datetime, *, customers: int = SUMMARY_CUSTOMERS,
+            violations: int = VIOLATIONS_SHOWN) -> Report:
+    """report(days, now) with the `customers` least compliant customers and the `violations` newest violations
+    (their count is the period's), from the stored summary while it holds."""
+    basis, stored = _stored(days, now)
+    if stored is None or now - datetime.fromisoformat(stored["until"]) > SUMMARY_AGE or _too_few(stored, customers):
+        found = _computed(days, now, max(customers, SUMMARY_CUSTOMERS))
+        _store(f"compliance:{days}", basis, found)
+    else:
+        found = _from_json(stored)
+    shown = newest_violations(found.since, found.until, violations) if violations else []
+    return dataclasses.replace(found, customers=found.customers[:customers], violations=shown)
+
+
+def store_summaries(now: datetime) -> None:
+    """The sweep calls this once it has added to the rollups: each period's summary older than SUMMARY_REFRESH
+    (or resting on other rollups) computed anew."""
+    for days in PERIODS:
+        basis, stored = _stored(days, now)
+        if stored is None or now - datetime.fromisoformat(stored["until"]) >= SUMMARY_REFRESH:
+            _store(f"compliance:{days}", basis, _computed(days, now, SUMMARY_CUSTOMERS))
+
+
+def _computed(days: int, now: datetime, customers: int) -> Report:
+    found = report(days, now, customers_limit=customers, violations_limit=0)
+    return dataclasses.replace(found, per_day=tuple(daily(days, now)))
+
+
+def _stored(days: int, now: datetime) -> tuple[list, dict | None]:
+    """The basis a summary for `days` at `now` rests on, and the stored summary if it rests on the same."""
+    with connection.cursor() as cur:
+        cur.execute(_STORED, [f"compliance:{days}"])
+        newest, value = cur.fetchone()
+    basis = [SUMMARY_FORMAT, newest, period_start(days, now).isoformat()]
+    stored = json.loads(value) if value else None
+    return basis, stored if stored is not None and stored["basis"] == basis else None
+
+
+def _too_few(stored: dict, customers: int) -> bool:
+    kept = len(stored["customers"])
+    return customers > kept and stored["customer_count"] > kept
+
+
+def _line_json(line: Line) -> list:
+    return [line.name, line.observed_seconds, line.compliant_seconds, line.unverified_seconds]
+
+
+def _store(name: str, basis: list, found: Report) -> None:
+    value = {"basis": basis, "days": found.days, "since": found.since.isoformat(), "until": found.until.isoformat(),
+             "policies": [_line_json(x) for x in found.policies], "customers": [_line_json(x) for x in found.customers],
+             "observed": found.observed_seconds, "total": _line_json(found.total),
+             "customer_count": found.customer_count, "violation_count": found.violation_count,
+             "per_day": [[day.isoformat(), percent] for day, percent in found.per_day]}
+    # An upsert: a view and the sweep storing at once both write, the later wins; each carries its basis, so
+    # one resting on older rollups is computed again by the next reader.
+    SweepState.objects.bulk_create([SweepState(name=name, until=found.until, value=json.dumps(value))],
+                                   update_conflicts=True, unique_fields=["name"], update_fields=["until", "value"])
+
+
+def _from_json(stored: dict) -> Report:
+    return Report(stored["days"], datetime.fromisoformat(stored["since"]), datetime.fromisoformat(stored["until"]),
+                  [Line(*x) for x in stored["policies"]], [Line(*x) for x in stored["customers"]], [],
+                  stored["observed"], Line(*stored["total"]), stored["customer_count"], stored["violation_count"],
+                  tuple((date.fromisoformat(day), percent) for day, percent in stored["per_day"]))
 
 
 def daily(days: int, now: datetime) -> list[tuple[date, float | None]]:
@@ -216,6 +323,12 @@ def table(report: Report) -> list[list[str]]:
     rows += [cells("policy", line, report) for line in report.policies]
     rows += [cells("customer", line, report) for line in report.customers]
     return rows
+
+
+def violations_heading(report: Report) -> str:
+    """How many violations are listed, of how many the period holds (only the newest are listed)."""
+    shown = len(report.violations)
+    return f"the newest {shown:,} of {report.violation_count:,}" if report.violation_count > shown else f"{shown:,}"
 
 
 def pdf(report: Report, zone_name: str, local) -> bytes:
@@ -263,7 +376,7 @@ def pdf(report: Report, zone_name: str, local) -> bytes:
         story.append(p(f"{more:,} more customer{'s' if more != 1 else ''}, each more compliant than those above: "
                        f"this PDF is the summary (the total, every policy, the {len(shown.customers)} least compliant "
                        "customers and the violations); the CSV lists every customer."))
-    story.append(p(f"Violations ({len(report.violations)})", styles["Heading2"]))
+    story.append(p(f"Violations ({violations_heading(report)})", styles["Heading2"]))
     vrows = [["When", "Asset", "Policy", "Customer", "What"]] + [
         [f"{local(v.at):%Y-%m-%d %H:%M}", p(v.pair.asset.name), p(v.pair.policy.name),
          p(v.pair.customer.name if v.pair.customer else "—"), p(f"{v.dimension}: {v.before} to {v.after}")]

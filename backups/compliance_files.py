@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TextIO
 
@@ -19,22 +19,38 @@ def cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def write_csv(report: Report, stream: TextIO, local: Callable[[datetime], datetime]) -> None:
-    """`local` turns a UTC datetime into the reader's zone (the offset is in every ISO time written)."""
-    out = csv.writer(stream)
-    out.writerow(["period_from", "period_to", "observed_hours", "period_hours", "observed_percent", "note"])
-    out.writerow([local(report.since).isoformat(), local(report.until).isoformat(),
-                  compliance.hours(report.observed_seconds), compliance.hours(report.period_seconds),
-                  round(100 * report.coverage, 1), report.withheld_reason])
-    out.writerow([])
-    out.writerow(compliance.LINE_HEADER)
+def csv_rows(report: Report, local: Callable[[datetime], datetime]) -> Iterator[list]:
+    """The CSV's rows, one at a time: the page streams them (every violation of a period at 10x can be
+    hundreds of thousands). `local` turns a UTC datetime into the reader's zone (the offset is in every ISO
+    time written)."""
+    yield ["period_from", "period_to", "observed_hours", "period_hours", "observed_percent", "note"]
+    yield [local(report.since).isoformat(), local(report.until).isoformat(),
+           compliance.hours(report.observed_seconds), compliance.hours(report.period_seconds),
+           round(100 * report.coverage, 1), report.withheld_reason]
+    yield []
+    yield compliance.LINE_HEADER
     for row in compliance.table(report):
-        out.writerow([cell(c) for c in row])
-    out.writerow([])
-    out.writerow(["violation_at", "asset", "policy", "customer", "dimension", "from", "to"])
+        yield [cell(c) for c in row]
+    yield []
+    yield ["violation_at", "asset", "policy", "customer", "dimension", "from", "to"]
     for v in report.violations:
-        out.writerow([local(v.at).isoformat(), cell(v.pair.asset.name), cell(v.pair.policy.name),
-                      cell(v.pair.customer.name if v.pair.customer else ""), v.dimension, v.before, v.after])
+        yield [local(v.at).isoformat(), cell(v.pair.asset.name), cell(v.pair.policy.name),
+               cell(v.pair.customer.name if v.pair.customer else ""), v.dimension, v.before, v.after]
+
+
+def write_csv(report: Report, stream: TextIO, local: Callable[[datetime], datetime]) -> None:
+    csv.writer(stream).writerows(csv_rows(report, local))
+
+
+def streamed_csv(report: Report, local: Callable[[datetime], datetime]) -> Iterator[str]:
+    """The CSV as text lines, for a streaming response."""
+
+    class Line:
+        def write(self, text: str) -> str:
+            return text
+
+    out = csv.writer(Line())
+    return (out.writerow(row) for row in csv_rows(report, local))
 
 
 def csv_text(report: Report, local: Callable[[datetime], datetime]) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from backups import exposure, status
+from backups import compliance, exposure, status
 from backups.choices import ALERT_STATES, VerificationStatus
 from backups.models import BackupPolicy, PolicyAssetStatus, StatusChange, SweepState
 from backups.outages import down_locations
@@ -116,7 +116,8 @@ def sweep(now: datetime, *, actor: str = "job:backups.sweep", rollup_step: timed
             totals["changes"] += len(changes)
     # The exposure page's rows derive from the pairs just written: rewrite those of the customers concerned.
     exposure.store(customers)
-    integrate_rollups(now, rollup_step)
+    if integrate_rollups(now, rollup_step):
+        compliance.store_summaries(now)
     store_counts()
     for hook in AFTER_SWEEP:
         hook(now)

@@ -3,9 +3,12 @@ to re-enter. The one place notifications reads backup records (through backups.e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from drportal.incidents.models import Incident
 from drportal.inventory.models import Customer
@@ -87,6 +90,7 @@ class Scope:
         ):
             self.assets_by_customer.setdefault(customer_id, []).append((pk, name, kind))
         self.asset_ids = {a[0] for assets in self.assets_by_customer.values() for a in assets}
+        self._crashed: dict[int, list[LossRow]] | None = None
         # Customers with at least one hit asset under a backup policy: only they need backups.exposure.
         self.protected_customers: set[int] | None = None
         try:
@@ -109,6 +113,15 @@ class Scope:
             for windows in self._exposure.values():
                 windows.sort(key=lambda w: (w.seconds_lost is not None, -(w.seconds_lost or 0)))
         return self._exposure.get(customer_id, [])
+
+    def crashed_storage(self, customer_id: int, now: datetime) -> list[LossRow]:
+        """The rows of the customer's hit assets on a crashed server, each from its newest viable copy stored
+        off that server: computed for the whole notice at once on first use (four queries, where it was six
+        per customer: a run page over 20 crashed servers made 1,200)."""
+        if self._crashed is None:
+            self._crashed = crashed_storage_rows(self, now)
+        # Copies: a caller adjusts its rows (the recovery point a person chose) and must not change ours.
+        return [replace(row) for row in self._crashed.get(customer_id, [])]
 
 
 def window(customer: Customer, scope: Scope, now: datetime) -> LossWindow:
@@ -176,31 +189,52 @@ def _unprotected(customer: Customer, scope: Scope, listed: set[str]) -> list[Los
 def _without_crashed_storage(customer: Customer, scope: Scope, rows: list[LossRow], now: datetime) -> list[LossRow]:
     if not scope.crashed_servers:
         return rows
+    by_name = {r.asset: r for r in rows}
+    by_name.update((row.asset, row) for row in scope.crashed_storage(customer.pk, now))
+    return list(by_name.values())
+
+
+# Of an asset's newest copies off the crashed server, how many are looked at for one still viable now.
+CANDIDATES = 20
+
+
+def crashed_storage_rows(scope: Scope, now: datetime) -> dict[int, list[LossRow]]:
+    """Customer id -> a row per hit asset of theirs on a crashed server: the newest viable copy made by the
+    time of the loss and stored off that server, or none."""
     from backups.models import BackupRecord
     from drportal.inventory.models import Asset, Server
 
     crashed = Server.objects.filter(id__in=scope.crashed_servers)
     on_server = {s.name for s in crashed} | {s.provider_node_id for s in crashed if s.provider_node_id}
-    mine = [pk for pk, _name, _kind in scope.assets_by_customer.get(customer.pk, [])]
-    hit = Asset.objects.filter(id__in=mine, server_id__in=scope.crashed_servers).select_related("server")
-    by_name = {r.asset: r for r in rows}
+    hit = list(Asset.objects.filter(id__in=scope.asset_ids, server_id__in=scope.crashed_servers)
+               .select_related("server"))
+    if not hit:
+        return {}
+    # Copies on the crashed server's attached storage are only a hope (the plan tries them first);
+    # the promise to the customer rests on the newest viable copy stored elsewhere.
+    candidates = (
+        BackupRecord.objects.filter(asset__in=hit, viable=True, recovery_point__isnull=False,
+                                    recovery_point__lte=scope.until)
+        .exclude(container__in=on_server)
+        .annotate(newest=Window(RowNumber(), partition_by=F("asset_id"), order_by=F("recovery_point").desc()))
+        .filter(newest__lte=CANDIDATES).order_by("asset_id", "newest")
+        .select_related("zone__region__provider", "region__provider")
+    )
+    best: dict[int, Any] = {}
+    for record in candidates:
+        if record.asset_id not in best and record.is_viable_at(now):
+            best[record.asset_id] = record
+    rows: dict[int, list[LossRow]] = {}
     for asset in hit:
-        # Copies on the crashed server's attached storage are only a hope (the plan tries them first);
-        # the promise to the customer rests on the newest viable copy stored elsewhere.
-        candidates = (
-            BackupRecord.objects.filter(asset=asset, viable=True, recovery_point__isnull=False,
-                                        recovery_point__lte=scope.until)
-            .exclude(container__in=on_server).order_by("-recovery_point")
-        )
-        record = next((r for r in candidates[:20] if r.is_viable_at(now)), None)
-        if record is None:
-            by_name[asset.name] = LossRow(asset.name, None, None, "", "no viable backup outside the crashed server")
-        else:
-            by_name[asset.name] = LossRow(
-                asset.name, record.recovery_point, (scope.until - record.recovery_point).total_seconds(),
-                record.location_label, f"restored from the newest viable backup off {asset.server.name}",
-            )
-    return list(by_name.values())
+        rows.setdefault(asset.customer_id, []).append(_off_server_row(asset, best.get(asset.pk), scope.until))
+    return rows
+
+
+def _off_server_row(asset: Any, record: Any, until: datetime) -> LossRow:
+    if record is None:
+        return LossRow(asset.name, None, None, "", "no viable backup outside the crashed server")
+    return LossRow(asset.name, record.recovery_point, (until - record.recovery_point).total_seconds(),
+                   record.location_label, f"restored from the newest viable backup off {asset.server.name}")
 
 
 def _get(raw: Any, name: str) -> Any:

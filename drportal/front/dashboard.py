@@ -127,22 +127,21 @@ def problems(now: datetime, scenarios: dict | None) -> tuple[list[Problem], bool
 
 
 def compliance_history(now: datetime, days: int = HISTORY_DAYS) -> list[tuple[date, float | None]]:
-    """Percent of observed time compliant per UTC day, as the compliance report computes it (one query)."""
-    if not apps.is_installed("backups"):
-        return []
-    from backups import compliance
-
-    return compliance.daily(days, now)
+    """Percent of observed time compliant per UTC day, as the compliance report computes it (kept with its
+    stored summary: compliance.summary)."""
+    found = compliance_summary(now, days)
+    return list(found.per_day) if found is not None else []
 
 
 def compliance_summary(now: datetime, days: int = HISTORY_DAYS):
-    """The compliance report's own figures for the last `days` days (two queries), so the dashboard never
-    says "no data" while the report shows some, nor a percentage the report calls provisional as a fact."""
+    """The compliance report's own figures for the last `days` days (its stored summary, one query), so the
+    dashboard never says "no data" while the report shows some, nor a percentage the report calls provisional
+    as a fact."""
     if not apps.is_installed("backups"):
         return None
     from backups import compliance
 
-    return compliance.report(days, now, detail=False)
+    return compliance.summary(days, now, customers=0, violations=0)
 
 
 def incident_history(today: date, days: int = HISTORY_DAYS) -> list[tuple[date, int]]:
@@ -229,6 +228,8 @@ def dashboard_context(request: HttpRequest) -> dict:
     scenarios = scenario_facts(now)
     summary = tiles(len(open_incidents), backups, scenarios)
     found, more = problems(now, scenarios)
+    # The compliance figures and their chart from the report's stored summary (one query for both).
+    compliance = compliance_summary(now) if backups is not None else None
     return {
         "problems": found,
         "more_problems": more,
@@ -237,8 +238,8 @@ def dashboard_context(request: HttpRequest) -> dict:
         "tiles": summary,
         "safe": not any(t.bad for t in summary),
         "scenarios": scenarios,
-        "compliance_chart": line_chart(compliance_history(now)) if backups is not None else None,
-        "compliance": compliance_summary(now) if backups is not None else None,
+        "compliance_chart": line_chart(list(compliance.per_day)) if compliance is not None else None,
+        "compliance": compliance,
         "incident_chart": bar_chart(incident_history(today)),
         "panels": feature_panels(request, now),
     }

@@ -5,6 +5,7 @@ rows read OK is below 100 %."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import timedelta
@@ -62,7 +63,7 @@ def test_page_csv_and_pdf_print_the_same_figures_in_hours(client_as, observed_90
     pitr = next(r for r in table if r[1] == "RDS point-in-time")
     assert pitr[2] == "1.50"  # 5,400 seconds are 1.50 asset-hours, never "5400" hours
     html = page.content.decode()
-    by_csv = csv_lines(sheet.content)
+    by_csv = csv_lines(sheet.getvalue())
     text = pdf_text(pdf.content)
     for row in table:
         assert by_csv[(row[0], row[1])] == row  # the CSV's cells are the page's cells
@@ -76,7 +77,7 @@ def test_a_report_resting_on_little_observation_says_so_and_marks_percentages_pr
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
         report = compliance.report(30, NOW + timedelta(minutes=91))
         page = client.get("/backups/compliance/?days=30").content.decode()
-        sheet = client.get("/backups/compliance.csv?days=30").content.decode()
+        sheet = client.get("/backups/compliance.csv?days=30").getvalue().decode()
         text = pdf_text(client.get("/backups/compliance.pdf?days=30").content)
     assert report.observed_seconds == 5400
     assert not report.certified
@@ -118,7 +119,8 @@ def test_the_printable_page_is_a_document_without_navigation(client_as, observed
     assert "Backup compliance report" in page
     assert "<nav" not in page
     assert "Sign out" not in page
-    assert re.search(r"From 2026-11-1\d 18:00 CST to 2026-11-21 10:31 CST", page)
+    # As of the last sweep (10:30), whose summary the page reads.
+    assert re.search(r"From 2026-11-1\d 18:00 CST to 2026-11-21 10:30 CST", page)
 
 
 def test_the_dashboard_states_the_reports_figure_and_that_it_is_provisional(client_as, observed_90_minutes):
@@ -139,6 +141,7 @@ def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds
     from backups import views
 
     monkeypatch.setattr(views, "PAGE_CUSTOMERS", 1)
+    monkeypatch.setattr(compliance, "PDF_CUSTOMERS", 1)
     client = client_as("mona")
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
         page = client.get("/backups/compliance/?days=30")
@@ -147,10 +150,12 @@ def test_the_page_lists_the_worst_customers_and_says_how_many_more_the_csv_holds
     customers = [r[1] for r in page.context["table"] if r[0] == "customer"]
     assert len(customers) == 1
     assert "1 more customer, each more compliant than those above" in page.content.decode()
-    every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
+    every = sorted(name for section, name in csv_lines(sheet.getvalue()) if section == "customer")
     assert every == ["Acme Dental", "Zeta Clinics"]
-    assert sorted(r[1] for r in printable.context["table"] if r[0] == "customer") == every
-    assert "more customer" not in printable.content.decode()
+    # The printable page prints what the PDF prints, and says where the rest is.
+    assert [r[1] for r in printable.context["table"] if r[0] == "customer"] == customers
+    assert ("1 more customer, each more compliant than those above: the <a href=\"/backups/compliance.csv?days=30\">"
+            "CSV</a> lists every one. This page is the summary, as the PDF is") in printable.content.decode()
 
 
 def test_the_pdf_is_a_summary_of_the_worst_customers_and_says_the_csv_holds_every_one(
@@ -161,7 +166,7 @@ def test_the_pdf_is_a_summary_of_the_worst_customers_and_says_the_csv_holds_ever
         page = client.get("/backups/compliance/?days=30").content.decode()
         text = pdf_text(client.get("/backups/compliance.pdf?days=30").content)
         sheet = client.get("/backups/compliance.csv?days=30")
-    every = sorted(name for section, name in csv_lines(sheet.content) if section == "customer")
+    every = sorted(name for section, name in csv_lines(sheet.getvalue()) if section == "customer")
     assert every == ["Acme Dental", "Zeta Clinics"]
     assert sum(name in text for name in every) == 1
     assert ("1 more customer, each more compliant than those above: this PDF is the summary (the total, every "
@@ -186,8 +191,13 @@ def test_the_page_sums_customers_in_one_query_whatever_their_number(client_as, o
     client = client_as("mona")
     client.get("/backups/")
     with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
-        # session, user, profile, groups; per policy; the worst customers and how many; violations; observed time
-        with django_assert_num_queries(8):
+        # Rollups the stored summary does not rest on: the first view computes it. Session, user, profile,
+        # groups; the basis and the summary; per policy; the worst customers and how many; the violations'
+        # count; observed time; per day (for the dashboard's chart); the summary stored; the newest violations.
+        with django_assert_num_queries(12):
+            client.get("/backups/compliance/?days=30")
+        # The next reads it: session, user, profile, groups; the basis and the summary; the newest violations.
+        with django_assert_num_queries(6):
             response = client.get("/backups/compliance/?days=30")
     customers = [row for row in response.context["table"] if row[0] == "customer"]
     assert len(customers) == 100
@@ -195,3 +205,86 @@ def test_the_page_sums_customers_in_one_query_whatever_their_number(client_as, o
     assert customers[0][5] == "0.00"
     assert response.context["report"].customer_count == 152
     assert "52 more customers, each more compliant than those above" in response.content.decode()
+
+
+def test_the_summary_the_sweep_stores_is_the_reports_own_figures(observed_90_minutes):
+    later = NOW + timedelta(minutes=90)
+    stored = compliance.summary(30, later + timedelta(minutes=1), violations=0)
+    computed = compliance.report(30, later, customers_limit=compliance.SUMMARY_CUSTOMERS, violations_limit=0)
+    # The same lines, total, observed time and counts, up to the sweep's moment, and the same days as daily().
+    assert stored == dataclasses.replace(computed, per_day=tuple(compliance.daily(30, later)))
+    assert stored.per_day[-1][1] is not None
+
+
+def test_a_sweep_that_adds_to_the_rollups_shows_on_the_next_view(client_as, observed_90_minutes):
+    client = client_as("mona")
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        before = client.get("/backups/compliance/?days=30").context["report"]
+    sweep.sweep(NOW + timedelta(minutes=120))
+    with time_machine.travel(NOW + timedelta(minutes=121), tick=False):
+        after = client.get("/backups/compliance/?days=30").context["report"]
+    assert (before.observed_seconds, after.observed_seconds) == (5400, 7200)
+    assert after.total == compliance.report(30, NOW + timedelta(minutes=120)).total
+
+
+def test_a_sweep_within_ten_minutes_of_the_summary_leaves_it_and_the_page_says_up_to_when(client_as,
+                                                                                          observed_90_minutes):
+    sweep.sweep(NOW + timedelta(minutes=95))
+    with time_machine.travel(NOW + timedelta(minutes=96), tick=False):
+        page = client_as("mona").get("/backups/compliance/?days=30")
+    assert page.context["report"].observed_seconds == 5400  # as of the sweep at 90 minutes
+    assert "to 2026-11-21 10:30 CST" in page.content.decode()
+
+
+def test_a_summary_older_than_fifteen_minutes_is_computed_again_by_the_view(client_as, observed_90_minutes):
+    sweep.integrate_rollups(NOW + timedelta(minutes=100))  # rollups added, by no sweep that stores summaries
+    with time_machine.travel(NOW + timedelta(minutes=106), tick=False):
+        report = client_as("mona").get("/backups/compliance/?days=30").context["report"]
+    assert report.observed_seconds == 6000
+    assert report.until == NOW + timedelta(minutes=106)
+
+
+def test_rollups_written_outside_a_sweep_are_not_hidden_by_a_stored_summary(client_as, observed_90_minutes):
+    from backups.models import DailyRollup
+    from drportal.inventory.models import Customer
+
+    late = Customer.objects.create(slug="late", name="Late Co")
+    DailyRollup.objects.create(day=NOW.date(), policy=observed_90_minutes.daily, customer=late,
+                               observed_seconds=3600, compliant_seconds=0)
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        report = client_as("mona").get("/backups/compliance/?days=30").context["report"]
+    assert report.customers[0].name == "Late Co"
+
+
+def test_the_violations_heading_counts_the_periods_not_the_rows_listed(client_as, observed_90_minutes):
+    from backups.models import PolicyAssetStatus, StatusChange
+
+    pair = PolicyAssetStatus.objects.first()
+    StatusChange.objects.bulk_create(
+        StatusChange(pair=pair, at=NOW + timedelta(seconds=n), dimension="freshness", before="ok", after="late",
+                     alert=True) for n in range(502))
+    sweep.sweep(NOW + timedelta(minutes=100))
+    with time_machine.travel(NOW + timedelta(minutes=101), tick=False):
+        page = client_as("mona").get("/backups/compliance/?days=30").content.decode()
+        text = pdf_text(client_as("mona").get("/backups/compliance.pdf?days=30").content)
+        sheet = client_as("mona").get("/backups/compliance.csv?days=30").getvalue().decode()
+    assert "Violations (the newest 500 of 502)" in page
+    assert "Violations (the newest 500 of 502)" in text
+    assert sheet.count("freshness,ok,late") == 502
+
+
+def test_a_summary_stored_in_another_format_is_computed_again_not_misread(client_as, observed_90_minutes):
+    import json
+
+    from backups.models import SweepState
+
+    row = SweepState.objects.get(name="compliance:30")
+    old = json.loads(row.value)
+    old["basis"][0] -= 1
+    del old["per_day"]
+    row.value = json.dumps(old)
+    row.save()
+    with time_machine.travel(NOW + timedelta(minutes=91), tick=False):
+        page = client_as("mona").get(reverse("dashboard"))
+    assert page.status_code == 200
+    assert json.loads(SweepState.objects.get(name="compliance:30").value)["basis"][0] == compliance.SUMMARY_FORMAT

@@ -63,7 +63,7 @@ def test_a_weekly_report_arrives_once_per_week_with_csv_and_pdf(world, users, cl
     assert attachments["backup-compliance-2026-11-16-weekly.pdf"][:5] == b"%PDF-"
     # The CSV is the page's own download for those seven days.
     with time_machine.travel(FIRST.replace(minute=0) - timedelta(microseconds=1), tick=False):
-        page_csv = client_as("mona").get("/backups/compliance.csv?days=7").content.decode()
+        page_csv = client_as("mona").get("/backups/compliance.csv?days=7").getvalue().decode()
     assert attachments["backup-compliance-2026-11-16-weekly.csv"].replace("\r\n", "\n") == \
         page_csv.replace("\r\n", "\n")
     assert "Acme Dental" in page_csv

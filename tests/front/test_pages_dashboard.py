@@ -82,10 +82,10 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(client_as, jivosoft, djang
             declare(f"outage {n}", NOW - timedelta(hours=n))
         client.get(reverse("dashboard"))  # warm the session and the scenario files; store the readiness
         # session, user, profile (time zone), groups; incidents; backup counts; the stored readiness; last drill;
-        # compliance per day; the compliance report's policies and observed time; incidents per day; backups panel
+        # the compliance report's stored summary (its figures and per day); incidents per day; backups panel
         # (stored counts, worst pairs); incidents proposed by alerts; what needs attention (the bad pairs and when
         # their states began; a third, the failed runs, only when a pair's newest run failed: none here).
-        with django_assert_num_queries(17):
+        with django_assert_num_queries(15):
             response = client.get(reverse("dashboard"))
     assert response.status_code == 200
 

@@ -99,3 +99,35 @@ def test_the_window_runs_from_the_recovery_point_the_restore_used(dallas):
 
     assert rows["Acme Dental"] == (NOW - at("2026-11-08 11:00")).total_seconds()
     assert rows["Zeta Clinics"] == (NOW - at("2026-11-15 11:00")).total_seconds()
+
+
+def crashed_database_servers(w, count: int) -> list[Server]:
+    """`count` database servers in Dallas, each holding one customer's database, dumped to its own disk at
+    10:00 and to Cloud Files at 08:00 today."""
+    servers = []
+    for i in range(count):
+        server = Server.objects.create(name=f"crashdb{i}", role=ServerRole.DATABASE, zone=w.dfw1)
+        customer = Customer.objects.create(slug=f"crash{i}", name=f"Crash customer {i:02d}")
+        db = Asset.objects.create(name=f"crash{i}-db", kind=AssetKind.DATABASE, server=server, customer=customer)
+        w.daily.assets.add(db)
+        record(w.daily, db, at("2026-11-21 10:00"), zone=w.dfw1, container=server.name)
+        record(w.daily, db, at("2026-11-21 08:00"), zone=w.dfw1, container="cloudfiles-dfw")
+        servers.append(server)
+    return servers
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_the_run_page_computes_the_window_in_the_same_queries_for_30_crashed_servers_as_for_2(
+        dallas, client, django_assert_num_queries, count):
+    run = run_for(dallas, disaster_class="server_crash", impacted={"servers": crashed_database_servers(dallas, count)})
+    client.force_login(dallas.alice)
+    Snapshot.objects.all().delete()  # the first view after the declaration computes the window in the request
+    # The page's own (session, user, roles, run, steps, snapshot and its upsert, the scope) and the window's:
+    # the hit assets, their objectives and policies, the exposure's five, the crashed servers, their assets and
+    # one windowed query for their newest copies off them. Per customer there were six (198 for 30).
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False), django_assert_num_queries(21):
+        page = client.get(f"/scenarios/runs/{run.pk}/").content.decode()
+    # Each customer's window runs from the Cloud Files copy, not the dump on the disk that crashed with the server.
+    rows = {row["customer"]: row["seconds_lost"] for row in Snapshot.objects.get().data["rows"]}
+    assert rows == {f"Crash customer {i:02d}": 7 * 3600.0 for i in range(count)}
+    assert "Crash customer 00" in page
