@@ -311,7 +311,7 @@ def apply_results(results: list[Result], label: str) -> None:
     soon = False
     for run_id, run_results in by_run.items():
         with transaction.atomic():
-            engine.lock_run(run_id)
+            engine.hold_run(run_id)
             now = clock.now()
             held = dict(StepRun.objects.select_for_update().filter(
                 pk__in=[r.row.pk for r in run_results], state=StepState.RUNNING).values_list("pk", "attempts"))
