@@ -36,11 +36,13 @@ without its bindings, a batch's result writer locks the run without loading it, 
 arrays (still one row per step), and this bench polls the run's state alone. Median of 5, branch then main right
 after (the machine shared; load 1.9-2.9 for the branch, 2.9-3.6 for main): main 2.27 (2.12-2.41; workers 1.27 s
 CPU, PostgreSQL 0.86 s), branch 1.81 (1.72-1.93; workers 1.14 s, PostgreSQL 0.73 s); last claim 1.54 s -> 1.09 s
-after the start. Not met: 1.3 needs every server created within ~0.6 s of the start and completed as fast, ~1.2 ms
-of CPU per server all told on two free cores; it is ~2.3 ms (workers, PostgreSQL, start_run; Redis's own CPU not
-counted). Left: the two Redis calls per server (an action cannot yet act on a batch), completing a server still
-claims it twice (the poller's flip to ready, then the claim), start_run's bulk_create (Django prepares 22 fields
-per row) and its advance reading every row.
+after the start. Again on a quieter machine, branch then main (load 1.3-1.7): branch 1.575 (1.51-1.64; workers
+1.30 s, PostgreSQL 0.79 s, start_run and polling 0.42 s), main 1.741 (1.58-2.04; 1.64 s, 1.05 s, 0.51 s): CPU per
+trial 3.20 s -> 2.51 s. Not met: 1.3 needs every server created within ~0.6 s of the start and completed as fast,
+~1.2 ms of CPU per server all told on two free cores; it is ~2.3 ms (workers, PostgreSQL, start_run; Redis's own
+CPU not counted). Left: the two Redis calls per server (an action cannot yet act on a batch), completing a server
+still claims it twice (the poller's flip to ready, then the claim), start_run's bulk_create (Django prepares 22
+fields per row) and its advance reading every row.
 
 Measured from the start of each run, once both workers have registered with Redis: worker start-up (Django
 boot, slow on a busy machine) is reported apart and never counted. The fan-out runs TRIALS times on the same
