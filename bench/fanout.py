@@ -24,6 +24,26 @@ one worker only while it sleeps, and performs its share of each due round itself
 completing a server still costs more than starting it (the poller's flip to ready, a second claim, its audit
 row), and start_run's 0.5 s counts in the wall time.
 
+Branch fanout3 (2026-12-06, same machine; `python -m bench.fanout_profile` plays the fan-out in one process and
+prints each phase's CPU per server). Where a server's round trip went (cProfile, CPU): the simulated cloud's one
+Redis call per attempt (~30 % of the jobs' CPU: two attempts per server, create and poll), the claim (a
+transaction of four queries, then a Django model per row), writing results (the run loaded and locked twice per
+batch with bindings listing all 1,000 servers, one UPDATE per row, Django's bulk_create for the audit rows) and
+start_run's bulk_create of 1,000 rows. Changed: a claim is one UPDATE ... RETURNING (its locked ids materialised
+first: as `id IN (subquery)` the planner rescanned the subquery per row, 0.8 s a claim on statistics of an empty
+table), the poller reads due ids and kinds only, advance() reads distinct (step, state) pairs and loads the run
+without its bindings, a batch's result writer locks the run without loading it, the audit rows are one INSERT from
+arrays (still one row per step), and this bench polls the run's state alone. Median of 5, branch then main right
+after (the machine shared; load 1.9-2.9 for the branch, 2.9-3.6 for main): main 2.27 (2.12-2.41; workers 1.27 s
+CPU, PostgreSQL 0.86 s), branch 1.81 (1.72-1.93; workers 1.14 s, PostgreSQL 0.73 s); last claim 1.54 s -> 1.09 s
+after the start. Again on a quieter machine, branch then main (load 1.3-1.7): branch 1.575 (1.51-1.64; workers
+1.30 s, PostgreSQL 0.79 s, start_run and polling 0.42 s), main 1.741 (1.58-2.04; 1.64 s, 1.05 s, 0.51 s): CPU per
+trial 3.20 s -> 2.51 s. Not met: 1.3 needs every server created within ~0.6 s of the start and completed as fast,
+~1.2 ms of CPU per server all told on two free cores; it is ~2.3 ms (workers, PostgreSQL, start_run; Redis's own
+CPU not counted). Left: the two Redis calls per server (an action cannot yet act on a batch), completing a server
+still claims it twice (the poller's flip to ready, then the claim), start_run's bulk_create (Django prepares 22
+fields per row) and its advance reading every row.
+
 Measured from the start of each run, once both workers have registered with Redis: worker start-up (Django
 boot, slow on a busy machine) is reported apart and never counted. The fan-out runs TRIALS times on the same
 workers and the median is the value, so one noisy moment on a shared machine does not decide it; every

@@ -25,8 +25,6 @@ from typing import Any
 import django_rq
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from rq import Worker, get_current_job
 
@@ -111,21 +109,32 @@ def run_steps(step_ids: list[int]) -> int:
     return len(results)
 
 
+# One statement claims the batch: lock the ready rows nobody holds (skip locked), mark them running with a lease and
+# return them, so a claim is one round trip, not a transaction of four. The locked ids are materialised first and
+# the update finds them by primary key: written as `id IN (subquery)`, the planner (on statistics taken while the
+# table was small) rescanned the subquery for every row of the table, 0.8 s per claim at 1,000 rows.
+CLAIM_SQL = """
+WITH claimable AS MATERIALIZED (
+    SELECT t.id FROM scenarios_steprun t JOIN scenarios_run r ON r.id = t.run_id
+     WHERE t.id = ANY(%(ids)s) AND t.state = %(ready)s AND t.kind = ANY(%(kinds)s) AND r.state = ANY(%(runs)s)
+       FOR UPDATE OF t SKIP LOCKED)
+UPDATE scenarios_steprun s
+   SET state = %(running)s, attempts = s.attempts + 1, started_at = COALESCE(s.started_at, %(now)s),
+       lease_until = %(lease)s, actor_label = %(label)s, due_at = NULL
+  FROM claimable c
+ WHERE s.id = c.id AND s.id = ANY(%(ids)s)
+RETURNING s.*
+"""
+
+
 def claim(step_ids: list[int], label: str) -> list[StepRun]:
     now = clock.now()
-    with transaction.atomic():
-        ids = list(
-            StepRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=step_ids, state=StepState.READY, kind__in=JOB_KINDS, run__state__in=engine.ACTIVE_RUN_STATES)
-            .values_list("pk", flat=True)
-        )
-        if not ids:
-            return []
-        StepRun.objects.filter(pk__in=ids, state=StepState.READY).update(
-            state=StepState.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce(F("started_at"), now),
-            lease_until=now + timedelta(seconds=lease_seconds()), actor_label=label, due_at=None,
-        )
-    rows = list(StepRun.objects.filter(pk__in=ids))
+    rows = sorted(StepRun.objects.raw(CLAIM_SQL, {
+        "running": StepState.RUNNING, "ready": StepState.READY, "now": now, "label": label,
+        "lease": now + timedelta(seconds=lease_seconds()), "ids": list(step_ids), "kinds": [str(k) for k in JOB_KINDS],
+        "runs": [str(s) for s in engine.ACTIVE_RUN_STATES]}), key=lambda r: (r.run_id, r.position, r.item))
+    if not rows:
+        return []
     # One Run object per run, shared by its rows: select_related decoded the run's spec and bindings (which list
     # every server of the incident) once per row, a quarter of a fan-out's claim.
     runs = {run.pk: run for run in Run.objects.filter(pk__in={r.run_id for r in rows})}
@@ -302,7 +311,7 @@ def apply_results(results: list[Result], label: str) -> None:
     soon = False
     for run_id, run_results in by_run.items():
         with transaction.atomic():
-            engine.lock_run(run_id)
+            engine.hold_run(run_id)
             now = clock.now()
             held = dict(StepRun.objects.select_for_update().filter(
                 pk__in=[r.row.pk for r in run_results], state=StepState.RUNNING).values_list("pk", "attempts"))
@@ -349,16 +358,33 @@ def _write_rows(rows: list[StepRun]) -> None:
             for r in rows])
 
 
+# A batch's audit rows in one INSERT from arrays, one row per step: Django's bulk_create built a model and prepared
+# ten fields per row, a third of what writing a batch's results cost.
+AUDIT_SQL = """
+INSERT INTO audit_auditevent (at, actor_id, actor_label, action, object_type, object_id, object_repr, before, after,
+                              note)
+SELECT %s, NULL, %s, e.action, e.object_type, e.object_id, e.object_repr, e.before::jsonb, e.after::jsonb, ''
+  FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+       AS e(action, object_type, object_id, object_repr, before, after)
+"""
+
+
 def _audit_many(label: str, now: datetime, entries: list[tuple]) -> None:
     """audit.record for a batch, in one INSERT (same fields as audit.record writes)."""
-    from drportal.audit.models import AuditEvent
+    if not entries:
+        return
+    columns: list[list[str | None]] = [[], [], [], [], [], []]
+    for obj, action, before, after in entries:
+        for column, value in zip(columns, (action, obj._meta.label_lower, str(obj.pk), str(obj)[:300],
+                                           _json_or_null(before), _json_or_null(after)), strict=True):
+            column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(AUDIT_SQL, [now, label[:200], *columns])
 
-    AuditEvent.objects.bulk_create([
-        AuditEvent(at=now, actor=None, actor_label=label[:200], action=action, object_type=obj._meta.label_lower,
-                   object_id=str(obj.pk), object_repr=str(obj)[:300], before=audit.jsonable(before),
-                   after=audit.jsonable(after))
-        for obj, action, before, after in entries
-    ])
+
+def _json_or_null(value: Any) -> str | None:
+    # None is SQL NULL, as audit.record stores it, not a JSON null.
+    return None if value is None else json.dumps(audit.jsonable(value), cls=DjangoJSONEncoder)
 
 
 # --------------------------------------------------------------------------------------------- poller
@@ -427,9 +453,10 @@ def process_due(now: datetime, label: str, *, keep: int = 0) -> int:
     hop at the moment latency matters."""
     kept: list[int] = []
     with transaction.atomic():
+        # Ids and kinds only: the claim reads the job steps' rows anyway, and a wait is read again under its run's lock.
         rows = list(engine.due_waiting(now).select_for_update(skip_locked=True, of=("self",))
-                    .order_by("due_at")[:1000])
-        job_ids = [r.pk for r in rows if r.kind in JOB_KINDS]
+                    .order_by("due_at").values_list("pk", "kind")[:1000])
+        job_ids = [pk for pk, kind in rows if kind in JOB_KINDS]
         if job_ids:
             StepRun.objects.filter(pk__in=job_ids, state=StepState.WAITING).update(
                 state=StepState.READY, due_at=None, enqueued_at=now)
@@ -441,9 +468,9 @@ def process_due(now: datetime, label: str, *, keep: int = 0) -> int:
                 transaction.on_commit(lambda: enqueue_steps(rest))
     if kept:
         run_steps(kept)
-    for row in rows:
-        if row.kind == StepKind.WAIT:
-            _serve_wait(row.pk, now, label)
+    for pk, kind in rows:
+        if kind == StepKind.WAIT:
+            _serve_wait(pk, now, label)
     return len(rows)
 
 
