@@ -183,3 +183,16 @@ def test_a_point_in_time_restore_in_another_region_is_refused_before_anything_is
         run("restore_database", ctx("r-pitr", asset="cybernance-db", mode="point_in_time", region="us-west-2"))
     assert instances(rds) == {"cyber-db"}
     assert instances(west(moto)) == set()
+
+
+def test_a_database_restored_in_another_region_is_not_looked_for_at_home(rds, cyber_db_asset):
+    from drportal.cloud.adapters.errors import AdapterError
+
+    cyber_db_asset.external_id = "cyber-db-rwest"
+    cyber_db_asset.metadata = {"restored_from": "cyber-db", "restored_in": "us-west-2", "restored_by": "r-away"}
+    cyber_db_asset.save()
+
+    with pytest.raises(AdapterError, match="cybernance-db runs in us-west-2 \\(cyber-db-rwest, restored there by an "
+                                           "earlier run\\): restoring it into us-east-1 needs a snapshot of it copied"):
+        run("restore_database", ctx("r-home", asset="cybernance-db", mode="point_in_time"))
+    assert instances(rds) == {"cyber-db"}

@@ -148,6 +148,7 @@ class RestoreDatabase:
     def _rds_restore(self, ctx: StepContext) -> Outcome:
         account, asset, source, target, when = self._rds(ctx)
         away = self._away(ctx, account, source)
+        self._check_source_region(asset, source, away or aws.home_region(account))
         check_timeout(ctx, 7200, f"RDS instance {target}")
         db = rds_recovery.describe(account, target, away)
         if db is None:
@@ -172,13 +173,25 @@ class RestoreDatabase:
         if asset is not None and asset.external_id != target and not ctx.drill:
             before = audit.snapshot(asset, ["external_id"])
             asset.external_id = target
-            asset.metadata = {**asset.metadata, "restored_from": source, "restored_by": ctx.idempotency_key,
+            kept = {k: v for k, v in asset.metadata.items() if k != "restored_in"}
+            asset.metadata = {**kept, "restored_from": source, "restored_by": ctx.idempotency_key,
                               **({"restored_in": away} if away else {})}
             asset.save(update_fields=["external_id", "metadata"])
             audit.record(actor(NAME, ctx), "asset.restored", asset, before, {"external_id": target})
         ctx.say(f"{target} is available at {endpoint}")
         where = {"region": away, "restore_point": ctx.state.get("restore_point", "")} if away else {}
         return Outcome(done=True, output={"target": target, "source": source, "endpoint": endpoint, **where})
+
+    @staticmethod
+    def _check_source_region(asset, source: str, into: str) -> None:
+        """An instance an earlier run restored in another region (asset.metadata.restored_in) is not in this
+        region's RDS: told "not found" there, a person would look for a deleted database. Said as it is."""
+        lives_in = (asset.metadata.get("restored_in") if asset is not None and source == asset.external_id
+                    else None)
+        if lives_in and lives_in != into:
+            raise AdapterError(f"{asset.name} runs in {lives_in} ({source}, restored there by an earlier run): "
+                               f"restoring it into {into} needs a snapshot of it copied to {into}, which drportal "
+                               "does not do yet", permanent=True, code="SourceInAnotherRegion")
 
     @staticmethod
     def _latest_snapshot(ctx: StepContext, account, source: str, away: str | None) -> str:
