@@ -185,14 +185,28 @@ def test_a_point_in_time_restore_in_another_region_is_refused_before_anything_is
     assert instances(west(moto)) == set()
 
 
-def test_a_database_restored_in_another_region_is_not_looked_for_at_home(rds, cyber_db_asset):
-    from drportal.cloud.adapters.errors import AdapterError
-
+def test_a_database_running_in_another_region_comes_home_by_a_snapshot_copied_across(rds, moto, cyber_db_asset):
+    west(moto).create_db_instance(DBInstanceIdentifier="cyber-db-rwest", DBInstanceClass="db.t3.medium",
+                                  Engine="postgres", MasterUsername="u", MasterUserPassword="password123",
+                                  AllocatedStorage=20)
     cyber_db_asset.external_id = "cyber-db-rwest"
     cyber_db_asset.metadata = {"restored_from": "cyber-db", "restored_in": "us-west-2", "restored_by": "r-away"}
     cyber_db_asset.save()
+    context = ctx("r-home", asset="cybernance-db", mode="point_in_time")
 
-    with pytest.raises(AdapterError, match="cybernance-db runs in us-west-2 \\(cyber-db-rwest, restored there by an "
-                                           "earlier run\\): restoring it into us-east-1 needs a snapshot of it copied"):
-        run("restore_database", ctx("r-home", asset="cybernance-db", mode="point_in_time"))
-    assert instances(rds) == {"cyber-db"}
+    outcome = run("restore_database", context)
+    run("restore_database", context)
+
+    target = restore_target("cyber-db-rwest", "r-home")
+    assert outcome.output["target"] == target
+    assert instances(rds) == {"cyber-db", target}
+    assert instances(west(moto)) == {"cyber-db-rwest"}
+    taken = west(moto).describe_db_snapshots(DBSnapshotIdentifier=f"{target}-now")["DBSnapshots"][0]
+    assert outcome.output["restore_point"] == taken["SnapshotCreateTime"].isoformat()
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier=f"{target}-copy")["DBSnapshots"]
+    cyber_db_asset.refresh_from_db()
+    assert (cyber_db_asset.external_id, cyber_db_asset.metadata["restored_from"]) == (target, "cyber-db-rwest")
+    assert "restored_in" not in cyber_db_asset.metadata
+    assert list(AuditEvent.objects.filter(actor_label="job:restore_database#r-home").order_by("id")
+                .values_list("action", flat=True)) == ["rds.snapshot_started", "rds.snapshot_copied",
+                                                       "rds.restore_started", "asset.restored"]

@@ -71,3 +71,17 @@ def test_told_a_region_it_rotates_the_target_group_of_that_name_there(moto, moto
     assert outcome.output["attached"] == [rebuilt["InstanceId"]]
     assert members(elb, arn) == {rebuilt["InstanceId"]}
     assert members(home, home_arn) == {failed}  # the lost region's group is not touched
+
+
+def test_exact_leaves_the_group_holding_the_servers_nodes_and_nothing_else(moto, moto_account, aws_location,
+                                                                           target_group):
+    elb, arn = target_group
+    lost, stand_in, home = launch(moto, "app1"), launch(moto, "app1"), launch(moto, "app1")
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": lost}])  # still listed since the region was lost
+    make_server(aws_location, moto_account, name="app1", provider_node_id=home,
+                metadata={"previous_node": {"node_id": stand_in}, "target_group": "app"})
+
+    outcome = REGISTRY["rotate_load_balancer"].execute(ctx("lb-home", servers="app1", exact=True))
+
+    assert (outcome.output["detached"], outcome.output["attached"]) == ([lost], [home])
+    assert members(elb, arn) == {home}

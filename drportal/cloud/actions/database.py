@@ -148,11 +148,16 @@ class RestoreDatabase:
     def _rds_restore(self, ctx: StepContext) -> Outcome:
         account, asset, source, target, when = self._rds(ctx)
         away = self._away(ctx, account, source)
-        self._check_source_region(asset, source, away or aws.home_region(account))
         check_timeout(ctx, 7200, f"RDS instance {target}")
         db = rds_recovery.describe(account, target, away)
         if db is None:
             snapshot = param(ctx, "snapshot") or ("latest" if param(ctx, "mode") == "snapshot" else None)
+            lives_in = self._lives_in(asset, source)
+            if lives_in and lives_in != (away or aws.home_region(account)):
+                snapshot = self._bring_across(ctx, account, asset, source, lives_in, away)
+                if snapshot is None:
+                    return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 30)),
+                                   output={"target": target, "status": "copying a snapshot across regions"})
             if snapshot:
                 if snapshot == "latest":
                     snapshot = self._latest_snapshot(ctx, account, source, away)
@@ -179,19 +184,42 @@ class RestoreDatabase:
             asset.save(update_fields=["external_id", "metadata"])
             audit.record(actor(NAME, ctx), "asset.restored", asset, before, {"external_id": target})
         ctx.say(f"{target} is available at {endpoint}")
-        where = {"region": away, "restore_point": ctx.state.get("restore_point", "")} if away else {}
+        where = {**({"region": away} if away else {}),
+                 **({"restore_point": ctx.state.get("restore_point", "")} if away or "restore_point" in ctx.state
+                    else {})}
         return Outcome(done=True, output={"target": target, "source": source, "endpoint": endpoint, **where})
 
     @staticmethod
-    def _check_source_region(asset, source: str, into: str) -> None:
-        """An instance an earlier run restored in another region (asset.metadata.restored_in) is not in this
-        region's RDS: told "not found" there, a person would look for a deleted database. Said as it is."""
-        lives_in = (asset.metadata.get("restored_in") if asset is not None and source == asset.external_id
-                    else None)
-        if lives_in and lives_in != into:
-            raise AdapterError(f"{asset.name} runs in {lives_in} ({source}, restored there by an earlier run): "
-                               f"restoring it into {into} needs a snapshot of it copied to {into}, which drportal "
-                               "does not do yet", permanent=True, code="SourceInAnotherRegion")
+    def _lives_in(asset, source: str) -> str | None:
+        """The region of an instance an earlier run restored away from home (asset.metadata.restored_in)."""
+        return asset.metadata.get("restored_in") if asset is not None and source == asset.external_id else None
+
+    @staticmethod
+    def _bring_across(ctx: StepContext, account, asset, source: str, lives_in: str, away: str | None) -> str | None:
+        """A source running in another region (the database restored there while home was lost) comes back by a
+        snapshot of it taken now, copied to where the step restores: RDS restores to a point in time only within
+        one region. Each is named from the step's key, so a retry finds its own; None while either is not yet
+        available. Writes after the snapshot are not in the restore (the step says when it was taken)."""
+        base = restore_target(source, ctx.idempotency_key)
+        taken = rds_recovery.snapshot(account, f"{base}-now", lives_in)
+        if taken is None:
+            audit.record(actor(NAME, ctx), "rds.snapshot_started", asset, None,
+                         {"source": source, "snapshot": f"{base}-now", "region": lives_in})
+            taken = rds_recovery.create_snapshot(account, source, f"{base}-now", lives_in)
+        if taken.get("Status") != "available":
+            return None
+        copied = rds_recovery.snapshot(account, f"{base}-copy", away)
+        if copied is None:
+            audit.record(actor(NAME, ctx), "rds.snapshot_copied", asset, None,
+                         {"snapshot": taken["DBSnapshotArn"], "copy": f"{base}-copy", "region": away or "home"})
+            copied = rds_recovery.copy_snapshot(account, taken["DBSnapshotArn"], f"{base}-copy", away, lives_in)
+        if copied.get("Status") != "available":
+            return None
+        point = taken.get("SnapshotCreateTime")
+        ctx.state["restore_point"] = point.isoformat() if point else ""
+        ctx.say(f"{source} runs in {lives_in}: restoring from its snapshot {taken['DBSnapshotIdentifier']} of "
+                f"{ctx.state['restore_point'] or 'just now'}, copied here as {copied['DBSnapshotIdentifier']}")
+        return copied["DBSnapshotIdentifier"]
 
     @staticmethod
     def _latest_snapshot(ctx: StepContext, account, source: str, away: str | None) -> str:

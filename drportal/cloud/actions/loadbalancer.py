@@ -70,12 +70,14 @@ class RotateLoadBalancer:
         account, group, remove, add = self._setup(ctx)
         region = region_name(ctx) or None
         before = loadbalancer.members(account, group, region)
-        detach = [i for i in remove if i in before]
+        # exact: the group is to hold the servers' nodes and nothing else. Coming home after a rebuild elsewhere,
+        # the home group still lists the nodes lost with the region, which no server names any more.
+        detach = [i for i in before if i not in add] if param(ctx, "exact") else [i for i in remove if i in before]
         attach = [i for i in add if i not in before]
         loadbalancer.detach(account, group, detach, region)
         loadbalancer.attach(account, group, attach, region)
         after = loadbalancer.members(account, group, region)
-        missing, lingering = [i for i in add if i not in after], [i for i in remove if i in after]
+        missing, lingering = [i for i in add if i not in after], [i for i in detach if i in after]
         if missing or lingering:
             # Claim the rotation only when the target group says so (ELB may answer with the old members briefly).
             raise AdapterError(f"{group}: still missing {missing or 'none'}, still attached {lingering or 'none'}",

@@ -86,3 +86,29 @@ def restore_from_snapshot(account, snapshot_id: str, target: str, instance_class
     if instance_class:
         kwargs["DBInstanceClass"] = instance_class
     return retry.call(rds.restore_db_instance_from_db_snapshot, provider=_provider(account), **kwargs)["DBInstance"]
+
+
+def snapshot(account, snapshot_id: str, region: str | None = None) -> dict[str, Any] | None:
+    """A snapshot by its id in `region`, or None when there is none."""
+    rds = aws.client(account, "rds", region)
+    try:
+        found = retry.call(rds.describe_db_snapshots, DBSnapshotIdentifier=snapshot_id, provider=_provider(account))
+    except AdapterError as exc:
+        if exc.code == "DBSnapshotNotFound":
+            return None
+        raise
+    return found["DBSnapshots"][0] if found["DBSnapshots"] else None
+
+
+def create_snapshot(account, instance_id: str, snapshot_id: str, region: str | None = None) -> dict[str, Any]:
+    rds = aws.client(account, "rds", region)
+    return retry.call(rds.create_db_snapshot, DBInstanceIdentifier=instance_id, DBSnapshotIdentifier=snapshot_id,
+                      provider=_provider(account))["DBSnapshot"]
+
+
+def copy_snapshot(account, source_arn: str, snapshot_id: str, region: str | None, source_region: str) -> dict:
+    """A copy in `region` of a snapshot of another region (named by its ARN, as RDS wants it across regions)."""
+    rds = aws.client(account, "rds", region)
+    return retry.call(rds.copy_db_snapshot, SourceDBSnapshotIdentifier=source_arn,
+                      TargetDBSnapshotIdentifier=snapshot_id, SourceRegion=source_region,
+                      provider=_provider(account))["DBSnapshot"]
