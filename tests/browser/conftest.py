@@ -318,11 +318,12 @@ def moto():
 @pytest.fixture
 def cybernance_on_moto(transactional_db, moto, powerdns, monkeypatch, tmp_path, clean_redis):  # noqa: F811
     """Cybernance's AWS account on a moto server (EC2, ELBv2, RDS), as tests/recovery sets it up: the seed's
-    instances in their target group, their AMIs, the RDS instance; the deployment is a stand-in playbook that
-    launches from the newest AMI. The worker (started after this fixture) keeps its deployment files in a
-    directory of this test: Deployment ids restart with each test database, and a file left by an earlier one
-    would read as this deployment's exit code. It is told this process's SECRET_KEY, which its credentials are
-    encrypted with."""
+    instances in their target group, their AMIs, the RDS instance, and their copies in us-west-2 where the
+    scenario rebuilds (AMIs, a database snapshot, a balancer and its target group); the deployment is a stand-in
+    playbook that launches from the newest AMI in the region it is told. The worker (started after this fixture)
+    keeps its deployment files in a directory of this test: Deployment ids restart with each test database, and a
+    file left by an earlier one would read as this deployment's exit code. It is told this process's SECRET_KEY,
+    which its credentials are encrypted with."""
     from tests.recovery.test_cybernance_real_recovery import ZONE, on_moto, public_zone
 
     monkeypatch.setenv("DRPORTAL_VAR_DIR", str(tmp_path))

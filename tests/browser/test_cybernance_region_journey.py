@@ -1,9 +1,10 @@
 """Cybernance loses its AWS region: ops says so by choosing the region only (us-east-1, the one the inventory
 names), executes the proposed scenario, a manager approves the rebuild, and the worker re-provisions each
-application server through its deployment, restores the database to the latest restorable time and rotates
-the load balancer, on a moto server standing in for AWS, then points the public name at it in PowerDNS
-and checks it with dnspython; ops holds the review. The run
-ends "Succeeded" only because every row proves it, and moto holds what the run recorded."""
+application server in us-west-2 (the scenario's target region) through its deployment, restores the database
+there from its snapshot copy and rotates the load balancer there, on a moto server standing in for AWS, then
+points the public name at the us-west-2 balancer in PowerDNS and checks it with dnspython; ops holds the review.
+The run ends "Succeeded" only because every row proves it, and moto holds what the run recorded, all of it in
+us-west-2."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ def test_a_region_only_declaration_rebuilds_cybernance_on_moto(cybernance_on_mot
     page.goto(f"{live_server.url}/scenarios/runs/{run.pk}/")
     for name in names:
         expect(row(page, f"Re-provision {name} from code")).to_contain_text("succeeded", timeout=LIVE)
-    expect(row(page, "Restore the database to the latest restorable time")).to_contain_text("succeeded",
-                                                                                            timeout=LIVE)
+    expect(row(page, "Restore the database in the other region from its newest backup there")).to_contain_text(
+        "succeeded", timeout=LIVE)
     expect(row(page, "Put the new application servers behind the load balancer")).to_contain_text(
         "succeeded", timeout=LIVE)
     readable(page)
@@ -69,19 +70,26 @@ def test_a_region_only_declaration_rebuilds_cybernance_on_moto(cybernance_on_mot
     readable(page)
     save_shot(page, "scope-4-cybernance-region-rebuilt")
 
-    # What moto holds is what the run recorded: one new instance per server, each in the target group.
-    ec2 = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
-                       aws_secret_access_key="moto-secret")
-    found = ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": ["drportal_key"]}])
-    created = {i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]}
+    # What moto holds is what the run recorded: one new instance per server in us-west-2, each in the target group
+    # there; none in us-east-1.
+    def aws(service: str, region: str = "us-west-2"):
+        return boto3.client(service, endpoint_url=moto.endpoint, region_name=region, aws_access_key_id="AKIDTEST",
+                            aws_secret_access_key="moto-secret")
+
+    def made_by_drportal(region: str) -> set[str]:
+        found = aws("ec2", region).describe_instances(Filters=[{"Name": "tag-key", "Values": ["drportal_key"]}])
+        return {i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]}
+
+    created = made_by_drportal("us-west-2")
     assert {s.provider_node_id for s in Server.objects.filter(name__in=names)} == created
     assert len(created) == 3
-    elb = boto3.client("elbv2", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
-                       aws_secret_access_key="moto-secret")
-    members = elb.describe_target_health(TargetGroupArn=cybernance_on_moto["group"])["TargetHealthDescriptions"]
-    assert {m["Target"]["Id"] for m in members} == created
+    assert made_by_drportal("us-east-1") == set()
+    members = aws("elbv2").describe_target_health(TargetGroupArn=cybernance_on_moto["west_group"])
+    assert {m["Target"]["Id"] for m in members["TargetHealthDescriptions"]} == created
     restore = StepRun.objects.get(run=run, step_id="restore-database")
     assert Asset.objects.get(name="cyb-rds-prod").external_id == restore.outputs["target"]
+    assert [d["DBInstanceIdentifier"] for d in aws("rds").describe_db_instances()["DBInstances"]] == [
+        restore.outputs["target"]]
 
     # The run's success moved the incident to recovered by itself.
     page.get_by_role("link", name=re.compile(r"#\d+ AWS us-east-1 unavailable")).click()

@@ -136,3 +136,77 @@ def test_it_moves_an_ebs_volume_to_the_replacement_on_ec2(moto, moto_account, aw
     assert outcome.done
     attachments = client.describe_volumes(VolumeIds=[volume])["Volumes"][0]["Attachments"]
     assert [a["InstanceId"] for a in attachments] == [new]
+
+
+def west(moto, service: str = "rds"):
+    return boto3.client(service, endpoint_url=moto.endpoint, region_name="us-west-2", aws_access_key_id="a",
+                        aws_secret_access_key="b")
+
+
+@pytest.fixture
+def cyber_db_asset(moto_account):
+    return Asset.objects.create(name="cybernance-db", kind="managed_database", account=moto_account,
+                                external_id="cyber-db")
+
+
+def test_in_another_region_it_restores_the_newest_snapshot_copy_there_and_says_its_point(rds, moto, cyber_db_asset):
+    [home] = rds.describe_db_snapshots(DBInstanceIdentifier="cyber-db")["DBSnapshots"]
+    copy = west(moto).copy_db_snapshot(SourceDBSnapshotIdentifier=home["DBSnapshotArn"], SourceRegion="us-east-1",
+                                       TargetDBSnapshotIdentifier="cyber-db-west")["DBSnapshot"]
+    context = ctx("r-west", asset="cybernance-db", mode="snapshot", region="aws/us-west-2")
+
+    outcome = run("restore_database", context)
+
+    target = restore_target("cyber-db", "r-west")
+    assert (outcome.output["target"], outcome.output["region"]) == (target, "us-west-2")
+    assert outcome.output["restore_point"] == copy["SnapshotCreateTime"].isoformat()
+    assert instances(west(moto)) == {target}
+    assert instances(rds) == {"cyber-db"}
+    assert any("from its snapshot copy cyber-db-west" in line and "is not restored" in line for line in context.log)
+    cyber_db_asset.refresh_from_db()
+    assert cyber_db_asset.metadata["restored_in"] == "us-west-2"
+
+
+def test_in_another_region_without_a_snapshot_copy_there_it_fails_naming_the_region(rds, cyber_db_asset):
+    from drportal.cloud.adapters.errors import AdapterError
+
+    with pytest.raises(AdapterError, match="RDS cyber-db has no available snapshot in us-west-2"):
+        run("restore_database", ctx("r-nowhere", asset="cybernance-db", mode="snapshot", region="aws/us-west-2"))
+    assert instances(rds) == {"cyber-db"}
+
+
+def test_a_point_in_time_restore_in_another_region_is_refused_before_anything_is_restored(rds, moto, cyber_db_asset):
+    from drportal.cloud.adapters.errors import AdapterError
+
+    with pytest.raises(AdapterError, match=r"params\.mode: a point-in-time restore of cyber-db in us-west-2 needs "
+                                           r"its automated backups replicated to us-west-2"):
+        run("restore_database", ctx("r-pitr", asset="cybernance-db", mode="point_in_time", region="us-west-2"))
+    assert instances(rds) == {"cyber-db"}
+    assert instances(west(moto)) == set()
+
+
+def test_a_database_running_in_another_region_comes_home_by_a_snapshot_copied_across(rds, moto, cyber_db_asset):
+    west(moto).create_db_instance(DBInstanceIdentifier="cyber-db-rwest", DBInstanceClass="db.t3.medium",
+                                  Engine="postgres", MasterUsername="u", MasterUserPassword="password123",
+                                  AllocatedStorage=20)
+    cyber_db_asset.external_id = "cyber-db-rwest"
+    cyber_db_asset.metadata = {"restored_from": "cyber-db", "restored_in": "us-west-2", "restored_by": "r-away"}
+    cyber_db_asset.save()
+    context = ctx("r-home", asset="cybernance-db", mode="point_in_time")
+
+    outcome = run("restore_database", context)
+    run("restore_database", context)
+
+    target = restore_target("cyber-db-rwest", "r-home")
+    assert outcome.output["target"] == target
+    assert instances(rds) == {"cyber-db", target}
+    assert instances(west(moto)) == {"cyber-db-rwest"}
+    taken = west(moto).describe_db_snapshots(DBSnapshotIdentifier=f"{target}-now")["DBSnapshots"][0]
+    assert outcome.output["restore_point"] == taken["SnapshotCreateTime"].isoformat()
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier=f"{target}-copy")["DBSnapshots"]
+    cyber_db_asset.refresh_from_db()
+    assert (cyber_db_asset.external_id, cyber_db_asset.metadata["restored_from"]) == (target, "cyber-db-rwest")
+    assert "restored_in" not in cyber_db_asset.metadata
+    assert list(AuditEvent.objects.filter(actor_label="job:restore_database#r-home").order_by("id")
+                .values_list("action", flat=True)) == ["rds.snapshot_started", "rds.snapshot_copied",
+                                                       "rds.restore_started", "asset.restored"]

@@ -3,6 +3,7 @@ simulated cloud and on EC2 (moto); the node the server runs on now is never touc
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from drportal.audit.models import AuditEvent
@@ -78,6 +79,23 @@ def test_the_temporary_instance_is_terminated_on_ec2(moto, moto_account, aws_loc
               for i in r["Instances"]}
     assert states[temporary] in ("shutting-down", "terminated")
     assert states[home] == "running"
+
+
+def test_a_stand_in_recorded_in_another_region_is_terminated_there(moto, moto_account, aws_location):
+    west = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-west-2", aws_access_key_id="a",
+                        aws_secret_access_key="b")
+    base = west.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    temporary = west.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
+    home = launch(moto, "db1")
+    make_server(aws_location, moto_account, name="db1", provider_node_id=home,
+                metadata={"previous_node": {"node_id": temporary["InstanceId"], "region": "us-west-2"}})
+
+    outcome = run("retire_node", ctx("r-west", server="db1"))
+
+    assert outcome.output == {"node_id": temporary["InstanceId"], "retired": True}
+    [state] = [i["State"]["Name"] for r in west.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert state in ("shutting-down", "terminated")
+    assert AuditEvent.objects.filter(action="server.temporary_node_retired").count() == 1
 
 
 def test_a_server_fails_over_comes_home_and_its_stand_in_is_retired_once(sim_account, sim_location):

@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from drportal.audit.models import AuditEvent
 from drportal.cloud.actions.base import REGISTRY
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.cloud.models import Deployment
@@ -147,22 +148,50 @@ def test_a_deployment_told_a_scenarios_region_builds_in_that_region_and_records_
     assert Server.objects.get(name="app1").provider_node_id == built
 
 
-def test_a_deployment_that_ignores_the_region_is_recorded_where_it_really_built(app1_in_the_west, moto):
+@pytest.fixture
+def app1_hard_wired_east(app1_in_the_west, moto):
+    """app1 with an AMI in us-east-1 too, and a playbook hard-wired to us-east-1: it never reads {region} or
+    DRPORTAL_REGION."""
     east = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST",
                         aws_secret_access_key="moto-secret")
     base = east.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     old = east.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
     east.create_image(InstanceId=old["InstanceId"], Name="app1-2026-11-30")
     server = Server.objects.get(name="app1")
-    # A playbook that knows one region only: it never reads {region} or DRPORTAL_REGION.
-    server.metadata = {"deploy_command": f"{sys.executable} {DEPLOY} {{server}} {moto.endpoint}"}
+    server.metadata = {"deploy_command": f"{sys.executable} {DEPLOY} {{server}} {moto.endpoint} us-east-1"}
     server.save(update_fields=["metadata"])
+    return moto
+
+
+def test_a_deployment_built_outside_the_asked_region_fails_and_claims_nothing(app1_hard_wired_east, moto):
     context = ctx("d-east", server="app1", region="aws/us-west-2")
-    outcome = follow(context)
+
+    with pytest.raises(AdapterError) as caught:
+        follow(context)
+
     [built] = tagged(moto, "us-east-1", "d-east")
-    assert (outcome.output["node_id"], outcome.output["region"], outcome.output["asked_region"]) == (
-        built, "us-east-1", "us-west-2")
-    assert any(f"built {built} in us-east-1, not in us-west-2 as the step asked" in line for line in context.log)
+    assert tagged(moto, "us-west-2", "d-east") == []
+    assert (caught.value.permanent, caught.value.code) == (True, "BuiltElsewhere")
+    assert f"the deployment built {built} in us-east-1, not in us-west-2 as the step asked: app1 is not " \
+           "recovered in us-west-2" in str(caught.value)
+    # Recorded as what it is, where it is; the inventory does not take it for app1's replacement.
+    found = {"node_id": built, "region": "us-east-1", "asked_region": "us-west-2", "server": "app1"}
+    assert context.state["built_elsewhere"] == found
+    [event] = AuditEvent.objects.filter(action="deployment.built_elsewhere")
+    assert event.after == found
+    assert Server.objects.get(name="app1").provider_node_id != built
+
+
+def test_a_retry_of_a_deployment_built_elsewhere_fails_again_audited_once(app1_hard_wired_east, moto):
+    context = ctx("d-east-again", server="app1", region="aws/us-west-2")
+    with pytest.raises(AdapterError):
+        follow(context)
+
+    with pytest.raises(AdapterError, match="not in us-west-2 as the step asked"):
+        REGISTRY["run_deployment"].execute(context)
+
+    assert len(tagged(moto, "us-east-1", "d-east-again")) == 1
+    assert AuditEvent.objects.filter(action="deployment.built_elsewhere").count() == 1
 
 
 def test_a_region_of_another_provider_is_refused_before_anything_runs(app1_in_the_west):

@@ -26,7 +26,13 @@ from drportal.lib import clock
 from scenarios import engine, loader
 from scenarios.choices import RunState, StepKind, StepState
 from tests.recovery.conftest import PostgresPeer, run_to_the_end
-from tests.recovery.test_cybernance_real_recovery import client, cybernance, live_instances, tag  # noqa: F401
+from tests.recovery.test_cybernance_real_recovery import (  # noqa: F401 - cybernance is a fixture
+    WEST,
+    client,
+    cybernance,
+    live_instances,
+    tag,
+)
 from tests.recovery.test_jivosoft_real_recovery import DAILY, add_orders, ask, jivosoft  # noqa: F401
 from tests.scenarios.conftest import drain
 
@@ -170,13 +176,23 @@ def test_cybernance_rebuilds_away_and_comes_home_on_moto(cybernance, moto, alice
         assert server.provider_node_id == mine["InstanceId"]
         assert server.metadata["retired_nodes"] == [stand_ins[server.name]]
     assert not {i["InstanceId"] for i in running} & set(stand_ins.values())
+    # The stand-ins ran in us-west-2, where the plan rebuilt: none of them runs there any more.
+    ever_west = client(moto, "ec2", WEST).describe_instances()["Reservations"]
+    assert set(stand_ins.values()) <= {i["InstanceId"] for r in ever_west for i in r["Instances"]}
+    assert not {i["InstanceId"] for i in live_instances(moto, WEST)} & set(stand_ins.values())
     # ELBv2: the target group holds exactly the home instances.
     health = client(moto, "elbv2").describe_target_health(TargetGroupArn=cybernance["group"])
     assert sorted(d["Target"]["Id"] for d in health["TargetHealthDescriptions"]) == sorted(
         Server.objects.filter(pk__in=[s.pk for s in servers]).values_list("provider_node_id", flat=True))
-    # RDS: the database came home from the one that served while away, which is left as it was.
+    # RDS: the database came home from the one that served while away (in us-west-2, by a snapshot of it copied
+    # home), which is left as it was.
     asset = Asset.objects.get(name="cyb-rds-prod")
     assert asset.metadata["restored_from"] == away_database != asset.external_id
+    assert "restored_in" not in asset.metadata
+    assert asset.external_id in {d["DBInstanceIdentifier"] for d in client(moto, "rds").describe_db_instances()[
+        "DBInstances"]}
+    assert away_database in {d["DBInstanceIdentifier"] for d in client(moto, "rds", WEST).describe_db_instances()[
+        "DBInstances"]}
     assert return_audit(home, "loadbalancer.rotated") == 1
     assert return_audit(home, "server.temporary_node_retired") == len(servers)
 

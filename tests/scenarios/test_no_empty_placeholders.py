@@ -126,6 +126,7 @@ def test_the_validator_catches_the_all_datacenters_scenario_without_its_target_r
     unnamed = re.sub(r"(?m)^target_region: .*\n", "", text)
     _, errors = loader.parse(unnamed, "cybernance-all-datacenters-lost.yaml", loader.installed_actions())
     assert sorted(e.reason for e in errors) == [
+        "step 'load-balancer' uses {target_region} in its params, but the scenario names no target_region",
         "step 'reprovision' uses {target_region} in its params, but the scenario names no target_region",
         "step 'restore-database' uses {target_region} in its params, but the scenario names no target_region"]
 

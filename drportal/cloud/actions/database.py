@@ -12,8 +12,16 @@ from libcloud.compute.types import StorageVolumeState
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import account_named, actor, bad_input, check_timeout, param, server_from
-from drportal.cloud.adapters import compute, pgrestore, rds_recovery, retry
+from drportal.cloud.actions.common import (
+    account_named,
+    actor,
+    bad_input,
+    check_timeout,
+    param,
+    region_name,
+    server_from,
+)
+from drportal.cloud.adapters import aws, compute, pgrestore, rds_recovery, retry
 from drportal.cloud.adapters.errors import AdapterError
 
 NAME = "restore_database"
@@ -104,11 +112,16 @@ class RestoreDatabase:
         if self._mode(ctx) == "volume":
             server = server_from(ctx)
             return [f"Detach volume {param(ctx, 'volume')} and attach it to {server.name} ({server.provider_node_id})."]
-        _, _, source, target, when = self._rds(ctx)
-        snapshot = param(ctx, "snapshot") or ("latest" if param(ctx, "mode") == "snapshot" else None)
-        how = (f"snapshot {snapshot}" if snapshot else f"point in time {when.isoformat()}" if when
-               else "the latest restorable time")
-        return [f"Restore RDS {source} from {how} into a new instance {target}; wait until it is available."]
+        account, _, source, target, when = self._rds(ctx)
+        away = self._away(ctx, account, source)
+        if param(ctx, "snapshot") not in (None, "latest"):
+            how = f"snapshot {param(ctx, 'snapshot')}"
+        elif param(ctx, "snapshot") or param(ctx, "mode") == "snapshot":
+            how = "its newest snapshot copy there" if away else "its newest snapshot"
+        else:
+            how = f"point in time {when.isoformat()}" if when else "the latest restorable time"
+        return [f"Restore RDS {source} from {how} into a new instance {target}"
+                f"{f' in {away}' if away else ''}; wait until it is available."]
 
     def execute(self, ctx: StepContext) -> Outcome:
         mode = self._mode(ctx)
@@ -118,26 +131,45 @@ class RestoreDatabase:
             return storage_execute(ctx)
         return self._volume(ctx) if mode == "volume" else self._rds_restore(ctx)
 
+    @staticmethod
+    def _away(ctx: StepContext, account, source: str) -> str | None:
+        """The region the step restores into when it is not the account's own (a rebuild elsewhere), else None.
+        There only a snapshot restore is offered: point-in-time restore reads the source region's backups, which
+        is the region lost, and automated backups replicated to another region are not read yet."""
+        region = region_name(ctx)
+        if not region or region == aws.home_region(account):
+            return None
+        if not param(ctx, "snapshot") and param(ctx, "mode") != "snapshot":
+            raise bad_input("params.mode", f"a point-in-time restore of {source} in {region} needs its automated "
+                                           f"backups replicated to {region}, which drportal does not read: restore "
+                                           "from a snapshot copy there (mode: snapshot)")
+        return region
+
     def _rds_restore(self, ctx: StepContext) -> Outcome:
         account, asset, source, target, when = self._rds(ctx)
+        away = self._away(ctx, account, source)
         check_timeout(ctx, 7200, f"RDS instance {target}")
-        db = rds_recovery.describe(account, target)
+        db = rds_recovery.describe(account, target, away)
         if db is None:
             snapshot = param(ctx, "snapshot") or ("latest" if param(ctx, "mode") == "snapshot" else None)
+            lives_in = self._lives_in(asset, source)
+            if lives_in and lives_in != (away or aws.home_region(account)):
+                snapshot = self._bring_across(ctx, account, asset, source, lives_in, away)
+                if snapshot is None:
+                    return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 30)),
+                                   output={"target": target, "status": "copying a snapshot across regions"})
             if snapshot:
                 if snapshot == "latest":
-                    found = rds_recovery.latest_snapshot(account, source)
-                    if found is None:
-                        raise AdapterError(f"RDS {source} has no available snapshot", permanent=True,
-                                           code="NoSnapshot")
-                    snapshot = found["DBSnapshotIdentifier"]
-                db = rds_recovery.restore_from_snapshot(account, snapshot, target, param(ctx, "instance_class"))
+                    snapshot = self._latest_snapshot(ctx, account, source, away)
+                db = rds_recovery.restore_from_snapshot(account, snapshot, target, param(ctx, "instance_class"),
+                                                        region=away)
             else:
                 db = rds_recovery.restore_to_point_in_time(account, source, target, when, param(ctx, "instance_class"))
             audit.record(actor(NAME, ctx), "rds.restore_started", asset, None,
                          {"source": source, "target": target, "snapshot": snapshot or None,
-                          "restore_time": when.isoformat() if when else "latest"})
-            ctx.say(f"restore of {source} into {target} started")
+                          "restore_time": ctx.state.get("restore_point") or (when.isoformat() if when else "latest"),
+                          **({"region": away} if away else {})})
+            ctx.say(f"restore of {source} into {target}{f' in {away}' if away else ''} started")
         status = db.get("DBInstanceStatus", "")
         if status != "available":
             return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 30)),
@@ -146,11 +178,64 @@ class RestoreDatabase:
         if asset is not None and asset.external_id != target and not ctx.drill:
             before = audit.snapshot(asset, ["external_id"])
             asset.external_id = target
-            asset.metadata = {**asset.metadata, "restored_from": source, "restored_by": ctx.idempotency_key}
+            kept = {k: v for k, v in asset.metadata.items() if k != "restored_in"}
+            asset.metadata = {**kept, "restored_from": source, "restored_by": ctx.idempotency_key,
+                              **({"restored_in": away} if away else {})}
             asset.save(update_fields=["external_id", "metadata"])
             audit.record(actor(NAME, ctx), "asset.restored", asset, before, {"external_id": target})
         ctx.say(f"{target} is available at {endpoint}")
-        return Outcome(done=True, output={"target": target, "source": source, "endpoint": endpoint})
+        where = {**({"region": away} if away else {}),
+                 **({"restore_point": ctx.state.get("restore_point", "")} if away or "restore_point" in ctx.state
+                    else {})}
+        return Outcome(done=True, output={"target": target, "source": source, "endpoint": endpoint, **where})
+
+    @staticmethod
+    def _lives_in(asset, source: str) -> str | None:
+        """The region of an instance an earlier run restored away from home (asset.metadata.restored_in)."""
+        return asset.metadata.get("restored_in") if asset is not None and source == asset.external_id else None
+
+    @staticmethod
+    def _bring_across(ctx: StepContext, account, asset, source: str, lives_in: str, away: str | None) -> str | None:
+        """A source running in another region (the database restored there while home was lost) comes back by a
+        snapshot of it taken now, copied to where the step restores: RDS restores to a point in time only within
+        one region. Each is named from the step's key, so a retry finds its own; None while either is not yet
+        available. Writes after the snapshot are not in the restore (the step says when it was taken)."""
+        base = restore_target(source, ctx.idempotency_key)
+        taken = rds_recovery.snapshot(account, f"{base}-now", lives_in)
+        if taken is None:
+            audit.record(actor(NAME, ctx), "rds.snapshot_started", asset, None,
+                         {"source": source, "snapshot": f"{base}-now", "region": lives_in})
+            taken = rds_recovery.create_snapshot(account, source, f"{base}-now", lives_in)
+        if taken.get("Status") != "available":
+            return None
+        copied = rds_recovery.snapshot(account, f"{base}-copy", away)
+        if copied is None:
+            audit.record(actor(NAME, ctx), "rds.snapshot_copied", asset, None,
+                         {"snapshot": taken["DBSnapshotArn"], "copy": f"{base}-copy", "region": away or "home"})
+            copied = rds_recovery.copy_snapshot(account, taken["DBSnapshotArn"], f"{base}-copy", away, lives_in)
+        if copied.get("Status") != "available":
+            return None
+        point = taken.get("SnapshotCreateTime")
+        ctx.state["restore_point"] = point.isoformat() if point else ""
+        ctx.say(f"{source} runs in {lives_in}: restoring from its snapshot {taken['DBSnapshotIdentifier']} of "
+                f"{ctx.state['restore_point'] or 'just now'}, copied here as {copied['DBSnapshotIdentifier']}")
+        return copied["DBSnapshotIdentifier"]
+
+    @staticmethod
+    def _latest_snapshot(ctx: StepContext, account, source: str, away: str | None) -> str:
+        """The newest snapshot of `source` (in `away`: the copies made there). A restore in another region is from
+        a snapshot copy there: point-in-time restore reads the source region's backups, and that region is the
+        one lost (replicated automated backups are not read yet). The step says which point it restored to."""
+        where = f" in {away}" if away else ""
+        found = rds_recovery.latest_snapshot(account, source, region=away)
+        if found is None:
+            raise AdapterError(f"RDS {source} has no available snapshot{where}", permanent=True, code="NoSnapshot")
+        if away:
+            taken = found.get("SnapshotCreateTime")
+            ctx.state["restore_point"] = taken.isoformat() if taken else ""
+            ctx.say(f"restoring {source} in {away} from its snapshot copy {found['DBSnapshotIdentifier']} taken "
+                    f"{ctx.state['restore_point'] or 'at an unknown time'}: what was written after it is not restored")
+        return found["DBSnapshotIdentifier"]
 
     def _volume(self, ctx: StepContext) -> Outcome:
         server = server_from(ctx)

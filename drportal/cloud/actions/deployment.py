@@ -138,14 +138,14 @@ class RunDeployment:
                                  str(body.get("output", "")))
         output = {"deployment": row.pk, "kind": row.kind, "state": row.state, "output": row.output[-2000:]}
         if row.state == Deployment.State.SUCCEEDED:
-            return Outcome(done=True, output={**output, **self._record_node(ctx)})
+            return Outcome(done=True, output={**output, **self._record_node(ctx, row)})
         if row.state == Deployment.State.FAILED:
             raise AdapterError(f"deployment failed (exit {row.exit_code}): {row.output[-500:]}", permanent=True,
                                provider="deployment", code="DeploymentFailed")
         check_timeout(ctx, 3600, "the deployment")
         return Outcome(done=False, poll_after=float(param(ctx, "poll_s", 5)), output=output)
 
-    def _record_node(self, ctx: StepContext) -> dict:
+    def _record_node(self, ctx: StepContext, row: Deployment) -> dict:
         """The node the deployment created for the server, found by its drportal_key tag at the provider and
         recorded on the server (the old one kept as previous_node), like provision_from_image does."""
         from drportal.cloud.actions.provision import action as provision
@@ -161,21 +161,33 @@ class RunDeployment:
         provider = compute.provider_name(account)
         node = compute.find_node_by_key(compute.driver_for(account, region=asked or None), ctx.idempotency_key,
                                         provider)
-        where = {"region": asked} if asked else {}
         if node is None and asked:
-            # A deployment that does not read its region builds in the account's default one: the node it tagged
-            # is recorded as what it is, and the step says where it really is, never that it is in `asked`.
-            node = compute.find_node_by_key(compute.driver_for(account), ctx.idempotency_key, provider)
-            if node is not None:
-                built = (account.options or {}).get("region") or "the account's default region"
-                ctx.say(f"the deployment built {node.id} in {built}, not in {asked} as the step asked: its command "
-                        "does not read {region} or DRPORTAL_REGION")
-                where = {"region": built, "asked_region": asked}
+            # A deployment that does not read its region builds in the account's default one.
+            elsewhere = compute.find_node_by_key(compute.driver_for(account), ctx.idempotency_key, provider)
+            if elsewhere is not None:
+                self._built_elsewhere(ctx, row, server, elsewhere.id, account, asked)
         if node is None:
             ctx.say(f"the deployment tagged no node with {compute.KEY_TAG}={ctx.idempotency_key}: the inventory "
                     f"still names {server.provider_node_id or 'no node'} for {server.name}")
             return {"node_id": None}
-        return {**provision._record(ctx, server, node), **where}
+        return {**provision._record(ctx, server, node), **({"region": asked} if asked else {})}
+
+    @staticmethod
+    def _built_elsewhere(ctx: StepContext, row: Deployment, server, node_id: str, account, asked: str) -> None:
+        """The deployment built the server's node outside the region the step asked (the account's default, which
+        may be the region that is down): the step fails, since a recovery claimed in `asked` would be false. The
+        node is recorded as what it is, where it is (the step's state, the audit), and never on the server: the
+        inventory does not take a node in the lost region for the server's replacement."""
+        built = (account.options or {}).get("region") or "the account's default region"
+        found = {"node_id": node_id, "region": built, "asked_region": asked, "server": server.name}
+        if ctx.state.get("built_elsewhere") != found:
+            ctx.state["built_elsewhere"] = found
+            audit.record(actor(NAME, ctx), "deployment.built_elsewhere", row, None, found,
+                         note=f"incident {ctx.incident_id}" if ctx.incident_id else "")
+        raise AdapterError(f"the deployment built {node_id} in {built}, not in {asked} as the step asked: "
+                           f"{server.name} is not recovered in {asked} (its command does not read {{region}} or "
+                           "DRPORTAL_REGION)",
+                           permanent=True, provider="deployment", code="BuiltElsewhere")
 
     def _finish(self, ctx: StepContext, row: Deployment, state: str, code: int, output: str) -> None:
         updated = Deployment.objects.filter(pk=row.pk, state=Deployment.State.RUNNING).update(

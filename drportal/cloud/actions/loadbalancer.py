@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import account_named, actor, bad_input, param
+from drportal.cloud.actions.common import account_named, actor, bad_input, param, region_name
 from drportal.cloud.adapters import loadbalancer
 from drportal.cloud.adapters.errors import AdapterError
 
@@ -56,7 +56,8 @@ class RotateLoadBalancer:
         if not group:
             raise bad_input("params.target_group_arn", "is required (or in the servers' metadata.target_group)")
         if not str(group).startswith("arn:"):
-            group = loadbalancer.target_group_arn(account, group)
+            # By name, in the step's region: a rebuild in another region rotates the group there.
+            group = loadbalancer.target_group_arn(account, group, region_name(ctx) or None)
         remove = _instance_ids("params.remove", remove, previous=True)
         add = _instance_ids("params.add", add, previous=False)
         return account, group, remove, add
@@ -67,13 +68,16 @@ class RotateLoadBalancer:
 
     def execute(self, ctx: StepContext) -> Outcome:
         account, group, remove, add = self._setup(ctx)
-        before = loadbalancer.members(account, group)
-        detach = [i for i in remove if i in before]
+        region = region_name(ctx) or None
+        before = loadbalancer.members(account, group, region)
+        # exact: the group is to hold the servers' nodes and nothing else. Coming home after a rebuild elsewhere,
+        # the home group still lists the nodes lost with the region, which no server names any more.
+        detach = [i for i in before if i not in add] if param(ctx, "exact") else [i for i in remove if i in before]
         attach = [i for i in add if i not in before]
-        loadbalancer.detach(account, group, detach)
-        loadbalancer.attach(account, group, attach)
-        after = loadbalancer.members(account, group)
-        missing, lingering = [i for i in add if i not in after], [i for i in remove if i in after]
+        loadbalancer.detach(account, group, detach, region)
+        loadbalancer.attach(account, group, attach, region)
+        after = loadbalancer.members(account, group, region)
+        missing, lingering = [i for i in add if i not in after], [i for i in detach if i in after]
         if missing or lingering:
             # Claim the rotation only when the target group says so (ELB may answer with the old members briefly).
             raise AdapterError(f"{group}: still missing {missing or 'none'}, still attached {lingering or 'none'}",
@@ -82,7 +86,7 @@ class RotateLoadBalancer:
             audit.record(actor(self.name, ctx), "loadbalancer.rotated", None, {"members": sorted(before)},
                          {"members": sorted(after)}, note=group)
         ctx.say(f"detached {len(detach)}, attached {len(attach)}; members now {', '.join(sorted(after))}")
-        fronting = loadbalancer.dns_names(account, group)
+        fronting = loadbalancer.dns_names(account, group, region)
         return Outcome(done=True, output={"detached": detach, "attached": attach, "members": after,
                                           "dns_name": fronting[0] if fronting else "",
                                           "public_name": ctx.state.get("public_name", "")})

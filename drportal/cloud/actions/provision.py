@@ -174,9 +174,14 @@ class ProvisionFromImage:
             return {**output, "previous": ctx.state.get("previous", {})}
         before = audit.snapshot(server, SERVER_FIELDS)
         previous = {"node_id": server.provider_node_id, "public_ips": list(server.public_ips),
-                    "private_ips": list(server.private_ips), "image": server.image}
+                    "private_ips": list(server.private_ips), "image": server.image,
+                    **({"region": server.metadata["node_region"]} if server.metadata.get("node_region") else {})}
         ctx.state.setdefault("previous", previous)
-        server.metadata = {**server.metadata, "previous_node": ctx.state["previous"]}
+        # Where the node runs when the step named a region (a rebuild away from home): the step that later retires
+        # it as a previous node must look for it there, not in the account's own region.
+        kept = {k: v for k, v in server.metadata.items() if k != "node_region"}
+        server.metadata = {**kept, "previous_node": ctx.state["previous"],
+                           **({"node_region": region_name(ctx)} if region_name(ctx) else {})}
         server.provider_node_id = node.id
         server.public_ips = [ip for ip in node.public_ips if ip]
         server.private_ips = [ip for ip in node.private_ips if ip]

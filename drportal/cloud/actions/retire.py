@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from drportal.audit import log as audit
 from drportal.cloud.actions.base import Outcome, StepContext, register
-from drportal.cloud.actions.common import account_named, actor, bad_input, param, region_name, server_from
+from drportal.cloud.actions.common import (
+    account_named,
+    actor,
+    bad_input,
+    param,
+    region_name,
+    server_from,
+    split_region,
+)
 from drportal.cloud.adapters import compute, retry
 
 NAME = "retire_node"
@@ -29,7 +37,9 @@ class RetireNode:
         if node_id == server.provider_node_id:
             raise bad_input("params.node", f"{node_id} is the node {server.name} runs on now: it is not temporary")
         account = account_named(ctx, "params.account", param(ctx, "account"), server.account)
-        driver = compute.driver_for(account, region=region_name(ctx) or None)
+        # The region the step names, else the one the node was recorded in when it replaced the server's.
+        recorded = split_region((server.metadata.get("previous_node") or {}).get("region"))[1]
+        driver = compute.driver_for(account, region=region_name(ctx) or recorded or None)
         return server, node_id, driver, compute.provider_name(account)
 
     def plan(self, ctx: StepContext) -> list[str]:

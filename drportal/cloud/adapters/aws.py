@@ -18,6 +18,11 @@ from drportal.cloud.adapters.errors import AdapterError
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20)
 
 
+def home_region(account) -> str:
+    """The account's own region (options.region), where its clients go unless a call names another."""
+    return (account.options or {}).get("region") or "us-east-1"
+
+
 def client(account, service: str, region: str | None = None) -> Any:
     options = account.options or {}
     if account.driver == "simulated" and not options.get("endpoint_url"):
@@ -28,7 +33,7 @@ def client(account, service: str, region: str | None = None) -> Any:
     creds = account.credentials()
     return boto3.client(
         service,
-        region_name=region or options.get("region") or "us-east-1",
+        region_name=region or home_region(account),
         endpoint_url=options.get("endpoint_url") or None,
         aws_access_key_id=creds.get("key") or creds.get("access_key_id"),
         aws_secret_access_key=creds.get("secret") or creds.get("secret_access_key"),

@@ -17,8 +17,8 @@ def _provider(account) -> str:
     return f"rds:{account.name}"
 
 
-def describe(account, instance_id: str) -> dict[str, Any] | None:
-    rds = aws.client(account, "rds")
+def describe(account, instance_id: str, region: str | None = None) -> dict[str, Any] | None:
+    rds = aws.client(account, "rds", region)
     try:
         found = retry.call(rds.describe_db_instances, DBInstanceIdentifier=instance_id, provider=_provider(account))
     except AdapterError as exc:
@@ -70,16 +70,45 @@ def restore_to_point_in_time(account, source: str, target: str, restore_time: da
     return retry.call(rds.restore_db_instance_to_point_in_time, provider=_provider(account), **kwargs)["DBInstance"]
 
 
-def latest_snapshot(account, source: str) -> dict[str, Any] | None:
-    rds = aws.client(account, "rds")
+def latest_snapshot(account, source: str, region: str | None = None) -> dict[str, Any] | None:
+    """The newest available snapshot of `source` in `region` (the account's own by default); in another region,
+    the copies made there of the source's snapshots (a cross-region snapshot copy keeps the source's id)."""
+    rds = aws.client(account, "rds", region)
     snaps = retry.call(rds.describe_db_snapshots, DBInstanceIdentifier=source, provider=_provider(account))
     usable = [s for s in snaps["DBSnapshots"] if s.get("Status") == "available"]
     return max(usable, key=lambda s: s.get("SnapshotCreateTime") or datetime.min, default=None)
 
 
-def restore_from_snapshot(account, snapshot_id: str, target: str, instance_class: str | None = None) -> dict:
-    rds = aws.client(account, "rds")
+def restore_from_snapshot(account, snapshot_id: str, target: str, instance_class: str | None = None,
+                          region: str | None = None) -> dict:
+    rds = aws.client(account, "rds", region)
     kwargs: dict[str, Any] = {"DBInstanceIdentifier": target, "DBSnapshotIdentifier": snapshot_id}
     if instance_class:
         kwargs["DBInstanceClass"] = instance_class
     return retry.call(rds.restore_db_instance_from_db_snapshot, provider=_provider(account), **kwargs)["DBInstance"]
+
+
+def snapshot(account, snapshot_id: str, region: str | None = None) -> dict[str, Any] | None:
+    """A snapshot by its id in `region`, or None when there is none."""
+    rds = aws.client(account, "rds", region)
+    try:
+        found = retry.call(rds.describe_db_snapshots, DBSnapshotIdentifier=snapshot_id, provider=_provider(account))
+    except AdapterError as exc:
+        if exc.code == "DBSnapshotNotFound":
+            return None
+        raise
+    return found["DBSnapshots"][0] if found["DBSnapshots"] else None
+
+
+def create_snapshot(account, instance_id: str, snapshot_id: str, region: str | None = None) -> dict[str, Any]:
+    rds = aws.client(account, "rds", region)
+    return retry.call(rds.create_db_snapshot, DBInstanceIdentifier=instance_id, DBSnapshotIdentifier=snapshot_id,
+                      provider=_provider(account))["DBSnapshot"]
+
+
+def copy_snapshot(account, source_arn: str, snapshot_id: str, region: str | None, source_region: str) -> dict:
+    """A copy in `region` of a snapshot of another region (named by its ARN, as RDS wants it across regions)."""
+    rds = aws.client(account, "rds", region)
+    return retry.call(rds.copy_db_snapshot, SourceDBSnapshotIdentifier=source_arn,
+                      TargetDBSnapshotIdentifier=snapshot_id, SourceRegion=source_region,
+                      provider=_provider(account))["DBSnapshot"]
