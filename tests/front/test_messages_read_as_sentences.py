@@ -86,6 +86,15 @@ def test_the_details_keep_the_raw_error_without_its_signature():
     assert "AKIA" not in details
 
 
+def test_an_account_without_credentials_says_where_they_go():
+    from botocore.exceptions import NoCredentialsError
+
+    main, _ = rendered(str(retry.translate(NoCredentialsError(), "rds:cybernance-aws")))
+    assert "cybernance-aws" in main
+    assert "no credentials" in main
+    assert "Cloud accounts" in main
+
+
 def test_an_error_already_in_words_is_shown_as_it_is():
     text = "timed out after 600 s waiting for the server to boot"
     assert rendered(text) == (text, "")

@@ -78,7 +78,10 @@ def translate(exc: BaseException, provider: str = "") -> AdapterError:
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | BotoConnectionError):
         return AdapterError(str(exc), permanent=False, provider=provider, code="timeout")
     if isinstance(exc, NoCredentialsError):
-        return AdapterError(str(exc), permanent=True, provider=provider, code="NoCredentials")
+        # botocore's "Unable to locate credentials" does not say where a person puts them.
+        return AdapterError("the account has no credentials: none are stored on it (Cloud accounts) and none are "
+                            "in the environment variables it names", permanent=True, provider=provider,
+                            code="NoCredentials")
     if isinstance(exc, BotoCoreError):
         return AdapterError(str(exc), permanent=True, provider=provider)
     if isinstance(exc, InvalidCredsError):
