@@ -50,6 +50,9 @@ RULES = [
     _rule(r"cannot connect to the SMTP server|SMTPConnectError|SMTPServerDisconnected",
           "The mail server could not be reached: check that it is running and that EMAIL_HOST and EMAIL_PORT name "
           "it. The messages wait and are tried again."),
+    _rule(r"could not start '[^']+'.*No such file or directory|command not found|\(exit 127\)",
+          "The step's command is not installed where the worker runs (the details name it): install it on the "
+          "worker's machine, or change the command in the server's deployment settings."),
     _rule(r"Connection refused|ECONNREFUSED|Errno 111",
           "The server refused the connection: it is not running or not listening on that port. It is tried "
           "again; check the address if it keeps failing."),

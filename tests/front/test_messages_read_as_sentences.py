@@ -95,6 +95,14 @@ def test_an_account_without_credentials_says_where_they_go():
     assert "Cloud accounts" in main
 
 
+def test_a_deployment_whose_command_is_missing_says_so():
+    raw = ("deployment failed (exit 127): could not start 'ansible-playbook': [Errno 2] No such file or directory: "
+           "'ansible-playbook'\n (permanent, DeploymentFailed)")
+    main, details = rendered(raw)
+    assert "command is not installed where the worker runs" in main
+    assert "ansible-playbook" in details
+
+
 def test_an_error_already_in_words_is_shown_as_it_is():
     text = "timed out after 600 s waiting for the server to boot"
     assert rendered(text) == (text, "")
