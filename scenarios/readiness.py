@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 from drportal.cloud.actions.base import REGISTRY
 from drportal.incidents.models import Incident
 from drportal.incidents.scope import REGION_WIDE_CLASSES
-from drportal.inventory.models import ExternalContact, Server
+from drportal.inventory.models import Asset, ExternalContact, Server
 from drportal.lib import messages
 from scenarios import hooks, promise, snapshots
 from scenarios.choices import MitigationStatus
@@ -193,9 +195,7 @@ def assess(scenario: Scenario, now: datetime, *, mitigations: dict[str, Mitigati
                             else "no server matches the scenario's providers and roles"))
     if _uses(scenario, "provision_from_image") and servers:
         checks.append(_image_check(scenario, servers, facts, now))
-    if servers:
-        accounts = {s.account for s in servers if s.account_id}
-        checks.append(credentials_check(accounts, [s.name for s in servers if not s.account_id], now))
+    checks.extend(means_checks(scenario, servers, now))
     if _uses(scenario, "dns_cutover") and servers:
         nameless = [s.name for s in servers if not s.dns_names]
         checks.append(Check("DNS names", not nameless, "every server has DNS names"
@@ -355,6 +355,70 @@ def dns_zones_check(servers: list[Server], now: datetime) -> Check:
     accounts = list(ProviderAccount.objects.filter(name__in=names))
     missing = sorted(names - {a.name for a in accounts})
     return connection_check("DNS zones reachable", accounts, missing, now)
+
+
+def means_checks(scenario: Scenario, servers: list[Server], now: datetime) -> list[Check]:
+    """Could the automated steps reach what they act on from here: the servers' accounts, the managed
+    databases' own accounts, the deployment each rebuild runs."""
+    checks = []
+    if servers:
+        accounts = {s.account for s in servers if s.account_id}
+        checks.append(credentials_check(accounts, [s.name for s in servers if not s.account_id], now))
+    if acts_on_managed_databases(scenario):
+        managed = managed_accounts(scenario)
+        if managed:
+            checks.append(connection_check("Managed services' credentials", managed, [], now))
+    if _uses(scenario, "run_deployment") and servers:
+        checks.append(deployment_check(servers))
+    return checks
+
+
+def acts_on_managed_databases(scenario: Scenario) -> bool:
+    """Does a step reach RDS through the database's own account: an RDS restore (point in time, snapshot) or a
+    Multi-AZ check? (A Redis check reads the cache itself; a dump restore goes to a server.)"""
+    for step in scenario.steps:
+        params = step.get("params") or {}
+        if step.get("action") == "restore_database" and params.get("mode") in ("point_in_time", "snapshot"):
+            return True
+        if step.get("action") == "verify_failover" and (params.get("kind") == "rds" or params.get("rds")):
+            return True
+    return False
+
+
+def managed_accounts(scenario: Scenario) -> set:
+    """The accounts of the managed databases (RDS) of the scenario's providers, which such steps act through
+    (the demo stands a simulated cloud in for the servers' accounts only, so these need credentials of their
+    own)."""
+    providers = scenario.data.get("match", {}).get("providers") or []
+    found = Asset.objects.filter(kind="managed_database", account__isnull=False).select_related(
+        "account__provider")
+    if providers:
+        found = found.filter(account__provider__slug__in=providers)
+    return {a.account for a in found}
+
+
+def deployment_check(servers: list[Server]) -> Check:
+    """Can the deployment each server's rebuild runs be started here? A command's program must be on this
+    machine's PATH (the worker runs it, on this machine under make run); a webhook is only called when the step
+    runs. Checked without running anything."""
+    missing: dict[str, list[str]] = {}
+    unset = []
+    for server in servers:
+        meta = server.metadata or {}
+        command = meta.get("deploy_command")
+        if meta.get("deploy_webhook") and not command:
+            continue
+        if not command:
+            unset.append(server.name)
+            continue
+        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        if argv and shutil.which(argv[0]) is None:
+            missing.setdefault(argv[0], []).append(server.name)
+    problems = [f"no deployment command or webhook: {', '.join(unset[:5])}"] if unset else []
+    problems += [f"{program} is not installed on this machine ({', '.join(names[:5])})"
+                 for program, names in sorted(missing.items())]
+    return Check("Deployment", not problems, "; ".join(problems) if problems
+                 else "every server's deployment can be started")
 
 
 def credentials_check(accounts, unbound: list[str], now: datetime) -> Check:

@@ -82,7 +82,7 @@ def kill_and_wait_back(demo: MakeRun, name: str) -> int:
 RAW = re.compile(r"Traceback|\b\w+(?:Error|Exception)\b|HTTPSConnectionPool|\[Errno|Signature=|\?Action=")
 
 
-def test_the_dashboard_of_a_fresh_demo_has_every_plan_ready_a_month_of_history_and_no_raw_error(demo):
+def test_the_dashboard_of_a_fresh_demo_has_every_plan_it_can_run_ready_a_month_of_history_and_no_raw_error(demo):
     ops = demo.session("ops")
 
     def dashboard() -> str | None:
@@ -90,8 +90,12 @@ def test_the_dashboard_of_a_fresh_demo_has_every_plan_ready_a_month_of_history_a
         count = re.search(r'tile-value">(\d+)</span> <span class="tile-label">Plans not ready', page)
         not_ready = re.findall(r'not ready</span> <a href="[^"]*">([^<]+)</a>', page)
         # The return-home plans (issue 18) act only after a failover: before one there is nothing in the
-        # failed region to return to, and readiness says so. Every plan for an outage must be ready.
-        outage_plans_ready = all("return" in title.lower() and "home" in title.lower() for title in not_ready)
+        # failed region to return to, and readiness says so. Cybernance's rebuilds run its playbook
+        # (ansible-playbook, not on this machine) and reach RDS through its real AWS account (no credentials
+        # here: the simulated cloud stands in for the servers only): readiness says so instead of "ready" and a
+        # failure at the first step. Every other plan for an outage must be ready.
+        excused = [t for t in not_ready if ("return" in t.lower() and "home" in t.lower()) or "Cybernance" in t]
+        outage_plans_ready = excused == not_ready and "ansible-playbook is not installed on this machine" in page
         return page if count and int(count.group(1)) == len(not_ready) and outage_plans_ready else None
 
     # The accounts' first connection checks run on the scheduler's first ticks.

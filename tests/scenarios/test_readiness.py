@@ -186,3 +186,43 @@ def test_the_library_assessed_at_once_says_what_each_scenario_assessed_alone_say
     alone = [readiness.assess(s, NOW, exposure=None) for s in scenarios]
     assert [[vars(c) for c in r.checks] for r in together] == [[vars(c) for c in r.checks] for r in alone]
     assert [r.objective for r in together] == [r.objective for r in alone]
+
+
+def test_a_rebuild_whose_deployment_command_is_not_installed_is_not_ready(db, make_servers):
+    """The Cybernance seed's playbook command (ansible-playbook) on a machine without it: the run would fail at
+    its first rebuild, so the scenario is not ready, and says which program is missing for which servers."""
+    servers = make_servers(2, provider="aws")
+    for server in servers:
+        server.metadata = {"deploy_command": "surely-not-installed-playbook -i inventories/aws --limit {server}"}
+        server.save()
+    result = readiness.assess(lib().get("cybernance-all-datacenters-lost"), NOW, exposure=None)
+    deployment = next(c for c in result.checks if c.name == "Deployment")
+    assert not deployment.ok
+    assert deployment.detail == "surely-not-installed-playbook is not installed on this machine (web0, web1)"
+    assert not result.ready
+
+
+def test_a_rebuild_whose_deployment_command_is_here_passes_that_check(db, make_servers):
+    import sys
+
+    for server in make_servers(1, provider="aws"):
+        server.metadata = {"deploy_command": f"{sys.executable} deploy.py {{server}}"}
+        server.save()
+    result = readiness.assess(lib().get("cybernance-all-datacenters-lost"), NOW, exposure=None)
+    assert next(c for c in result.checks if c.name == "Deployment").ok
+
+
+def test_a_managed_database_without_credentials_makes_its_restore_not_ready(db, make_servers):
+    """The demo stands a simulated cloud in for the servers' AWS account only: the RDS database keeps the real
+    account, with no credentials, and restoring it would fail with NoCredentials."""
+    from drportal.inventory.models import Asset, ProviderAccount
+
+    server = make_servers(1, provider="aws")[0]
+    rds_account = ProviderAccount.objects.create(provider=server.zone.region.provider, name="aws-no-keys",
+                                                 driver="aws")
+    Asset.objects.create(kind="managed_database", name="rds-prod", account=rds_account, zone=server.zone,
+                         external_id="rds-prod")
+    result = readiness.assess(lib().get("cybernance-all-datacenters-lost"), NOW, exposure=None)
+    managed = next(c for c in result.checks if c.name == "Managed services' credentials")
+    assert not managed.ok
+    assert "no credentials: aws-no-keys" in managed.detail
