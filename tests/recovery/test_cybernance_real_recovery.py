@@ -79,13 +79,7 @@ def on_moto(moto) -> dict:
     account.set_credentials({"key": "AKIDTEST", "secret": "moto-secret"})
     account.save()
     ec2, elb, rds = client(moto, "ec2"), client(moto, "elbv2"), client(moto, "rds")
-    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    group = elb.create_target_group(Name="cybernance-app", Protocol="HTTP", Port=80, VpcId=vpc,
-                                    TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
-    subnets = [n["SubnetId"] for n in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
-    alb = elb.create_load_balancer(Name="cybernance-platform-alb", Subnets=subnets[:2])["LoadBalancers"][0]
-    elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
-                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    group, alb = balancer(ec2, elb)
     servers = list(Server.objects.filter(account=account).order_by("name"))
     amis = {}
     for server in servers:
@@ -107,6 +101,18 @@ def on_moto(moto) -> dict:
             "alb": alb["DNSName"], **copies_in_the_west(moto, amis)}
 
 
+def balancer(ec2, elb) -> tuple[str, dict]:
+    """The platform's balancer in the clients' region: a target group "cybernance-app" behind a listener."""
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    group = elb.create_target_group(Name="cybernance-app", Protocol="HTTP", Port=80, VpcId=vpc,
+                                    TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    subnets = [n["SubnetId"] for n in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    alb = elb.create_load_balancer(Name="cybernance-platform-alb", Subnets=subnets[:2])["LoadBalancers"][0]
+    elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    return group, alb
+
+
 def copies_in_the_west(moto, amis: dict[str, str]) -> dict:
     """What "distributed backups of both the servers themselves, the code, and the deployment mechanisms" leave in
     us-west-2, where the plan rebuilds when us-east-1 is lost: a copy of each server's newest AMI, a copy of the
@@ -116,13 +122,7 @@ def copies_in_the_west(moto, amis: dict[str, str]) -> dict:
     ec2, elb, rds = client(moto, "ec2", WEST), client(moto, "elbv2", WEST), client(moto, "rds", WEST)
     copied = {name: ec2.copy_image(SourceImageId=ami, SourceRegion="us-east-1", Name=f"{name}-2026-11-29")["ImageId"]
               for name, ami in amis.items()}
-    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    group = elb.create_target_group(Name="cybernance-app", Protocol="HTTP", Port=80, VpcId=vpc,
-                                    TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
-    subnets = [n["SubnetId"] for n in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
-    alb = elb.create_load_balancer(Name="cybernance-platform-alb", Subnets=subnets[:2])["LoadBalancers"][0]
-    elb.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
-                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    group, alb = balancer(ec2, elb)
     [home] = client(moto, "rds").describe_db_snapshots(DBInstanceIdentifier="cybernance-prod")["DBSnapshots"]
     snapshot = rds.copy_db_snapshot(SourceDBSnapshotIdentifier=home["DBSnapshotArn"], SourceRegion="us-east-1",
                                     TargetDBSnapshotIdentifier="cybernance-prod-west")["DBSnapshot"]

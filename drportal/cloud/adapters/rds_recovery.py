@@ -17,15 +17,21 @@ def _provider(account) -> str:
     return f"rds:{account.name}"
 
 
-def describe(account, instance_id: str, region: str | None = None) -> dict[str, Any] | None:
+def _one(account, region: str | None, operation: str, not_found: str, listed: str, **kwargs) -> dict[str, Any] | None:
+    """The one object a describe call names, or None when RDS answers that it does not exist."""
     rds = aws.client(account, "rds", region)
     try:
-        found = retry.call(rds.describe_db_instances, DBInstanceIdentifier=instance_id, provider=_provider(account))
+        found = retry.call(getattr(rds, operation), provider=_provider(account), **kwargs)
     except AdapterError as exc:
-        if exc.code == "DBInstanceNotFound":
+        if exc.code == not_found:
             return None
         raise
-    return found["DBInstances"][0]
+    return found[listed][0] if found[listed] else None
+
+
+def describe(account, instance_id: str, region: str | None = None) -> dict[str, Any] | None:
+    return _one(account, region, "describe_db_instances", "DBInstanceNotFound", "DBInstances",
+                DBInstanceIdentifier=instance_id)
 
 
 def list_instances(account) -> list[dict[str, Any]]:
@@ -90,14 +96,8 @@ def restore_from_snapshot(account, snapshot_id: str, target: str, instance_class
 
 def snapshot(account, snapshot_id: str, region: str | None = None) -> dict[str, Any] | None:
     """A snapshot by its id in `region`, or None when there is none."""
-    rds = aws.client(account, "rds", region)
-    try:
-        found = retry.call(rds.describe_db_snapshots, DBSnapshotIdentifier=snapshot_id, provider=_provider(account))
-    except AdapterError as exc:
-        if exc.code == "DBSnapshotNotFound":
-            return None
-        raise
-    return found["DBSnapshots"][0] if found["DBSnapshots"] else None
+    return _one(account, region, "describe_db_snapshots", "DBSnapshotNotFound", "DBSnapshots",
+                DBSnapshotIdentifier=snapshot_id)
 
 
 def create_snapshot(account, instance_id: str, snapshot_id: str, region: str | None = None) -> dict[str, Any]:
