@@ -98,7 +98,8 @@ def seed_history(now: datetime, stdout=None) -> int:
     policies = list(BackupPolicy.objects.filter(active=True).order_by("name"))
     # The run load() reports as failed may be older than the replay's last step (the demo started more than half
     # a day after it): the replay reports it failed too, or its record would be in as succeeded, never failed.
-    failed = {i["id"] for p in policies for i in _items(p, now) if i["outcome"] == "failed"}
+    # By (asset, id): a run's id names its policy and time, not its asset (every database of the policy shares it).
+    failed = {(i["asset"], i["id"]) for p in policies for i in _items(p, now) if i["outcome"] == "failed"}
     created, at = 0, now - timedelta(days=SEEDED_DAYS)
     while at < now:
         # Only each copy's newest run can change what this sweep measures (a policy every five minutes would
@@ -109,7 +110,7 @@ def seed_history(now: datetime, stdout=None) -> int:
         due = [item for policy in policies
                for item in _items(policy, at, REPLAY_STEP + START_DELAY, max_runs=2, failing=False)]
         for item in due:
-            if item["id"] in failed:
+            if (item["asset"], item["id"]) in failed:
                 _fail(item)
         if due:
             lookups = ingest.Lookups(due, None)

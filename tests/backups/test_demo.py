@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import time_machine
+
 from backups import demo, exposure
 from backups.models import BackupRecord, PolicyAssetStatus
 from drportal.inventory.importer import COMMAND_ACTOR, import_inventory
@@ -13,10 +16,18 @@ from drportal.lib import clock
 SEEDS = Path(__file__).resolve().parents[2] / "inventories"
 
 
-def test_the_demo_history_loads_once_and_tells_the_jivosoft_story(db):
+# Two starts of the same day: at 22:14 UTC the replay's last 12-hour step reported the failed dump, and failed
+# every database's dump of that run with it (a run's id names its policy and time, not its database).
+@pytest.mark.parametrize("start", ["2026-12-06T21:40:00Z", "2026-12-06T22:14:00Z"])
+def test_the_demo_history_loads_once_and_tells_the_jivosoft_story(db, start):
     for name in ("jivosoft.yaml", "cybernance.yaml"):
         import_inventory((SEEDS / name).read_text(), COMMAND_ACTOR, name)
-    now = clock.now()
+    with time_machine.travel(start, tick=False):
+        now = clock.now()
+        tells_the_jivosoft_story(now)
+
+
+def tells_the_jivosoft_story(now) -> None:
     assert demo.load(now) > 100
     count = BackupRecord.objects.count()
     assert demo.load(now) == 0
