@@ -1,4 +1,4 @@
-# Production image: gunicorn web, RQ worker and scheduler all run from it (see docker-compose.yml).
+# Production image: the web server (granian, drportal/serve.py), RQ worker and scheduler all run from it (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DRPORTAL_ENV=production
 RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client git && rm -rf /var/lib/apt/lists/*
@@ -15,4 +15,4 @@ RUN SECRET_KEY=build-only DATABASE_URL=postgresql://build@localhost/none REDIS_U
 RUN useradd --system --home /app drportal && mkdir -p /app/var && chown drportal /app/var
 USER drportal
 EXPOSE 8000
-CMD ["gunicorn", "drportal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["python", "-m", "drportal.serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -5,7 +5,8 @@ backup records (issue 3):
 
 - dashboard_p95_ms: the staff dashboard (with the backups panel) rendered 60 times in-process, p95;
 - (rpo_api_all_s, GET /api/v1/rpo/ for every database, is measured over HTTP by bench/rpo_api.py);
-- ingest_single_eps: one report per POST, under gunicorn (BENCH_GUNICORN; or granian with BENCH_SERVER=granian)
+- ingest_single_eps: one report per POST, under the web server production runs (drportal/serve.py; or gunicorn
+  with BENCH_SERVER=gunicorn)
   with the load generator (bench/_loadgen.py) on the same 2 cores;
 - ingest_batch_eps: lists of 1,000 reports per POST under the same server.
 
@@ -203,31 +204,27 @@ def dashboard_p95(client, path: str = "/", runs: int = 60) -> tuple[float, int]:
 
 
 
-# As production runs it (Dockerfile, docker-compose.yml): no access log. Two workers (one per core) of 32
-# threads: the lean ingestion path commits the reports that arrive together in one worker as one group
-# (backups/lean.py), so the threads waiting on a commit are what makes groups; with 4 threads a group held
-# about 2 reports, and 32 threads against 16 gave 970-1,042 reports/s against 629-644 at the same load
-# (docs/backups.md). Each thread keeps its own PostgreSQL connection. Override with
-# BENCH_GUNICORN="--workers 2 --threads 16" to compare.
+# As production runs it (drportal/serve.py: granian, two workers of 16 threads, no access log). The lean
+# ingestion path commits the reports that arrive together in one worker as one group (backups/lean.py), so the
+# threads waiting on a commit are what makes groups. BENCH_SERVER=gunicorn measures the same application under
+# gunicorn instead (`pip install gunicorn` first; BENCH_GUNICORN's options), as drportal served before issue 17:
+# gunicorn's own HTTP handling was the larger part of a single report's web CPU (docs/backups.md).
+SERVER = os.environ.get("BENCH_SERVER", "granian")
 GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 32").split()
-# BENCH_SERVER=granian measures the same application under granian (a Rust HTTP server; not a dependency of
-# drportal: `pip install granian` first), with BENCH_GRANIAN's options: the HTTP server's own cost per request
-# is the larger part of a single report's web CPU under gunicorn (docs/backups.md, "How it stays fast").
-SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
-GRANIAN_ARGS = os.environ.get("BENCH_GRANIAN", "--workers 2 --blocking-threads 16").split()
-SERVER_ARGS = GRANIAN_ARGS if SERVER == "granian" else GUNICORN_ARGS
 # Keep-alive connections sending single reports: agents at the top of the hour are many more than 8.
 SINGLE_CONNECTIONS = int(os.environ.get("BENCH_INGEST_CONNECTIONS", "32"))
+SERVER_ARGS = " ".join(GUNICORN_ARGS) if SERVER == "gunicorn" else "as drportal/serve.py (WEB_WORKERS, WEB_THREADS)"
 
 
-def _gunicorn(port: int) -> subprocess.Popen:
+def _server(port: int) -> subprocess.Popen:
+    from drportal import serve
+
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = os.environ | {"PYTHONPATH": path, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "-b", f"127.0.0.1:{port}",
-               *GUNICORN_ARGS, "--log-level", "warning"]
-    if SERVER == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                   *GRANIAN_ARGS, "--log-level", "warning", "drportal.wsgi:application"]
+    command = serve.command("127.0.0.1", port)
+    if SERVER == "gunicorn":
+        command = [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "-b", f"127.0.0.1:{port}",
+                   *GUNICORN_ARGS, "--log-level", "warning"]
     proc = subprocess.Popen(  # noqa: S603
         command,
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -297,7 +294,7 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def _server_pids(server: subprocess.Popen) -> tuple[list[int], list[int]]:
-    """gunicorn's workers and the PostgreSQL backends of this database other than ours."""
+    """The web server's workers and the PostgreSQL backends of this database other than ours."""
     from django.db import connection
 
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
@@ -325,7 +322,7 @@ def ingest(server: subprocess.Popen, port: int, token: str, assets: list[str], *
     cpu_before = _cpu_seconds(workers), _cpu_seconds(backends)
     result = _load(port, token, base | {"prefix": run, "seconds": seconds})
     per_event = 1000 / max(result["events"], 1)
-    result["gunicorn_cpu_ms"] = (_cpu_seconds(workers) - cpu_before[0]) * per_event
+    result["web_cpu_ms"] = (_cpu_seconds(workers) - cpu_before[0]) * per_event
     result["postgres_cpu_ms"] = (_cpu_seconds(backends) - cpu_before[1]) * per_event
     result["loadavg_before"], result["loadavg_after"] = load_before, _loadavg()
     result["rows"] = _rows(run)
@@ -337,14 +334,14 @@ def _ingest_row(name: str, result: dict, target: int, what: str) -> dict:
     exact = result["rows"] == result["events"]
     # What two otherwise idle cores would sustain if CPU were the only limit: an estimate from the CPU the
     # server, its database backends and the load generator spent per event, not a measurement.
-    cpu_ms = result["gunicorn_cpu_ms"] + result["postgres_cpu_ms"] + result["client_cpu_s"] * 1000 / max(
+    cpu_ms = result["web_cpu_ms"] + result["postgres_cpu_ms"] + result["client_cpu_s"] * 1000 / max(
         result["events"], 1)
     return {"name": name, "value": round(eps, 1), "unit": "events/s", "target": target,
             "met": eps >= target and exact and not result["errors"],
-            "note": f"{what}; {SERVER} {' '.join(SERVER_ARGS)}; {result['events']} events in "
+            "note": f"{what}; {SERVER} {SERVER_ARGS}; {result['events']} events in "
                     f"{result['elapsed']:.1f} s, answers {result['statuses']}, rows written {result['rows']}"
                     f"{'' if exact else ' (MISMATCH)'}, CPU per event "
-                    f"{result['gunicorn_cpu_ms']:.3f} ms in {SERVER}'s workers "
+                    f"{result['web_cpu_ms']:.3f} ms in {SERVER}'s workers "
                     f"+ {result['postgres_cpu_ms']:.3f} ms in PostgreSQL backends, "
                     f"load generator CPU {result['client_cpu_s']:.1f} s; "
                     f"loadavg before {result['loadavg_before']}, after {result['loadavg_after']}; "
@@ -352,7 +349,7 @@ def _ingest_row(name: str, result: dict, target: int, what: str) -> dict:
 
 
 def run_ingest() -> list[dict]:
-    """Only the two ingestion rows: gunicorn on a free port against DATABASE_URL, the load generator in its
+    """Only the two ingestion rows: the web server on a free port against DATABASE_URL, the load generator in its
     own process."""
     from backups.models import BackupPolicy, IngestToken
     from drportal.inventory.models import Asset
@@ -363,7 +360,7 @@ def run_ingest() -> list[dict]:
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
     # BENCH_PORT: a port of one's own on a machine shared with other runs.
     port = int(os.environ.get("BENCH_PORT") or 0) or free_port()
-    server = _gunicorn(port)
+    server = _server(port)
     try:
         single = ingest(server, port, token, assets, seconds=seconds, concurrency=SINGLE_CONNECTIONS)
         batch = ingest(server, port, token, assets, seconds=seconds, concurrency=2, batch=1000)

@@ -1,4 +1,4 @@
-"""Benchmark web_rss_mb: the resident memory of one gunicorn web worker after it served every staff page a few
+"""Benchmark web_rss_mb: the resident memory of one web server worker after it served every staff page a few
 times on the benchmark database (target ≤ 300 MB, issue 8).
 
     DATABASE_URL=... REDIS_URL=... BENCH_ONLY=memory python -m bench
@@ -113,11 +113,13 @@ def _session_cookie() -> str:
     return client.cookies["sessionid"].value
 
 
-def _gunicorn(port: int) -> subprocess.Popen:
+def _server(port: int) -> subprocess.Popen:
+    """The web server as production runs it (drportal/serve.py), with one worker process."""
+    from drportal import serve
+
     env = os.environ | {"PYTHONPATH": str(ROOT), "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     return subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "1",
-         "--timeout", "120", "--error-logfile", "-", "--log-level", "warning"],
+        serve.command("127.0.0.1", port, workers=1),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -152,7 +154,7 @@ def run() -> list[dict]:
     pages = staff_pages()
     cookie = _session_cookie()
     port = free_port()
-    server = _gunicorn(port)
+    server = _server(port)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -164,7 +166,7 @@ def run() -> list[dict]:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
+                    raise RuntimeError("the web server did not start") from None
                 time.sleep(0.2)
         worker = _worker_pid(server.pid)
         start = rss_mb(worker)

@@ -5,7 +5,7 @@ one, every pair counted by the sweep's stored counts), so its samples do not gro
 
     BENCH_ONLY=metrics_scrape make bench
 
-metrics_scrape_s: GET /metrics in-process (Django test client, the same view gunicorn serves), median of 3.
+metrics_scrape_s: GET /metrics in-process (Django test client, the same view the web server serves), median of 3.
 """
 
 from __future__ import annotations

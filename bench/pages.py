@@ -200,7 +200,7 @@ def run() -> list[dict]:
     from backups.sweep import store_counts
 
     store_counts()  # a data set swept before the sweep stored every count the pages read
-    # Start-up as a gunicorn worker does it: drportal/wsgi.py moves what start-up built out of the garbage
+    # Start-up as a web server worker does it: drportal/wsgi.py moves what start-up built out of the garbage
     # collector's way (gc.freeze), so full collections do not walk it during a page view.
     import drportal.wsgi  # noqa: F401
 

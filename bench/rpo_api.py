@@ -2,7 +2,7 @@
 
     BENCH_SCALE=10 BENCH_ONLY=rpo_api python -m bench
 
-- rpo_api_all_s: the whole answer (50,000 databases at 1x, 500,000 at 10x) read over HTTP from one gunicorn
+- rpo_api_all_s: the whole answer (50,000 databases at 1x, 500,000 at 10x) read over HTTP from one web server
   worker, from the request to the last byte, median of 3; target 2 s at 1x, 10 s at 10x;
 - rpo_api_worker_peak_mb: the worker's peak resident memory (VmHWM) after those requests, and in the note how
   much it grew during them: the answer is streamed from a cursor PostgreSQL holds, so a worker's memory must
@@ -16,7 +16,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -66,11 +65,12 @@ def peak_mb(pid: int) -> float:
 
 
 def start_worker(port: int) -> subprocess.Popen:
-    """One sync gunicorn worker, as production runs the web (no access log)."""
+    """The web server as production runs it (drportal/serve.py, no access log), with one worker process."""
+    from drportal import serve
+
     env = os.environ | {"PYTHONPATH": str(ROOT), "DEBUG": "false", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "1",
-         "--timeout", "300", "--log-level", "warning"],
+        serve.command("127.0.0.1", port, workers=1),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -83,7 +83,7 @@ def start_worker(port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError("gunicorn did not start")
+    raise RuntimeError("the web server did not start")
 
 
 def worker_pid(master: int) -> int:

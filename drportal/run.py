@@ -1,8 +1,8 @@
 """`make run`: the whole product on one machine with nothing installed but Python wheels.
 
 Starts (or reuses) the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set, migrates,
-loads the demo data of both seed companies, then supervises the web server (gunicorn), an RQ worker, the
-scheduler, the simulated cloud's DNS, the mail/SMS/webhook sinks and the simulated backup agents:
+loads the demo data of both seed companies, then supervises the web server (granian, drportal/serve.py), an RQ
+worker, the scheduler, the simulated cloud's DNS, the mail/SMS/webhook sinks and the simulated backup agents:
 
 - a process that exits is started again after a back-off (0.5 s doubling to 15 s, reset once it has run for
   a minute) with one log line, while the others, the web server among them, keep running;
@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drportal import serve
 from drportal.lib import embedded
 
 BASE = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def _prctl(option: int, value: int) -> None:
 
 
 def _child_setup() -> None:
-    # Each child leads a process group of its own (gunicorn's workers, rq's work horses join it), so one
+    # Each child leads a process group of its own (granian's workers, rq's work horses join it), so one
     # killpg stops it whole; and it is told to stop if `make run` itself is killed outright.
     os.setsid()
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -132,8 +133,8 @@ class Child(Supervised):
         return f"exited with code {code}"
 
     def left_behind(self) -> None:
-        # What its process group still holds (gunicorn's workers keep the port until they notice their master
-        # is gone) would stand in the way of the new one.
+        # What its process group still holds (the web server's workers keep the port until they notice their
+        # master is gone) would stand in the way of the new one.
         self.signal(signal.SIGKILL)
 
     def signal(self, sig: int) -> None:
@@ -151,7 +152,7 @@ class Child(Supervised):
             self.process.wait(timeout=max(0.05, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             say(f"{self.name} did not stop in time; killing it")
-        self.signal(signal.SIGKILL)  # anything left in its group (a work horse, a gunicorn worker)
+        self.signal(signal.SIGKILL)  # anything left in its group (a work horse, a web server's worker)
         self.process.wait()
 
 
@@ -378,9 +379,7 @@ def _start_and_supervise(supervisor: Supervisor, port: str) -> int:
     django.setup()
     commands = get_commands()
     children = [
-        Child("web server", argv=[
-            sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "3"]),
+        Child("web server", argv=serve.command("127.0.0.1", port, workers=2, threads=4, access_log=True)),
         Child("worker", argv=manage("rqworker", "high", "default", "low", "--with-scheduler")),
     ]
     optional = {

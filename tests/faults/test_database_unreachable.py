@@ -4,22 +4,13 @@ the machine's own server is never touched."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 from django.conf import settings
 from django.db import connection
 
-from drportal.cloud.devpeers import free_port
 from tests.support.proxy import CuttableProxy
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.support.served import served
 
 
 def database_target() -> tuple[str, int] | str:
@@ -30,40 +21,18 @@ def database_target() -> tuple[str, int] | str:
 
 
 @pytest.fixture
-def proxied_server(transactional_db):
+def proxied_server(transactional_db, tmp_path):
     proxy = CuttableProxy(database_target())
-    port = free_port()
     db = settings.DATABASES["default"]
     env = {
-        **os.environ,
         "DATABASE_URL": f"postgresql://{db['USER']}@127.0.0.1:{proxy.port}/{connection.settings_dict['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
         "DB_CONNECT_TIMEOUT": "2",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--timeout", "30"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base, server)
-        yield base, proxy
+        with served(tmp_path / "web.log", env=env) as (base, _):
+            yield base, proxy
     finally:
-        server.terminate()
-        server.wait(10)
         proxy.close()
-
-
-def wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            requests.get(base + "/healthz", timeout=10)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    pytest.fail("gunicorn did not start")
 
 
 def test_pages_answer_503_and_recover_when_the_database_returns(proxied_server, client, alice):

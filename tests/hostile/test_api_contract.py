@@ -1,8 +1,8 @@
-"""schemathesis against a live gunicorn on the test database with the real Redis: every operation of
-/api/v1/openapi.json, with examples, coverage, positive and negative fuzzing and the stateful links (read the RPO
-report, report a backup of a database it lists, read the report again), authenticated and not. Each operation gets
-the credentials of its own security scheme: the backups operations an ingest token, the incident and run
-operations an ops API token, bound to a user in one run and to a role in the other. Zero server errors and zero
+"""schemathesis against the live web server (drportal/serve.py) on the test database with the real Redis: every
+operation of /api/v1/openapi.json, with examples, coverage, positive and negative fuzzing and the stateful links
+(read the RPO report, report a backup of a database it lists, read the report again), authenticated and not. Each
+operation gets the credentials of its own security scheme: the backups operations an ingest token, the incident and
+run operations an ops API token, bound to a user in one run and to a role in the other. Zero server errors and zero
 answers that break the document.
 
 Bounded for the normal suite (CONTRACT_EXAMPLES examples per operation and phase); `make fuzz` runs the same
@@ -31,16 +31,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import requests
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
 
 from backups import sweep
 from backups.models import BackupRecord, IngestToken
-from drportal.cloud.devpeers import free_port
 from drportal.lib import clock
 from drportal.opsapi.tokens import issue as issue_token
+from tests.support.served import served
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "100"))
@@ -49,35 +46,9 @@ EXCLUDED = "positive_data_acceptance,object_level_authorization"
 
 @pytest.fixture
 def live_api(transactional_db, world, tmp_path):
-    port = free_port()
-    db = settings.DATABASES["default"]
-    host = db.get("HOST") or db["OPTIONS"].get("host", "") or "127.0.0.1"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql://{db['USER']}@{host}:{db.get('PORT') or 5432}/{connection.settings_dict['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "drportal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--timeout", "60", "--graceful-timeout", "5"],
-        # A file, not a pipe: a pipe nobody reads fills up and blocks the server.
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "gunicorn.log").open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=10)
-                break
-            except requests.RequestException:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("gunicorn did not start")
-                time.sleep(0.2)
-        yield base, tmp_path / "gunicorn.log"
-    finally:
-        server.terminate()
-        server.wait(30)
+    log = tmp_path / "web.log"
+    with served(log, workers=2) as (base, _):
+        yield base, log
 
 
 REPORT_LINK = "GET /api/v1/rpo/ -> [200] ReportABackupOfAListedDatabase -> POST /api/v1/backups/"
