@@ -44,6 +44,37 @@ CPU not counted). Left: the two Redis calls per server (an action cannot yet act
 still claims it twice (the poller's flip to ready, then the claim), start_run's bulk_create (Django prepares 22
 fields per row) and its advance reading every row.
 
+Branch fanout4 (2026-12-07, same shared machine). Changed: an action may answer a batch (`execute_many` in the
+contract, drportal/cloud/actions/base.py; jobs.perform_batch hands it a job's rows of that action, and executes them
+one by one if it raises); the simulated cloud pipelines its create-or-find script for the batch (2,000 calls timed
+alone: ~160 us of the caller's CPU per call, ~27 us pipelined; a batch with `block` still goes server by server). A
+batch's results are one UPDATE ... FROM json_to_recordset whose WHERE checks the claim (state running, same attempt)
+and whose RETURNING names the rows written, with no SELECT ... FOR UPDATE before it; the audit rows one INSERT from
+one JSON document, still one row per change. A claim returns only the columns performing and writing read (the log
+and the people's fields deferred); start_run inserts its rows with one INSERT from one JSON document; advance defers
+the rows' logs and action states. Measured with `BENCH_ONLY=fanout BENCH_FANOUT_TRIALS=5
+BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/drportal_fanout4 REDIS_URL=redis://127.0.0.1:6379/7 python
+-m bench`, the branch, then main right after from a detached worktree of main, on the same database with a VACUUM
+ANALYZE of scenarios_steprun, scenarios_run and audit_auditevent before each (autovacuum is off here: 133,000 dead
+step rows had piled up over a dozen runs, raising PostgreSQL's CPU for whichever ran later). Load average 1.2 to 0.9:
+branch 1.523 (1.50-1.54; wall 3.05 s, last claim 0.70 s, first done 2.46 s, last done 3.03 s; CPU workers 1.10 s,
+bench 0.37 s, PostgreSQL 0.86 s), main 1.816 (1.70-1.87; last claim 1.23 s; CPU 1.99 s, 0.69 s, 1.20 s): 3.9 -> 2.3
+ms of CPU per server. Earlier, busier (load 3-4.8, no vacuum): branch 1.979, main 3.348 (2.6 and 3.9 ms per server).
+In one process (`python -m bench.fanout_profile`, two runs each, load 1.0-1.6), Python per server for start, submit
+and complete: main 0.48 + 0.69 + 0.84 and 0.51 + 0.55 + 0.72 ms, branch 0.28 + 0.40 + 0.53 and 0.29 + 0.45 + 0.62 ms;
+its PostgreSQL backend 1.07 and 0.86 ms (main), 0.74 and 0.82 ms (branch). Not met: the wall is the last claim
+(0.70 s: start_run until the first claim at 0.22 s, then the creation wave on two cores) + 2 s + 0.33 s from the last
+server being due to its being done (the poller's 0.1 s coalescing wait, then that round's flip, claim, perform,
+write). 2.6 s needs both under ~0.6 s together, about half of the 2.3 ms per server left (workers 1.1, PostgreSQL
+0.86, start_run and this bench's polling 0.37), with Redis's own CPU on the same two cores. Left: PostgreSQL's share,
+now over a third: a server's row is inserted and updated six times (ready, running, waiting, ready, running, done),
+each a non-HOT update (state is in two indexes) writing all eight indexes of the table, two of them redundant (run_id
+beside the unique (run_id, step_id, item), the idempotency key's varchar_pattern_ops index: a migration); completing a
+server still flips it to ready before claiming it (the poller could claim the rows it performs itself directly, from
+waiting); rq's own Redis calls per job go through redis-py's Python reply parser (hiredis is not a dependency);
+advance, at the start and at the end of the run, still reads every row (all its calls together ~0.2 ms per server
+in one process, the start's on the way to the first claim).
+
 Measured from the start of each run, once both workers have registered with Redis: worker start-up (Django
 boot, slow on a busy machine) is reported apart and never counted. The fan-out runs TRIALS times on the same
 workers and the median is the value, so one noisy moment on a shared machine does not decide it; every

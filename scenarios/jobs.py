@@ -102,7 +102,7 @@ def run_steps(step_ids: list[int]) -> int:
     beat = Heartbeat([(r.pk, r.attempts) for r in rows])
     beat.start()
     try:
-        results = [perform(row) for row in rows]
+        results = perform_batch(rows)
     finally:
         beat.stop()
     apply_results(results, label)
@@ -110,9 +110,12 @@ def run_steps(step_ids: list[int]) -> int:
 
 
 # One statement claims the batch: lock the ready rows nobody holds (skip locked), mark them running with a lease and
-# return them, so a claim is one round trip, not a transaction of four. The locked ids are materialised first and
-# the update finds them by primary key: written as `id IN (subquery)`, the planner (on statistics taken while the
-# table was small) rescanned the subquery for every row of the table, 0.8 s per claim at 1,000 rows.
+# return them, so a claim is one round trip, not a transaction of four. It returns what performing and writing a
+# result read, not the log, the people's fields or the other times (Django defers them: read, they are loaded, so
+# nothing reads a stale value): a model of 28 fields with four JSON documents per row was most of a claim's CPU.
+# The locked ids are materialised first and the update finds them by primary key: written as `id IN (subquery)`,
+# the planner (on statistics taken while the table was small) rescanned the subquery for every row of the table,
+# 0.8 s per claim at 1,000 rows.
 CLAIM_SQL = """
 WITH claimable AS MATERIALIZED (
     SELECT t.id FROM scenarios_steprun t JOIN scenarios_run r ON r.id = t.run_id
@@ -123,7 +126,8 @@ UPDATE scenarios_steprun s
        lease_until = %(lease)s, actor_label = %(label)s, due_at = NULL
   FROM claimable c
  WHERE s.id = c.id AND s.id = ANY(%(ids)s)
-RETURNING s.*
+RETURNING s.id, s.run_id, s.step_id, s.item, s.position, s.kind, s.title, s.state, s.attempts, s.max_attempts,
+          s.idempotency_key, s.params, s.action_state, s.outputs, s.started_at, s.lease_until, s.actor_label
 """
 
 
@@ -170,6 +174,41 @@ class Heartbeat:
 
 
 def perform(row: StepRun) -> Result:
+    return perform_batch([row])[0]
+
+
+@dataclass
+class Prepared:
+    """A row about to be handed to its action: what execute gets, and what its answer is read with."""
+    row: StepRun
+    name: str
+    ctx: StepContext
+    stamp: str
+    checked: list[str]
+
+
+def perform_batch(rows: list[StepRun]) -> list[Result]:
+    """Perform claimed rows, in order. Rows of one action go to it together: an action with `execute_many` (the
+    contract in drportal/cloud/actions/base.py) answers them in one call, e.g. one round trip to its provider for
+    a fan-out's batch instead of one per server; the others are executed one by one."""
+    results: dict[int, Result] = {}
+    by_action: dict[str, list[tuple[int, Prepared]]] = {}
+    for i, row in enumerate(rows):
+        prepared = _prepare(row)
+        if isinstance(prepared, Result):
+            results[i] = prepared
+        else:
+            by_action.setdefault(prepared.name, []).append((i, prepared))
+    for name, group in by_action.items():
+        answers = _execute(name, [p.ctx for _, p in group])
+        for (i, prepared), answer in zip(group, answers, strict=True):
+            results[i] = _finish(prepared, answer)
+    return [results[i] for i in range(len(rows))]
+
+
+def _prepare(row: StepRun) -> Prepared | Result:
+    """The action and context of a claimed row, or its Result already (a notice, a missing action, a drill whose
+    plan check failed)."""
     stamp = timefmt.stamp(clock.now())
     if row.kind == StepKind.NOTIFY:
         return _perform_notify(row, stamp)
@@ -187,8 +226,7 @@ def perform(row: StepRun) -> Result:
         # Drills never touch production: every automated step runs on the simulated cloud.
         params.setdefault("as_action", spec["action"])
         params.setdefault("duration", params.get("drill_duration", 0))
-    action = REGISTRY.get(name)
-    if action is None:
+    if REGISTRY.get(name) is None:
         return Result(row, row.attempts, StepState.FAILED, [f"{stamp} action {name!r} is not installed"],
                       error=f"action {name!r} is not installed; install it, or do the step by hand and skip it")
     ctx = StepContext(idempotency_key=row.idempotency_key, params=params, state=dict(row.action_state),
@@ -201,33 +239,60 @@ def perform(row: StepRun) -> Result:
         ctx.state["plan_checked"] = True
         if handover:
             ctx.state["handover"] = handover
-    try:
-        outcome: Outcome = action.execute(ctx)
-    except AdapterError as exc:
-        lines = checked + [f"{stamp} {line}" for line in ctx.log] + [f"{stamp} attempt {row.attempts}: {exc}"]
-        if exc.permanent or row.attempts >= row.max_attempts:
-            return Result(row, row.attempts, StepState.FAILED, lines, action_state=ctx.state, error=str(exc))
+    return Prepared(row, name, ctx, stamp, checked)
+
+
+def _execute(name: str, ctxs: list[StepContext]) -> list[Outcome | Exception]:
+    """Each context's answer: the Outcome, or the exception execute raised. A batch the action's execute_many
+    could not answer as a whole (it raised) is executed again one by one: actions are idempotent, so a context it
+    had already acted on finds its work done."""
+    action = REGISTRY[name]
+    if len(ctxs) > 1 and hasattr(action, "execute_many"):
+        try:
+            return list(action.execute_many(ctxs))
+        except Exception:
+            logger.exception("action %s failed on a batch of %s; executing them one by one", name, len(ctxs))
+            for ctx in ctxs:
+                ctx.log.clear()
+    answers: list[Outcome | Exception] = []
+    for ctx in ctxs:
+        try:
+            answers.append(action.execute(ctx))
+        except Exception as exc:  # noqa: BLE001 - any failure is that step's answer (_finish logs it), not the batch's
+            answers.append(exc)
+    return answers
+
+
+def _finish(prepared: Prepared, answer: Outcome | Exception) -> Result:
+    """A row's Result from its action's answer."""
+    row, name, ctx, stamp, checked = prepared.row, prepared.name, prepared.ctx, prepared.stamp, prepared.checked
+    if isinstance(answer, AdapterError):
+        lines = checked + [f"{stamp} {line}" for line in ctx.log] + [f"{stamp} attempt {row.attempts}: {answer}"]
+        if answer.permanent or row.attempts >= row.max_attempts:
+            return Result(row, row.attempts, StepState.FAILED, lines, action_state=ctx.state, error=str(answer))
         delay = backoff(row.attempts)
         lines.append(f"{stamp} retrying in {delay:g} s")
-        return Result(row, row.attempts, StepState.WAITING, lines, action_state=ctx.state, due_in=delay, error=str(exc))
-    except Exception as exc:
-        logger.exception("action %s failed on step run %s", name, row.pk)
-        return Result(row, row.attempts, StepState.FAILED, [f"{stamp} internal error: {exc!r}"],
-                      action_state=ctx.state, error=f"internal error in {name}: {exc!r}")
+        return Result(row, row.attempts, StepState.WAITING, lines, action_state=ctx.state, due_in=delay,
+                      error=str(answer))
+    if isinstance(answer, Exception):
+        logger.error("action %s failed on step run %s", name, row.pk, exc_info=answer)
+        return Result(row, row.attempts, StepState.FAILED, [f"{stamp} internal error: {answer!r}"],
+                      action_state=ctx.state, error=f"internal error in {name}: {answer!r}")
     lines = checked + [f"{stamp} {line}" for line in ctx.log]
-    if outcome.done:
-        outputs = dict(outcome.output)
-        if drill and name != spec["action"]:
+    spec = row.spec
+    if answer.done:
+        outputs = dict(answer.output)
+        if row.run.drill and name != spec["action"]:
             # The real action only planned; the simulated cloud stood in: the drill did not exercise it.
             outputs["exercised"] = False
             outputs["not_exercised"] = f"only planned ({spec['action']} checked its plan; the simulated cloud stood in)"
-        handover = outcome.handover or (ctx.state.get("handover", "") if drill else "")
+        handover = answer.handover or (ctx.state.get("handover", "") if row.run.drill else "")
         if handover:
             outputs["handover"] = handover
             lines.append(f"{stamp} handed over to {handover}")
         return Result(row, row.attempts, StepState.SUCCEEDED, lines, outputs, ctx.state)
-    return Result(row, row.attempts, StepState.WAITING, lines, dict(outcome.output), ctx.state,
-                  due_in=max(outcome.poll_after, 0.0))
+    return Result(row, row.attempts, StepState.WAITING, lines, dict(answer.output), ctx.state,
+                  due_in=max(answer.poll_after, 0.0))
 
 
 # What a drill's plan check reports as a failure of the plan itself: the step could not run for real.
@@ -303,8 +368,9 @@ def _perform_notify(row: StepRun, stamp: str) -> Result:
 
 def apply_results(results: list[Result], label: str) -> None:
     """Write results while still holding each claim (same state, same attempt): if the reconciler gave
-    the step to another worker meanwhile, this one's late result is dropped. Rows are locked, then written
-    with one UPDATE and audited with one INSERT per batch: a fan-out of 100 is 4 queries, not 200."""
+    the step to another worker meanwhile, this one's late result is dropped. Per run of the batch: the run
+    locked, then one conditional UPDATE writes every row still held and says which (the claim checked by the
+    write itself, not by a SELECT ... FOR UPDATE before it), and one INSERT audits them: 3 statements a batch."""
     by_run: dict[int, list[Result]] = {}
     for result in results:
         by_run.setdefault(result.row.run_id, []).append(result)
@@ -313,25 +379,8 @@ def apply_results(results: list[Result], label: str) -> None:
         with transaction.atomic():
             engine.hold_run(run_id)
             now = clock.now()
-            held = dict(StepRun.objects.select_for_update().filter(
-                pk__in=[r.row.pk for r in run_results], state=StepState.RUNNING).values_list("pk", "attempts"))
-            mine = []
-            for res in run_results:
-                if held.get(res.row.pk) != res.attempt:
-                    logger.warning("step run %s: result of attempt %s dropped (claim lost)", res.row.pk, res.attempt)
-                    continue
-                row = res.row
-                row.state = res.state
-                row.log = row.log + res.log
-                row.action_state = res.action_state
-                row.outputs = {**row.outputs, **res.outputs}
-                row.error = res.error
-                row.lease_until = None
-                row.finished_at = now if res.state in (StepState.SUCCEEDED, StepState.FAILED) else None
-                row.due_at = res.at + timedelta(seconds=res.due_in) if res.due_in is not None else None
-                soon = soon or (res.due_in is not None and res.due_in <= hold_seconds())
-                mine.append(res)
-            _write_rows([res.row for res in mine])
+            mine = _write_results(run_results, now)
+            soon = soon or any(res.due_in is not None and res.due_in <= hold_seconds() for res in mine)
             _audit_many(label, now, [
                 (res.row, f"scenario_step.{res.state}", {"state": StepState.RUNNING},
                  {"state": res.state, "attempt": res.attempt, "error": res.error, "outputs": res.outputs})
@@ -344,28 +393,58 @@ def apply_results(results: list[Result], label: str) -> None:
         wake_poller()
 
 
-def _write_rows(rows: list[StepRun]) -> None:
-    """One parameterised UPDATE sent for all rows at once (psycopg pipelines executemany); Django's
-    bulk_update builds CASE expressions whose compilation alone took longer than the writes."""
-    if not rows:
-        return
-    sql = ("UPDATE scenarios_steprun SET state = %s, log = %s::jsonb, action_state = %s::jsonb, "
-           "outputs = %s::jsonb, error = %s, lease_until = NULL, finished_at = %s, due_at = %s WHERE id = %s")
+# A batch's results in one statement, from one JSON document (json.dumps of the batch, in C, instead of psycopg
+# adapting each value): a row is written only while this attempt still holds it (state running, same attempt
+# number), and RETURNING names the rows written. The log and outputs are appended to and merged in place, as
+# `row.log + res.log` and `{**row.outputs, **res.outputs}` were.
+RESULTS_SQL = """
+UPDATE scenarios_steprun s
+   SET state = v.state, log = s.log || v.log, action_state = v.action_state, outputs = s.outputs || v.outputs,
+       error = v.error, lease_until = NULL, finished_at = v.finished_at, due_at = v.due_at
+  FROM json_to_recordset(%s::json) AS v(id bigint, attempt integer, state text, log jsonb, action_state jsonb,
+                                        outputs jsonb, error text, finished_at timestamptz, due_at timestamptz)
+ WHERE s.id = v.id AND s.state = %s AND s.attempts = v.attempt
+RETURNING s.id
+"""
+
+
+def _write_results(results: list[Result], now: datetime) -> list[Result]:
+    """Write the results whose claims still hold; return those (the others are logged and dropped)."""
+    over = (StepState.SUCCEEDED, StepState.FAILED)
+    document = [{"id": res.row.pk, "attempt": res.attempt, "state": res.state, "log": res.log,
+                 "action_state": res.action_state, "outputs": res.outputs, "error": res.error,
+                 "finished_at": now.isoformat() if res.state in over else None,
+                 "due_at": (res.at + timedelta(seconds=res.due_in)).isoformat() if res.due_in is not None else None}
+                for res in results]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [
-            (r.state, json.dumps(r.log), json.dumps(r.action_state, cls=DjangoJSONEncoder),
-             json.dumps(r.outputs, cls=DjangoJSONEncoder), r.error, r.finished_at, r.due_at, r.pk)
-            for r in rows])
+        cursor.execute(RESULTS_SQL, [json.dumps(document, cls=DjangoJSONEncoder), StepState.RUNNING])
+        written = {pk for (pk,) in cursor.fetchall()}
+    mine = []
+    for res in results:
+        if res.row.pk not in written:
+            logger.warning("step run %s: result of attempt %s dropped (claim lost)", res.row.pk, res.attempt)
+            continue
+        row = res.row
+        row.state, row.error, row.lease_until = res.state, res.error, None
+        if "log" in row.__dict__:  # deferred in a claimed row: read, it is loaded as written
+            row.log = row.log + res.log
+        row.action_state = res.action_state
+        row.outputs = {**row.outputs, **res.outputs}
+        row.finished_at = now if res.state in over else None
+        row.due_at = res.at + timedelta(seconds=res.due_in) if res.due_in is not None else None
+        mine.append(res)
+    return mine
 
 
-# A batch's audit rows in one INSERT from arrays, one row per step: Django's bulk_create built a model and prepared
-# ten fields per row, a third of what writing a batch's results cost.
+# A batch's audit rows in one INSERT from one JSON document, one row per step: Django's bulk_create built a model
+# and prepared ten fields per row, a third of what writing a batch's results cost. A JSON null is SQL NULL, as
+# audit.record stores a missing before or after.
 AUDIT_SQL = """
 INSERT INTO audit_auditevent (at, actor_id, actor_label, action, object_type, object_id, object_repr, before, after,
                               note)
-SELECT %s, NULL, %s, e.action, e.object_type, e.object_id, e.object_repr, e.before::jsonb, e.after::jsonb, ''
-  FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-       AS e(action, object_type, object_id, object_repr, before, after)
+SELECT %s, NULL, %s, e.action, e.object_type, e.object_id, e.object_repr, e.before, e.after, ''
+  FROM json_to_recordset(%s::json)
+       AS e(action text, object_type text, object_id text, object_repr text, before jsonb, after jsonb)
 """
 
 
@@ -373,18 +452,15 @@ def _audit_many(label: str, now: datetime, entries: list[tuple]) -> None:
     """audit.record for a batch, in one INSERT (same fields as audit.record writes)."""
     if not entries:
         return
-    columns: list[list[str | None]] = [[], [], [], [], [], []]
-    for obj, action, before, after in entries:
-        for column, value in zip(columns, (action, obj._meta.label_lower, str(obj.pk), str(obj)[:300],
-                                           _json_or_null(before), _json_or_null(after)), strict=True):
-            column.append(value)
+    document = [{"action": action, "object_type": obj._meta.label_lower, "object_id": str(obj.pk),
+                 "object_repr": str(obj)[:300], "before": _jsonable_or_none(before), "after": _jsonable_or_none(after)}
+                for obj, action, before, after in entries]
     with connection.cursor() as cursor:
-        cursor.execute(AUDIT_SQL, [now, label[:200], *columns])
+        cursor.execute(AUDIT_SQL, [now, label[:200], json.dumps(document, cls=DjangoJSONEncoder)])
 
 
-def _json_or_null(value: Any) -> str | None:
-    # None is SQL NULL, as audit.record stores it, not a JSON null.
-    return None if value is None else json.dumps(audit.jsonable(value), cls=DjangoJSONEncoder)
+def _jsonable_or_none(value: Any) -> Any:
+    return None if value is None else audit.jsonable(value)
 
 
 # --------------------------------------------------------------------------------------------- poller

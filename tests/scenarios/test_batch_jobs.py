@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_rq
 import pytest
 
 from drportal.audit.models import AuditEvent
+from drportal.lib import clock
 from scenarios import engine, jobs, simulated
 from scenarios.choices import RunState, StepState
 from scenarios.models import StepRun
@@ -65,3 +68,88 @@ def test_a_batch_of_repeated_finished_and_unknown_ids_performs_each_ready_server
 def clear_queue() -> None:
     """Drop the jobs start_run enqueued: the test hands the ids to run_steps itself."""
     django_rq.get_queue("high").empty()
+
+
+def step_events(rows) -> list[tuple[str, str]]:
+    return sorted(AuditEvent.objects.filter(object_type="scenarios.steprun", object_id__in=[str(r.pk) for r in rows])
+                  .values_list("object_id", "action"))
+
+
+def test_a_crashed_batch_retried_and_duplicated_provisions_each_server_once_with_one_audit_row_per_change(
+        make_servers, declare, alice):
+    """The batch is claimed and its simulated cloud called in one pipelined round trip (execute_many), then the
+    worker dies before writing; the reconciler hands the steps out again and the retried job runs twice at once.
+    Each server is created once, the dead worker's late results are dropped by the conditional write, and each
+    change of state has its one audit row."""
+    run, _ = engine.start_run(declare(servers=make_servers(3)), FANOUT, alice)
+    rows = list(run.steps.order_by("item"))
+    ids = [r.pk for r in rows]
+    clear_queue()
+    claimed = jobs.claim(ids, "job:dies")
+    late = jobs.perform_batch(claimed)  # nodes created, then the worker is killed before apply_results
+    assert [simulated.creations(r.idempotency_key) for r in rows] == [1, 1, 1]
+    StepRun.objects.filter(pk__in=ids).update(lease_until=clock.now() - timedelta(seconds=1))
+    assert jobs.reconcile()["requeued"] == 3
+    clear_queue()
+
+    assert jobs.run_steps(ids) == 3
+    assert jobs.run_steps(ids) == 0  # the duplicate finds nothing ready
+    jobs.apply_results(late, "job:dies")  # the dead worker's results arrive after all
+
+    assert [simulated.creations(r.idempotency_key) for r in rows] == [1, 1, 1]
+    assert list(run.steps.order_by("item").values_list("state", "attempts")) == [(StepState.SUCCEEDED, 2)] * 3
+    assert step_events(rows) == sorted([(str(r.pk), a) for r in rows
+                                        for a in ("scenario_step.requeued", "scenario_step.succeeded")])
+    for row in run.steps.all():
+        assert any("already exists" in line for line in row.log)  # the retry followed the node it found
+        assert not row.log[-1].startswith("worker lost")
+
+
+def test_a_batch_the_action_cannot_answer_as_a_whole_is_executed_one_by_one(make_servers, declare, alice,
+                                                                          monkeypatch):
+    """execute_many raising after acting on part of the batch: the engine executes each step again alone, which
+    finds what was created (actions are idempotent) and creates the rest, once each."""
+    run, _ = engine.start_run(declare(servers=make_servers(3)), FANOUT, alice)
+    rows = list(run.steps.order_by("item"))
+    clear_queue()
+    real = simulated.SIMULATED.execute_many
+
+    def half_then_crash(ctxs):
+        real(ctxs[:1])
+        raise ConnectionError("pipeline lost")
+
+    monkeypatch.setattr(simulated.SIMULATED, "execute_many", half_then_crash)
+
+    assert jobs.run_steps([r.pk for r in rows]) == 3
+
+    assert [simulated.creations(r.idempotency_key) for r in rows] == [1, 1, 1]
+    assert list(run.steps.values_list("state", flat=True)) == [StepState.SUCCEEDED] * 3
+    assert step_events(rows) == sorted((str(r.pk), "scenario_step.succeeded") for r in rows)
+
+
+def test_a_batch_of_pipelined_and_failing_steps_answers_each_step_as_execute_alone_would(make_servers, declare,
+                                                                                        alice):
+    """One batch: a node created (ready at once), one throttled (transient: retried later), one refused for good.
+    The pipelined batch says what execute said for each."""
+    run, _ = engine.start_run(declare(servers=make_servers(3)), FANOUT, alice)
+    web0, web1, web2 = run.steps.order_by("item")
+    StepRun.objects.filter(pk=web1.pk).update(params={**web1.params, "fail": "transient:1"})
+    StepRun.objects.filter(pk=web2.pk).update(params={**web2.params, "fail": "permanent"})
+    clear_queue()
+
+    jobs.run_steps([web0.pk, web1.pk, web2.pk])
+
+    rows = {r.item: r for r in run.steps.all()}
+    assert [(rows[i].state, rows[i].attempts) for i in ("web0", "web1", "web2")] == [
+        (StepState.SUCCEEDED, 1), (StepState.WAITING, 1), (StepState.FAILED, 1)]
+    assert rows["web1"].due_at is not None
+    assert rows["web1"].error.startswith("simulated: simulated throttling")
+    assert rows["web0"].finished_at is not None
+    assert rows["web0"].lease_until is None
+    assert [simulated.creations(rows[i].idempotency_key) for i in ("web0", "web1", "web2")] == [1, 0, 0]
+    actions = dict(AuditEvent.objects.filter(object_type="scenarios.steprun").values_list("object_id", "action"))
+    assert actions == {str(web0.pk): "scenario_step.succeeded", str(web1.pk): "scenario_step.waiting",
+                       str(web2.pk): "scenario_step.failed"}
+    failed = AuditEvent.objects.get(object_id=str(web2.pk))
+    assert failed.before == {"state": StepState.RUNNING}
+    assert failed.after["state"] == StepState.FAILED

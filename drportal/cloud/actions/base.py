@@ -4,6 +4,11 @@ An action is idempotent: `execute` first reads the provider's real state and onl
 or a second worker never provisions twice. Long waits are not held in a worker: `execute` returns
 `Outcome(done=False, poll_after=seconds)` and the engine calls it again later with the same
 `StepContext` (including `state`, which the action may update to remember what it already did).
+
+An action may also act on a batch: `execute_many(ctxs) -> list[Outcome | AdapterError]`, optional, answers
+each context as `execute` would have (its Outcome, or the AdapterError it would have raised), in order, so a
+fan-out's batch costs one round trip to the provider instead of one per server. The engine hands it the rows
+of one job that use the action; if it raises, the engine executes that batch one by one with `execute`.
 """
 
 from __future__ import annotations
