@@ -1,9 +1,9 @@
 """`make bench`: run every benchmark module in bench/, print one table, write bench/results.json and the
 README's table.
 
-Each module `bench/<name>.py` (not starting with "_") has `run() -> list[dict]` returning rows
-{"name", "value", "unit", "target", "met"} (and an optional "note", printed, not written to results.json).
-Benchmarks measure; they assert nothing.
+Each module `bench/<name>.py` (not starting with "_", not ending with "_profile") has `run() -> list[dict]`
+returning rows {"name", "value", "unit", "target", "met"} (and an optional "note", printed, not written to
+results.json). Benchmarks measure; they assert nothing.
 
 The benchmarks run on a database of their own, never the one `make run` or the tests use:
 BENCH_DATABASE_URL if set, else a database named `drportal_bench` on the server of DATABASE_URL (or of the
@@ -81,7 +81,10 @@ def prepare_database() -> str:
 
 
 def modules() -> list[str]:
-    found = [m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_")]
+    # *_profile modules are tools run by hand (`python -m bench.fanout_profile`): they say where a cost goes and
+    # measure nothing against a target.
+    found = [m.name for m in pkgutil.iter_modules([str(HERE)])
+             if not m.name.startswith("_") and not m.name.endswith("_profile")]
     only = [n for n in os.environ.get("BENCH_ONLY", "").split(",") if n]
     ordered = sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
     return [n for n in ordered if not only or n in only]
