@@ -93,10 +93,11 @@ class Result:
     error: str = ""
 
 
-def run_steps(step_ids: list[int]) -> int:
-    """Claim and perform the given steps; returns how many this job performed."""
+def run_steps(step_ids: list[int], *, due_by: datetime | None = None) -> int:
+    """Claim and perform the given steps; returns how many this job performed. With due_by (the poller's own
+    share of a due round), the steps are claimed straight from waiting, if due by then."""
     label = _label("run_steps")
-    rows = claim(step_ids, label)
+    rows = claim(step_ids, label, due_by=due_by)
     if not rows:
         return 0
     beat = Heartbeat([(r.pk, r.attempts) for r in rows])
@@ -119,7 +120,8 @@ def run_steps(step_ids: list[int]) -> int:
 CLAIM_SQL = """
 WITH claimable AS MATERIALIZED (
     SELECT t.id FROM scenarios_steprun t JOIN scenarios_run r ON r.id = t.run_id
-     WHERE t.id = ANY(%(ids)s) AND t.state = %(ready)s AND t.kind = ANY(%(kinds)s) AND r.state = ANY(%(runs)s)
+     WHERE t.id = ANY(%(ids)s) AND t.kind = ANY(%(kinds)s) AND r.state = ANY(%(runs)s)
+       AND (t.state = %(ready)s AND %(due_by)s::timestamptz IS NULL OR t.state = %(waiting)s AND t.due_at <= %(due_by)s)
        FOR UPDATE OF t SKIP LOCKED)
 UPDATE scenarios_steprun s
    SET state = %(running)s, attempts = s.attempts + 1, started_at = COALESCE(s.started_at, %(now)s),
@@ -131,10 +133,12 @@ RETURNING s.id, s.run_id, s.step_id, s.item, s.position, s.kind, s.title, s.stat
 """
 
 
-def claim(step_ids: list[int], label: str) -> list[StepRun]:
+def claim(step_ids: list[int], label: str, *, due_by: datetime | None = None) -> list[StepRun]:
+    """Claim the given steps that are ready (or, with due_by, waiting and due by then) and nobody holds."""
     now = clock.now()
     rows = sorted(StepRun.objects.raw(CLAIM_SQL, {
-        "running": StepState.RUNNING, "ready": StepState.READY, "now": now, "label": label,
+        "running": StepState.RUNNING, "ready": StepState.READY, "waiting": StepState.WAITING, "due_by": due_by,
+        "now": now, "label": label,
         "lease": now + timedelta(seconds=lease_seconds()), "ids": list(step_ids), "kinds": [str(k) for k in JOB_KINDS],
         "runs": [str(s) for s in engine.ACTIVE_RUN_STATES]}), key=lambda r: (r.run_id, r.position, r.item))
     if not rows:
@@ -533,17 +537,19 @@ def process_due(now: datetime, label: str, *, keep: int = 0) -> int:
         rows = list(engine.due_waiting(now).select_for_update(skip_locked=True, of=("self",))
                     .order_by("due_at").values_list("pk", "kind")[:1000])
         job_ids = [pk for pk, kind in rows if kind in JOB_KINDS]
-        if job_ids:
-            StepRun.objects.filter(pk__in=job_ids, state=StepState.WAITING).update(
+        if job_ids and keep:
+            workers = max(1, Worker.count(queue=_queue()))
+            kept = job_ids[:min(keep, math.ceil(len(job_ids) / (workers)))]
+        # The rest go back to ready for the workers. The kept stay waiting and this job claims them straight
+        # from there once this commits: one update of each row fewer (issue 17's fan-out). If another poller
+        # releases them first, the claim finds them ready, not waiting, and leaves them to the workers.
+        rest = job_ids[len(kept):]
+        if rest:
+            StepRun.objects.filter(pk__in=rest, state=StepState.WAITING).update(
                 state=StepState.READY, due_at=None, enqueued_at=now)
-            if keep:
-                workers = max(1, Worker.count(queue=_queue()))
-                kept = job_ids[:min(keep, math.ceil(len(job_ids) / (workers)))]
-            rest = job_ids[len(kept):]
-            if rest:
-                transaction.on_commit(lambda: enqueue_steps(rest))
+            transaction.on_commit(lambda: enqueue_steps(rest))
     if kept:
-        run_steps(kept)
+        run_steps(kept, due_by=now)
     for pk, kind in rows:
         if kind == StepKind.WAIT:
             _serve_wait(pk, now, label)

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from scenarios.choices import MitigationKind, MitigationStatus, RunState, StepKind, StepState
 
@@ -45,7 +46,9 @@ class Run(models.Model):
 
 
 class StepRun(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # Not indexed alone: the unique (run, step_id, item) below serves every lookup by run (issue 17: each of a
+    # fan-out's six updates of a row writes every index of the table).
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     step_id = models.CharField(max_length=80)
     # For steps that fan out (for_each: server), the item this row is for; "" otherwise.
     item = models.CharField(max_length=200, blank=True, default="")
@@ -56,7 +59,8 @@ class StepRun(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=5)
     # Stable across retries and workers: actions use it in provider-side names and tokens.
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    # Unique by a constraint in Meta, not unique=True: that also built a LIKE (pattern) index nothing queries.
+    idempotency_key = models.CharField(max_length=64)
     params = models.JSONField(default=dict, blank=True)
     action_state = models.JSONField(default=dict, blank=True)
     outputs = models.JSONField(default=dict, blank=True)
@@ -64,7 +68,7 @@ class StepRun(models.Model):
     error = models.TextField(blank=True)
     # Who or what is on it: the person who completed it, or the worker holding it.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+                              related_name="+", db_index=False)
     actor_label = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
     evidence = models.TextField(blank=True)
@@ -85,10 +89,16 @@ class StepRun(models.Model):
         ordering = ["run", "position", "item"]
         constraints = [
             models.UniqueConstraint(fields=["run", "step_id", "item"], name="steprun_unique_step_item"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="steprun_unique_idempotency_key"),
         ]
+        # Partial indexes, each holding only the rows its reader looks for: the poller's waiting rows by
+        # deadline, the reconciler's running rows by lease, the people who completed a step (deleting a user
+        # checks them). A row in any other state has no entry to write, and a fan-out updates each row six
+        # times (ready, running, waiting, ready, running, done), none of them HOT because state is indexed.
         indexes = [
-            models.Index(fields=["state", "due_at"]),
-            models.Index(fields=["state", "lease_until"]),
+            models.Index(fields=["due_at"], condition=Q(state=StepState.WAITING), name="steprun_waiting_due"),
+            models.Index(fields=["lease_until"], condition=Q(state=StepState.RUNNING), name="steprun_running_lease"),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="steprun_actor"),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import django_rq
@@ -153,3 +154,55 @@ def test_a_batch_of_pipelined_and_failing_steps_answers_each_step_as_execute_alo
     failed = AuditEvent.objects.get(object_id=str(web2.pk))
     assert failed.before == {"state": StepState.RUNNING}
     assert failed.after["state"] == StepState.FAILED
+
+
+SLOW = scenario("batch-slow", """\
+- id: provision
+  kind: automated
+  title: "Provision {server}"
+  quote: "provision a replacement server using the most recent, viable system image"
+  action: simulated
+  for_each: server
+  params: {server: "{server}", duration: 0.5}
+""")
+
+
+def created_and_waiting(make_servers, declare, alice) -> list[StepRun]:
+    """A fan-out of three whose nodes were created and are not ready yet; the queue emptied."""
+    run, _ = engine.start_run(declare(servers=make_servers(3)), SLOW, alice)
+    rows = list(run.steps.order_by("item"))
+    clear_queue()
+    jobs.run_steps([r.pk for r in rows])
+    assert set(run.steps.values_list("state", flat=True)) == {StepState.WAITING}
+    return rows
+
+
+def test_the_poller_completes_the_servers_it_keeps_without_a_worker(make_servers, declare, alice):
+    rows = created_and_waiting(make_servers, declare, alice)
+    time.sleep(0.6)  # the simulated nodes become ready
+
+    assert jobs.process_due(clock.now(), "job:poller", keep=1000) == 3
+
+    # Nothing was handed to a worker (the one job queued is the poller, woken when the nodes were created).
+    assert [j.func_name for j in django_rq.get_queue("high").jobs] == ["scenarios.jobs.poll_due"]
+    done = StepRun.objects.filter(pk__in=[r.pk for r in rows]).order_by("item")
+    assert list(done.values_list("state", "due_at")) == [(StepState.SUCCEEDED, None)] * 3
+    assert [simulated.creations(r.idempotency_key) for r in rows] == [1, 1, 1]
+    assert step_events(rows) == sorted((str(r.pk), "scenario_step.succeeded") for r in rows)
+
+
+def test_the_poller_claims_only_its_kept_servers_still_waiting_and_due(make_servers, declare, alice):
+    """Between the poller's round and its claim, another poller released web0 to the workers, and web2's deadline
+    moved on: the claim takes web1 alone, and web0 is the workers' to run, once."""
+    web0, web1, web2 = created_and_waiting(make_servers, declare, alice)
+    time.sleep(0.6)
+    StepRun.objects.filter(pk=web0.pk).update(state=StepState.READY, due_at=None)
+    StepRun.objects.filter(pk=web2.pk).update(due_at=clock.now() + timedelta(minutes=5))
+
+    claimed = jobs.claim([web0.pk, web1.pk, web2.pk], "job:poller", due_by=clock.now())
+
+    assert [r.item for r in claimed] == ["web1"]
+    states = dict(StepRun.objects.filter(pk__in=[web0.pk, web1.pk, web2.pk]).values_list("item", "state"))
+    assert states == {"web0": StepState.READY, "web1": StepState.RUNNING, "web2": StepState.WAITING}
+    assert jobs.run_steps([web0.pk]) == 1
+    assert simulated.creations(web0.idempotency_key) == 1
