@@ -48,7 +48,7 @@ def of(row: StepRun) -> Waiting | None:
         return None
     if row.state == StepState.READY and row.kind in PERSON_KINDS:
         what, verb = {
-            StepKind.MANUAL: ("to be done and marked done", "Do it"),
+            StepKind.MANUAL: ("someone to do it and mark it done", "Do it"),
             StepKind.DECISION: ("a decision", "Decide"),
             StepKind.APPROVAL: ("an approval", "Approve or refuse"),
         }[row.kind]

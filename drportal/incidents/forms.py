@@ -21,6 +21,19 @@ def _refresh_servers(**attrs: str) -> dict[str, str]:
             "hx-target": "#id_impacted_servers", "hx-swap": "innerHTML", **attrs}
 
 
+class RegionsField(forms.ModelMultipleChoiceField):
+    """Regions by the names people know them by ("Rackspace: Dallas, Texas (DFW)"), not their slugs: someone
+    declaring that Dallas is down looks for Dallas."""
+
+    def label_from_instance(self, obj: Region) -> str:
+        return f"{obj.provider.name}: {obj.name}"
+
+
+class ZonesField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Zone) -> str:
+        return f"{obj.region.provider.name} {obj.region.name}: {obj.name}"
+
+
 def _ids(values: Iterable[str]) -> list[int]:
     return [int(v) for v in values if str(v).isdigit()]
 
@@ -49,10 +62,10 @@ def server_choices(*, search: str = "", zones: Iterable[str] = (), regions: Iter
 
 
 class DeclareForm(forms.ModelForm):
-    impacted_regions = forms.ModelMultipleChoiceField(
+    impacted_regions = RegionsField(
         Region.objects.select_related("provider"), required=False,
         widget=forms.SelectMultiple(attrs=_refresh_servers(**{"hx-trigger": "change"})))
-    impacted_zones = forms.ModelMultipleChoiceField(
+    impacted_zones = ZonesField(
         Zone.objects.select_related("region__provider"), required=False,
         widget=forms.SelectMultiple(attrs=_refresh_servers(**{"hx-trigger": "change"})))
     find_servers = forms.CharField(
@@ -103,10 +116,10 @@ class DeclareForm(forms.ModelForm):
 class WidenForm(forms.Form):
     """Something else is down too (a second zone failed): what to add to an open incident's scope."""
 
-    impacted_regions = forms.ModelMultipleChoiceField(Region.objects.select_related("provider"), required=False,
-                                                      label="Regions also down")
-    impacted_zones = forms.ModelMultipleChoiceField(Zone.objects.select_related("region__provider"), required=False,
-                                                    label="Zones also down")
+    impacted_regions = RegionsField(Region.objects.select_related("provider"), required=False,
+                                    label="Regions also down")
+    impacted_zones = ZonesField(Zone.objects.select_related("region__provider"), required=False,
+                                label="Zones also down")
     impacted_servers = forms.ModelMultipleChoiceField(Server.objects.all(), required=False, label="Servers also down")
 
     def __init__(self, *args, **kwargs) -> None:

@@ -84,15 +84,16 @@ def resolved_summary(scope: incident_scope.Scope) -> list[tuple[str, int, list[s
     """(what, how many, the first names) for each kind of thing the scope hits: one query per kind."""
     from drportal.inventory.models import Asset, Customer, Person, Server, Zone
 
-    kinds = [("zones", Zone.objects.select_related("region__provider"), scope.zones),
-             ("servers", Server.objects.all(), scope.servers),
-             ("customer databases", Asset.objects.all(), scope.databases),
-             ("customers", Customer.objects.all(), scope.customers),
-             ("people", Person.objects.all(), scope.people)]
+    kinds = [(("zone", "zones"), Zone.objects.select_related("region__provider"), scope.zones),
+             (("server", "servers"), Server.objects.all(), scope.servers),
+             (("customer database", "customer databases"), Asset.objects.all(), scope.databases),
+             (("customer", "customers"), Customer.objects.all(), scope.customers),
+             (("person", "people"), Person.objects.all(), scope.people)]
     out = []
-    for label, qs, ids in kinds:
+    for (one, many), qs, ids in kinds:
         if ids:
-            out.append((label, len(ids), [str(o) for o in qs.filter(pk__in=ids[:NAMES_SHOWN])]))
+            names = [str(o) for o in qs.filter(pk__in=ids[:NAMES_SHOWN])]
+            out.append((one if len(ids) == 1 else many, len(ids), names))
     return out
 
 

@@ -66,7 +66,7 @@ def test_a_region_only_declaration_recovers_every_dallas_server(sim_cloud, worke
 
     # Only the region: the preview says what that means before anyone confirms.
     declare(page, "Rackspace Dallas (DFW) data center offline", "datacenter_offline",
-            **{"Impacted regions": str(dallas.pk)})
+            **{"Impacted regions": "Rackspace: Dallas, Texas (DFW)"})  # by the name people know it by
     preview = page.locator("#declare-preview")
     expect(preview).to_contain_text(f"This means {len(names)} servers, {databases.count()} customer databases")
     expect(preview).to_contain_text("Rackspace's Dallas data center goes offline")

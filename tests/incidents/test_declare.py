@@ -36,6 +36,15 @@ def test_ops_declares_an_incident_with_its_impact(client_as, web1):
     assert event.after["impacted"]["servers"] == ["web1"]
 
 
+def test_the_declare_page_names_regions_and_zones_as_people_know_them(client_as, dallas):
+    """Someone declaring that Dallas is down looks for Dallas, not for a slug."""
+    page = client_as("alice").get(reverse("incidents:declare")).content.decode()
+
+    assert f'<option value="{dallas.region_id}">Rackspace: Dallas</option>' in page
+    assert f'<option value="{dallas.pk}">Rackspace Dallas: Dallas DFW1</option>' in page
+    assert "rackspace/dfw" not in page
+
+
 def test_a_declaration_without_a_title_is_refused_and_nothing_saved(client_as):
     response = client_as("alice").post(reverse("incidents:declare"), {"severity": "sev2", "disaster_class": "other"})
     assert response.status_code == 200

@@ -26,3 +26,17 @@ def test_the_page_takes_the_same_queries_for_any_number_of_servers(client_as, al
         with django_assert_num_queries(24):
             page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
         assert page.count("Server web") == len(incident.impacted_servers.all())
+
+
+def test_what_it_takes_down_counts_one_as_one(client_as, alice):
+    provider = Provider.objects.create(slug="rackspace", name="Rackspace", kind="rackspace")
+    zone = Zone.objects.create(region=Region.objects.create(provider=provider, slug="dfw", name="Dallas"),
+                               slug="dfw1", name="Dallas 1")
+    servers = Server.objects.bulk_create([Server(name=f"web{i}", role="application", zone=zone) for i in range(2)])
+    incident = services.declare(alice, title="Dallas down", severity="sev1", disaster_class="datacenter_offline",
+                                impacted={"zones": [zone]})
+
+    page = client_as("alice").get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+    assert "<strong>1 zone</strong>: rackspace/dfw/dfw1" in page
+    assert f"<strong>2 servers</strong>: {servers[0].name}, {servers[1].name}" in page

@@ -108,3 +108,12 @@ def test_the_outbox_shows_staff_what_arrived_newest_first_in_six_queries(client_
 def test_the_outbox_is_for_staff_only(client, client_as):
     assert client.get("/outbox/").status_code in (302, 403)
     assert client_as("nobody").get("/outbox/").status_code == 403
+
+
+def test_a_channel_post_is_said_to_be_one_not_shown_as_a_bare_none(client_as, db):
+    sinks.record("webhook", "webhook /webhook", "*Backups: db1 is breached*", "{}", "")
+
+    page = client_as("sam").get("/outbox/").content.decode()
+
+    assert "a channel post, not a delivery" in page
+    assert '<span class="muted">none</span>' not in page

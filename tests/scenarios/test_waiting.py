@@ -29,8 +29,8 @@ def test_the_run_page_says_at_the_top_which_step_waits_for_whom(client_as, run):
     assert top < page.index("<thead><tr><th>Step</th>")
     assert top < page.index("Data-loss window")
     ask = run.steps.get(step_id="ask-provider")
-    assert ("<strong>Contact Rackspace to determine the cause of the server outage</strong> waits for to be done "
-            "and marked done, for 7 min.") in page
+    assert ("<strong>Contact Rackspace to determine the cause of the server outage</strong> waits for someone "
+            "to do it and mark it done, for 7 min.") in page
     assert "Who may act: ops (alice)" in page
     assert f'<a class="button" href="{reverse("scenarios:step", args=[ask.pk])}">Do it</a>' in page
 
