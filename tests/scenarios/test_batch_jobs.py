@@ -17,7 +17,7 @@ from tests.scenarios.conftest import drain, scenario
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FANOUT = scenario("batch", """\
+PROVISION_EACH = """\
 - id: provision
   kind: automated
   title: "Provision {server}"
@@ -25,7 +25,8 @@ FANOUT = scenario("batch", """\
   action: simulated
   for_each: server
   params: {server: "{server}", duration: 0}
-""")
+"""
+FANOUT = scenario("batch", PROVISION_EACH)
 
 
 def test_a_batch_with_one_failing_server_fails_only_that_server(make_servers, declare, alice, staff_notices):
@@ -156,15 +157,8 @@ def test_a_batch_of_pipelined_and_failing_steps_answers_each_step_as_execute_alo
     assert failed.after["state"] == StepState.FAILED
 
 
-SLOW = scenario("batch-slow", """\
-- id: provision
-  kind: automated
-  title: "Provision {server}"
-  quote: "provision a replacement server using the most recent, viable system image"
-  action: simulated
-  for_each: server
-  params: {server: "{server}", duration: 0.5}
-""")
+# The same fan-out, each simulated node ready half a second after its creation.
+SLOW = scenario("batch-slow", PROVISION_EACH.replace("duration: 0}", "duration: 0.5}"))
 
 
 def created_and_waiting(make_servers, declare, alice) -> list[StepRun]:
