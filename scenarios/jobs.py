@@ -121,7 +121,8 @@ CLAIM_SQL = """
 WITH claimable AS MATERIALIZED (
     SELECT t.id FROM scenarios_steprun t JOIN scenarios_run r ON r.id = t.run_id
      WHERE t.id = ANY(%(ids)s) AND t.kind = ANY(%(kinds)s) AND r.state = ANY(%(runs)s)
-       AND (t.state = %(ready)s AND %(due_by)s::timestamptz IS NULL OR t.state = %(waiting)s AND t.due_at <= %(due_by)s)
+       AND ((t.state = %(ready)s AND %(due_by)s::timestamptz IS NULL)
+            OR (t.state = %(waiting)s AND t.due_at <= %(due_by)s))
        FOR UPDATE OF t SKIP LOCKED)
 UPDATE scenarios_steprun s
    SET state = %(running)s, attempts = s.attempts + 1, started_at = COALESCE(s.started_at, %(now)s),

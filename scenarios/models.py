@@ -47,7 +47,7 @@ class Run(models.Model):
 
 class StepRun(models.Model):
     # Not indexed alone: the unique (run, step_id, item) below serves every lookup by run (issue 17: each of a
-    # fan-out's six updates of a row writes every index of the table).
+    # fan-out's updates of a row writes every non-partial index of the table).
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     step_id = models.CharField(max_length=80)
     # For steps that fan out (for_each: server), the item this row is for; "" otherwise.
@@ -93,8 +93,9 @@ class StepRun(models.Model):
         ]
         # Partial indexes, each holding only the rows its reader looks for: the poller's waiting rows by
         # deadline, the reconciler's running rows by lease, the people who completed a step (deleting a user
-        # checks them). A row in any other state has no entry to write, and a fan-out updates each row six
-        # times (ready, running, waiting, ready, running, done), none of them HOT because state is indexed.
+        # checks them). A row in any other state has no entry to write, and a fan-out updates each row five or
+        # six times (running, waiting, then ready again unless the poller claims it itself, running, done), none
+        # of them HOT because state is in the index conditions.
         indexes = [
             models.Index(fields=["due_at"], condition=Q(state=StepState.WAITING), name="steprun_waiting_due"),
             models.Index(fields=["lease_until"], condition=Q(state=StepState.RUNNING), name="steprun_running_lease"),
