@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -7,6 +9,10 @@ from django.db.models import Q
 
 from notifications import templating
 from notifications.choices import AudienceSource, Channel, DeliveryState, ExportState, NoticeKind, WorkLocation
+
+# The shape notifications.api.guarded_subject gives a runbook subject that claims a restore.
+GUARDED_SUBJECT = re.compile(r"\{% if restores_missing %\}(?P<instead>.*?)\{% else %\}(?P<subject>.*)\{% endif %\}",
+                             re.DOTALL)
 
 
 class _TemplateText(models.Model):
@@ -82,8 +88,12 @@ class Notice(_TemplateText):
         """What people call the notice: a runbook step's own subject (they are all of kind "runbook", which
         tells nobody which one it is), else its kind."""
         if self.kind == NoticeKind.RUNBOOK and self.subject:
+            # A subject that claims a restore is kept guarded (notifications.api.guarded_subject): its name is the
+            # step's own words, the "else" branch; each customer's delivery shows what that customer was sent.
+            guarded = GUARDED_SUBJECT.fullmatch(self.subject)
+            words = guarded.group("subject") if guarded else self.subject
             # notifications.api.literal() escaped each "{" of the step's text: undo it to show the words.
-            return self.subject.replace("{{ '{' }}", "{")
+            return words.replace("{{ '{' }}", "{")
         return self.get_kind_display()
 
 

@@ -120,3 +120,19 @@ def test_a_drill_never_writes_to_customers(world, redis_conn):
     step = drill.run.steps.get()
     assert (step.state, step.outputs["handover"]) == (StepState.WAITING, "send by hand")
     assert not Notice.objects.filter(kind=NoticeKind.RUNBOOK).exists()
+
+
+@pytest.mark.django_db
+def test_a_notice_whose_subject_claims_the_service_is_back_is_listed_by_the_steps_words_never_its_template(
+        world, client_as):
+    # Found in the demo: the incident page listed "{% if restores_missing %}[INC-8] Recovery still in progress{%
+    # else %}[INC-8] Service restored{% endif %}", the guarded subject's source.
+    incident = dallas_offline(world)
+    api.notify_customers(incident_id=incident.pk, subject=f"[INC-{incident.pk}] Service restored",
+                         body="The service is available again.", dedupe_key="test:restored")
+    notice = Notice.objects.get()
+    assert "{% if restores_missing %}" in notice.subject  # kept guarded: each customer gets what their rows back
+    assert notice.title == f"[INC-{incident.pk}] Service restored"
+    page = client_as("alice").get(f"/incidents/{incident.pk}/").content.decode()
+    assert notice.title in page
+    assert "{%" not in page
