@@ -46,6 +46,7 @@ bench: install system-deps
 	$(PY) -m bench
 
 clean-var:
+	$(PY) -m drportal.lib.standin_pg stop || true
 	$(PY) -m drportal.lib.embedded stop || true
 	rm -rf var
 

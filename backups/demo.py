@@ -1,13 +1,19 @@
 """Demo backup history for the seed companies (run by `manage.py load_demo`, idempotent): each policy's recent
 scheduled runs as records where the plans say the copies go, one failed dump, then a sweep, so the dashboard
-shows real states, and the exposure page shows what losing Dallas would cost."""
+shows real states, and the exposure page shows what losing Dallas would cost. In the demo's Cloud Files
+stand-ins (load_demo.on_simulated_cloud), a real pg_dump file for every dump the history says succeeded, at its
+container and key and with its completion time, so a restore from cloud storage downloads and loads what the
+dashboard says is there (a failed dump left no file)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from backups import ingest, status, sweep
-from backups.choices import LocationRule, PolicyKind, RecordSource
+from backups.choices import LocationRule, Outcome, PolicyKind, RecordSource
 from backups.models import BackupPolicy
 
 HISTORY = timedelta(days=14)
@@ -136,6 +142,81 @@ def load(now: datetime, stdout=None) -> int:
         records = [ingest.build_record(item, lookups, now, source=RecordSource.MANUAL) for item in items]
         created += len(ingest.save(records).created)
     totals = sweep.sweep(now, actor="command:load_demo", rollup_step=step)
+    dumps = fill_storage()
     if stdout is not None:
-        stdout.write(f"backups: {created} demo backup records, {totals['pairs']} policy-asset pairs evaluated")
+        stdout.write(f"backups: {created} demo backup records, {totals['pairs']} policy-asset pairs evaluated; "
+                     f"{dumps} new dump files in the Cloud Files stand-in")
     return created
+
+
+DEMO_SCHEMA = ("CREATE TABLE orders (id int PRIMARY KEY, placed_at timestamptz, note text); "
+               "CREATE TABLE invoices (id int PRIMARY KEY, order_id int, total numeric(10, 2))")
+DUMPS_VERSION = 1  # the content of the demo's customer databases; a new number makes their dumps again
+
+
+def fill_storage() -> int:
+    """Every succeeded dump record of a database whose dumps a local stand-in holds, as a file there (its mtime
+    the record's completion: what "newest" means to a restore). Each file is a copy of one real pg_dump of the
+    customer's demo database per container, made once on the stand-in PostgreSQL. Returns the files written."""
+    from drportal.inventory.models import Asset, ProviderAccount
+    from drportal.lib import standin_pg
+
+    stores = {a.name: Path(a.options["path"]) for a in ProviderAccount.objects.filter(driver="local")
+              if (a.options or {}).get("stands_in_for") and (a.options or {}).get("path")}
+    if not stores:
+        return 0
+    maker = standin_pg.demo_server()
+    was_running = maker.pid() is not None
+    written = 0
+    try:
+        for asset in Asset.objects.exclude(dumps=[]).exclude(restore={}).order_by("name"):
+            for where in asset.dumps:
+                if where.get("account") in stores:
+                    written += _copies(asset, where, stores[where["account"]], maker)
+    finally:
+        if not was_running:
+            maker.stop()  # it made the templates; nothing else needs it
+    return written
+
+
+def _copies(asset, where: dict, root: Path, maker) -> int:
+    from backups.models import BackupRecord
+
+    records = BackupRecord.objects.filter(asset=asset, outcome=Outcome.SUCCEEDED, container=where["container"],
+                                          key__startswith=where.get("prefix", "")).exclude(key="")
+    template, written = None, 0
+    for key, done in records.values_list("key", "completed_at"):
+        path = root / where["container"] / key
+        if not path.exists():
+            template = template or _template(asset, where["container"], maker)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, path)
+            written += 1
+        os.utime(path, (done.timestamp(), done.timestamp()))
+    return written
+
+
+def _template(asset, container: str, server) -> Path:
+    """One real custom-format dump of the customer's demo database, as that container's copies hold it: an
+    orders and an invoices table, the daily copy newer (more orders) than the weekly one."""
+    from drportal.lib import standin_pg
+
+    path = standin_pg.demo_dir() / "demo-dumps" / f"v{DUMPS_VERSION}-{asset.name}-{container}.dump"
+    if path.exists():
+        return path
+    server.start()
+    source = f"demo_source_{asset.pk}"
+    orders = 40 + 7 * (sum(map(ord, asset.name)) % 9) + (6 if "daily" in container else 0)
+    server.sql(f"DROP DATABASE IF EXISTS {source}")
+    server.sql(f"CREATE DATABASE {source}")
+    server.sql(DEMO_SCHEMA, source)
+    server.sql(f"INSERT INTO orders SELECT g, now() - make_interval(hours => {orders} - g), 'order ' || g "  # noqa: S608 - integers of ours
+               f"FROM generate_series(1, {orders}) g; "
+               "INSERT INTO invoices SELECT id, id, 12.5 * id FROM orders WHERE id % 2 = 0", source)
+    partial = path.with_suffix(".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    server.dump(source, partial)
+    partial.replace(path)  # whole or not at all: a dump cut short is never taken for the template
+    server.sql(f"DROP DATABASE {source}")
+    return path
+

@@ -386,6 +386,8 @@ def _start_and_supervise(supervisor: Supervisor, port: str) -> int:
         "scheduler": ("scheduler", manage("scheduler")),
         # The simulated cloud's authoritative DNS, so the demo's propagation checks ask a real server.
         "serve_sim_dns": ("simulated DNS", manage("serve_sim_dns")),
+        # A PostgreSQL of its own for each simulated replacement of a database server, so restores are real.
+        "serve_standin_databases": ("stand-in database servers", manage("serve_standin_databases")),
         "serve_sinks": ("mail and message sinks", manage("serve_sinks")),
         "demo_agents": ("simulated backup agents", manage("demo_agents")),
     }

@@ -370,7 +370,32 @@ def means_checks(scenario: Scenario, servers: list[Server], now: datetime) -> li
             checks.append(connection_check("Managed services' credentials", managed, [], now))
     if _uses(scenario, "run_deployment") and servers:
         checks.append(deployment_check(servers))
+    if _uses(scenario, "restore_database"):
+        storage = storage_check(scenario, servers, now)
+        if storage is not None:
+            checks.append(storage)
     return checks
+
+
+def storage_check(scenario: Scenario, servers: list[Server], now: datetime) -> Check | None:
+    """Can the restores reach the dumps they would load: the accounts the inventory names for the dumps of the
+    databases in scope (on the scenario's servers, and the managed databases of its providers when a step
+    restores from dumps). None when no database in scope keeps dumps."""
+    from django.db.models import Q
+
+    from drportal.inventory.models import ProviderAccount
+
+    wanted = Q(server__in=servers)
+    if any((s.get("params") or {}).get("from") == "dumps" for s in scenario.steps):
+        providers = scenario.data.get("match", {}).get("providers") or []
+        wanted |= Q(kind="managed_database", **({"account__provider__slug__in": providers} if providers else {}))
+    names = {where.get("account") for dumps in Asset.objects.filter(wanted).exclude(dumps=[]).values_list(
+        "dumps", flat=True) for where in dumps} - {None}
+    if not names:
+        return None
+    accounts = list(ProviderAccount.objects.filter(name__in=names))
+    missing = sorted(names - {a.name for a in accounts})
+    return connection_check("Backup storage", accounts, missing, now)
 
 
 def acts_on_managed_databases(scenario: Scenario) -> bool:
@@ -431,8 +456,8 @@ def connection_check(label: str, accounts, unbound: list[str], now: datetime) ->
     accounts = sorted(accounts, key=lambda a: a.name)
     groups = {
         "no account": unbound[:5],
-        # The simulated cloud (drills, the demo) needs none.
-        "no credentials": [a.name for a in accounts if not a.credentials() and a.driver != "simulated"],
+        # The simulated cloud (drills, the demo) and a local store need none.
+        "no credentials": [a.name for a in accounts if not a.credentials() and a.driver not in ("simulated", "local")],
         "never checked": [a.name for a in accounts if a.connection_checked_at is None],
         "refused": [_refusal(a) for a in accounts if a.connection_ok is False],
         "not checked for a day": [a.name for a in accounts

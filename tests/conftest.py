@@ -6,6 +6,8 @@ alice is ops, mona is a manager, sam is support, ada is an admin, and nobody has
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,6 +16,23 @@ from drportal.accounts.access import Role
 from drportal.accounts.roles import grant
 
 PASSWORD = "correct-horse-battery-staple"
+
+# The demo's stand-ins (its database server for restores, its Cloud Files store) for this test session alone: a
+# test's restores never land in the developer's `make run` demo under var/, nor one test session's in another's.
+OWN_DEMO_DIR = "DRPORTAL_DEMO_DIR" not in os.environ
+if OWN_DEMO_DIR:
+    os.environ["DRPORTAL_DEMO_DIR"] = tempfile.mkdtemp(prefix="drportal-test-demo-")
+    # The replacements' PostgreSQL listen on this port at their own loopback addresses: not a running demo's.
+    os.environ.setdefault("DRPORTAL_STANDIN_PORT", str(26000 + os.getpid() % 1000))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from drportal.lib import standin_pg
+
+    standin_pg.stop_all()
+    if OWN_DEMO_DIR:
+        shutil.rmtree(os.environ["DRPORTAL_DEMO_DIR"], ignore_errors=True)
+
 
 NAMED = {"alice": Role.OPS, "mona": Role.MANAGER, "sam": Role.SUPPORT, "ada": Role.ADMIN, "nobody": None}
 

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drportal.audit import log as audit
-from drportal.cloud.adapters import compute, dns, retry
+from drportal.cloud.adapters import compute, dns, objectstore, retry
 from drportal.cloud.adapters.errors import AdapterError
 from drportal.lib import clock, crypto
 
 DNS_DRIVERS = {"powerdns", "route53"}
+STORAGE_DRIVERS = {"local", "cloudfiles"}  # object storage only: no compute to list locations of
 
 
 @dataclass
@@ -24,6 +25,8 @@ def check(account) -> ConnectionResult:
         if account.driver in DNS_DRIVERS:
             zones = retry.call(dns.driver_for(account).list_zones, provider=dns.provider_name(account), attempts=1)
             return ConnectionResult(True, f"connected: {len(zones)} zone(s)")
+        if account.driver in STORAGE_DRIVERS:
+            return ConnectionResult(True, f"connected: {objectstore.container_count(account)} container(s)")
         locations = retry.call(compute.driver_for(account).list_locations, provider=compute.provider_name(account),
                                attempts=1)
         return ConnectionResult(True, f"connected: {len(locations)} location(s)")

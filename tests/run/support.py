@@ -48,7 +48,8 @@ class MakeRun:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "EMAIL_HOST",
-                                                                 "EMAIL_PORT", "SMS_GATEWAY_URL")}
+                                                                 "EMAIL_PORT", "SMS_GATEWAY_URL",
+                                                                 "DRPORTAL_DEMO_DIR")}
         env.update(DRPORTAL_VAR_DIR=str(self.var), PORT=str(self.port), SIM_DNS_PORT=str(free_port()),
                    PYTHONUNBUFFERED="1",
                    # A step whose worker was killed is taken up again after 5 s instead of a minute.

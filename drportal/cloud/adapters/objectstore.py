@@ -4,6 +4,7 @@ options carry `region` for Cloud Files, `path` for the local driver, `auth_url`/
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,19 @@ def _wrap(exc: Exception) -> AdapterError:
     if isinstance(exc, LibcloudError | OSError):
         return AdapterError(str(exc), permanent=False, provider="libcloud-storage")
     raise exc
+
+
+def container_count(account) -> int:
+    """The provider check of a storage account: one listing of its containers. The local driver lists a
+    directory that does not exist as empty: that is no store, and is said so."""
+    options = account.options or {}
+    if account.driver == "local" and not os.path.isdir(options.get("path", "")):
+        raise AdapterError(f"the local store {options.get('path')!r} does not exist", permanent=True,
+                           provider="libcloud-storage")
+    try:
+        return len(driver(account).list_containers())
+    except Exception as exc:
+        raise _wrap(exc) from exc
 
 
 def list_objects(account, container: str, prefix: str = "", region: str | None = None) -> Iterator[dict]:

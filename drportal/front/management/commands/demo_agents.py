@@ -1,7 +1,8 @@
 """`manage.py demo_agents`: the demo's backup agents. `make run` keeps it running so a demo left on for a week
 still shows today's truth: every interval it reports each policy's scheduled runs that have come due since the
 last report (the demo history of backups/demo.py, whose record ids make a second report of a run a no-op), so
-after a pause (a laptop asleep, make run stopped) it catches up at once."""
+after a pause (a laptop asleep, make run stopped) it catches up at once. A reported dump is also written to the
+demo's Cloud Files stand-in, so a restore finds the dump the dashboard counts."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         while not stop.is_set():
             try:
-                created = demo.load(clock.now())
+                created = demo.load(clock.now())  # each reported dump lands in the Cloud Files stand-in too
             except Exception as exc:  # the database may be restarting: report again next round
                 reason = (str(exc).strip().splitlines() or [repr(exc)])[0]
                 self.stderr.write(f"demo agents: could not report ({reason}); trying again in {interval:g} s")

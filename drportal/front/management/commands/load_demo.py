@@ -23,6 +23,8 @@ INVENTORIES = Path(settings.BASE_DIR) / "inventories"
 DEMO_APPS = ["backups", "drportal.cloud", "scenarios", "notifications"]
 # Provider accounts the simulated cloud can stand in for: compute accounts (storage and DNS accounts are not).
 STAND_IN_DRIVERS = ("rackspace", "aws", "ec2", "openstack")
+# The object storage a compute account's key also reads, which the demo stands in for with a local store.
+STORAGE_STAND_INS = {"rackspace": "cloudfiles"}
 SIM_LATENCY_S = 20  # long enough to watch "provisioning" on the run page, short enough for a demo
 DEMO_USERS = {"ops": Role.OPS, "manager": Role.MANAGER, "support": Role.SUPPORT, "admin": Role.ADMIN}
 
@@ -35,16 +37,21 @@ def demo_password() -> str:
     return path.read_text().strip()
 
 
-def on_simulated_cloud(text: str) -> str:
+def on_simulated_cloud(text: str, standin_port: int | None = None, storage: Path | None = None) -> str:
     """The seed inventory as the demo runs it. We hold no Rackspace or AWS account here, so the servers of every
     compute account are moved to a stand-in, "<account>-demo", served by the simulated cloud
     (drportal/cloud/adapters/simulated.py), with what it stands in for kept in its options: Rackspace cannot move
-    an IP to a new server (the plan's words), AWS can. The real account stays as the seed has it, for what else
-    names it (the object storage holding customer dumps). Without this the demo's readiness could only say that
-    a real provider refused or could not be reached."""
+    an IP to a new server (the plan's words), AWS can. New nodes get loopback addresses (127.18.x.y), where a
+    replacement database server gets a PostgreSQL of its own (drportal.lib.standin_pg, port `standin_port`).
+
+    With `storage`, the Cloud Files a Rackspace account reads with the same key are stood in for too: a local
+    store under that directory ("<account>-files-demo", libcloud's local driver), which every customer database
+    names for its dumps (drportal/cloud/demo.py writes real pg_dump files there). The real account stays as the
+    seed has it. Without this the demo's readiness could only say that a real provider refused or could not be
+    reached, and a restore could only fail."""
     data = yaml.safe_load(text)
     providers = {p["slug"]: p for p in data.get("providers", [])}
-    stand_ins = []
+    stand_ins, files = [], {}
     for account in data.get("accounts", []):
         if account.get("driver") not in STAND_IN_DRIVERS:
             continue
@@ -57,9 +64,23 @@ def on_simulated_cloud(text: str) -> str:
         name = f"{account['name']}-demo"
         stand_ins.append({"name": name, "provider": account["provider"], "driver": "simulated", "options": {
             "stands_in_for": account["driver"], "latency_s": SIM_LATENCY_S, "locations": ",".join(zones),
-            "sizes": ",".join(sizes), "floating_ips": provider.get("kind") != "rackspace"}})
+            "sizes": ",".join(sizes), "floating_ips": provider.get("kind") != "rackspace",
+            "private_network": "127.18"}})
         for server in servers:
             server["account"] = name
+        if storage is not None and account["driver"] in STORAGE_STAND_INS:
+            files[account["name"]] = f"{account['name']}-files-demo"
+            stand_ins.append({"name": files[account["name"]], "provider": account["provider"], "driver": "local",
+                              "options": {"path": str(storage / account["name"]),
+                                          "stands_in_for": STORAGE_STAND_INS[account["driver"]]}})
+    databases = [*data.get("assets", []), *(d for c in data.get("customers", []) for d in c.get("databases", []))]
+    for database in databases:
+        if not any(where.get("account") in files for where in database.get("dumps", [])):
+            continue
+        database["dumps"] = [{**where, "account": files.get(where["account"], where["account"])}
+                             for where in database["dumps"]]
+        if standin_port and database.get("restore") and not database["restore"].get("host"):
+            database["restore"] = {**database["restore"], "port": standin_port}
     data["accounts"] = [*data.get("accounts", []), *stand_ins]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
@@ -69,9 +90,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from drportal.inventory.importer import import_inventory
+        from drportal.lib import standin_pg
 
+        # Where a restore finds the replacements' PostgreSQL (manage.py serve_standin_databases starts one per
+        # replacement), and the Cloud Files stand-in.
+        port = standin_pg.node_port()
+        storage = standin_pg.demo_dir() / "demo-storage"
         for path in sorted(INVENTORIES.glob("*.yaml")):
-            summary = import_inventory(on_simulated_cloud(path.read_text()), actor="command:load_demo",
+            summary = import_inventory(on_simulated_cloud(path.read_text(), port, storage), actor="command:load_demo",
                                        source=f"{path.name} (demo: on the simulated cloud)")
             self.stdout.write(f"inventory {path.name}: {summary}")
 
