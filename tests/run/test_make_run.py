@@ -121,7 +121,7 @@ def test_a_runbook_started_before_the_worker_is_killed_completes(demo):
 
 
 @pytest.mark.parametrize("name", ["scheduler", "simulated DNS", "mail and message sinks", "simulated backup agents",
-                                  "web server"])
+                                  "stand-in database servers", "web server"])
 def test_a_child_killed_with_sigkill_is_started_again(demo, name):
     kill_and_wait_back(demo, name)
     assert f"{name} was killed by SIGKILL; starting it again" in demo.log()
