@@ -40,7 +40,8 @@ def restore_fact(item: str, rows: list) -> RestoreFact:
     otherwise the reason of the row that says most (not a follow-up's branch not taken)."""
     for row in reversed(rows):
         if row.state == StepState.SUCCEEDED and not row.outputs.get("handover"):
-            point = (row.outputs.get("backup") or {}).get("recovery_point")
+            # A restore from a backup record says it under "backup"; one from the inventory's dumps at the top.
+            point = (row.outputs.get("backup") or {}).get("recovery_point") or row.outputs.get("recovery_point")
             return RestoreFact(item, True, datetime.fromisoformat(point) if point else None)
     telling = [r for r in rows if not r.outputs.get("not_taken") and not r.skip_reason.startswith("branch not taken")
                and not (r.state == StepState.SUCCEEDED and r.outputs.get("handover"))]

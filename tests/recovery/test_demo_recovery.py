@@ -10,10 +10,12 @@ from __future__ import annotations
 import shutil
 import threading
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from backups.models import BackupRecord
 from drportal.cloud import connection
@@ -22,6 +24,7 @@ from drportal.cloud.management.commands import serve_standin_databases
 from drportal.incidents import services as incidents
 from drportal.inventory.models import Asset, ProviderAccount, Region, Server
 from drportal.lib import clock, standin_pg
+from notifications.models import Delivery
 from scenarios import engine, loader, readiness
 from scenarios.choices import RunState, StepState
 from tests.recovery.conftest import run_to_the_end
@@ -105,6 +108,15 @@ def test_the_demo_recovers_dallas_and_restores_every_customer_database_from_its_
         newest = BackupRecord.objects.filter(asset=asset, outcome="succeeded",
                                              container="jv-customer-db-weekly-kansas-city").latest("completed_at")
         assert row.outputs["dump"]["key"] == newest.key
+        # Restored to what the dump holds: the data as of the dump's start (its record's recovery point), not
+        # the upload's end; the customer's notice says that time.
+        assert row.outputs["recovery_point"] == newest.recovery_point.isoformat()
+        letters = Delivery.objects.filter(notice__subject__contains="Your data after the recovery",
+                                          customer=asset.customer_id, channel="email")
+        stated = timezone.localtime(newest.recovery_point, ZoneInfo("America/Chicago")).strftime("%Y-%m-%d %H:%M")
+        assert letters.exists()
+        for letter in letters:
+            assert f"{asset.name}: restored from the copy of {stated}" in letter.body_text, letter.body_text
         # On the replacement's own database server, at its address, the rows the dump held.
         address = Server.objects.get(pk=asset.server_id).private_ips[0]
         assert address.startswith("127.18.")

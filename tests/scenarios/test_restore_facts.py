@@ -53,3 +53,13 @@ def test_a_handover_no_step_has_taken_up_yet_is_not_called_restored():
     assert fact.why == "its restore is pending"
     alone = restore_fact("jv-db-alamo-freight", [VOLUME_HANDED_OVER])
     assert (alone.restored, alone.why) == (False, "handed over to another restore, not yet done")
+
+
+def test_a_database_restored_from_the_inventorys_dumps_is_restored_to_the_point_its_step_recorded():
+    # restore_database from Asset.dumps (dump_restore) says its point at the top of its output, not under
+    # "backup": the demo's notices read "restored from the copy of an unrecorded time" for every database.
+    fact = restore_fact("jv-db-alamo-freight", [
+        row("restore-databases", StepState.SUCCEEDED,
+            outputs={"dump": {"key": "jv-db-alamo-freight/20261203T0400.dump"}, "recovery_point": POINT.isoformat(),
+                     "rows_checked": True})])
+    assert (fact.restored, fact.point) == (True, POINT)

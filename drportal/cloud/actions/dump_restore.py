@@ -82,7 +82,22 @@ def newest_dump(ctx: StepContext, asset) -> dict:
         raise AdapterError(f"no dump of {asset.name} in " + ", ".join(
             f"{w['account']}:{w['container']}/{w.get('prefix', '')}" for w in _locations(ctx, asset)),
             permanent=True, code="NoDump")
-    return best
+    return {**best, "recovery_point": recovery_point(asset, best)}
+
+
+def recovery_point(asset, dump: dict) -> str:
+    """What the restored database holds data up to: the recovery point of the backup record that names this
+    object (a dump's snapshot is taken when it starts), else the object's upload time (an upper bound: the
+    data is no newer than that), else ""."""
+    from drportal.cloud import copies
+
+    try:
+        record = copies.catalogue().dumps(asset).filter(container=dump["container"], key=dump["key"]).first()
+    except LookupError:  # no backups app: the storage's own time is all there is
+        record = None
+    if record is not None and record.recovery_point:
+        return record.recovery_point.isoformat()
+    return dump["last_modified"]
 
 
 def _download(ctx: StepContext, dump: dict, path: str) -> None:
@@ -229,8 +244,9 @@ def _collect(ctx: StepContext, row: Deployment) -> None:
 
 def _verify(ctx: StepContext, asset, target: pgrestore.Target) -> dict:
     dump = ctx.state["dump"]
-    output = {"dump": dump, "database": target.database, "host": target.host,
-              "recovery_point": dump["last_modified"]}
+    # A step whose dump was chosen before dumps carried their recovery point: the upload time, as then.
+    point = dump.get("recovery_point") or dump["last_modified"]
+    output = {"dump": dump, "database": target.database, "host": target.host, "recovery_point": point}
     expected = ctx.state.get("expected")
     if expected is None:
         ctx.say("restored by the inventory's command: row counts not checked")
@@ -246,7 +262,7 @@ def _verify(ctx: StepContext, asset, target: pgrestore.Target) -> dict:
             action="database.restored", actor_label=actor(NAME, ctx)).exists():
         audit.record(actor(NAME, ctx), "database.restored", asset, None,
                      {"dump": dump["key"], "database": target.database, "host": target.host,
-                      "tables": len(expected), "rows": sum(expected.values()), "recovery_point": dump["last_modified"]})
+                      "tables": len(expected), "rows": sum(expected.values()), "recovery_point": point})
         ctx.state["recorded"] = True
     ctx.say(f"{asset.name}: {len(expected)} table(s), {sum(expected.values())} row(s), as in the dump")
     return {**output, "rows_checked": True, "tables": found, "rows": sum(expected.values())}
