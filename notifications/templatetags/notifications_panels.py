@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from django import template
 
+from notifications.choices import DeliveryState
+
 register = template.Library()
+TROUBLED = (DeliveryState.FAILED, DeliveryState.IN_DOUBT, DeliveryState.BOUNCED)  # a person must look
 
 
 @register.inclusion_tag("notifications/incident_panel.html", takes_context=True)
 def incident_notifications_panel(context, incident) -> dict:
     """Notices, public updates and the employees' roll call on an incident's page."""
+    from django.db.models import Count, Q
+
     from notifications import staff
     from notifications.choices import NoticeKind
     from notifications.forms import NewNoticeForm, StatusUpdateForm
@@ -16,7 +21,11 @@ def incident_notifications_panel(context, incident) -> dict:
     return {
         "request": context.get("request"),
         "incident": incident,
-        "notices": incident.notices.order_by("-created_at"),
+        # What became of each notice's messages, counted from its deliveries: "queued" alone said nothing of it.
+        "notices": incident.notices.annotate(
+            messages=Count("deliveries"), sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
+            troubled=Count("deliveries", filter=Q(deliveries__state__in=TROUBLED)),
+        ).order_by("-created_at"),
         "kinds": NoticeKind.choices,
         "new_form": NewNoticeForm(),
         "update_form": StatusUpdateForm(),

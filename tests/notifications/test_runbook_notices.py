@@ -136,3 +136,17 @@ def test_a_notice_whose_subject_claims_the_service_is_back_is_listed_by_the_step
     page = client_as("alice").get(f"/incidents/{incident.pk}/").content.decode()
     assert notice.title in page
     assert "{%" not in page
+
+
+@pytest.mark.django_db
+def test_the_incident_page_says_how_many_of_a_notices_messages_were_sent_and_how_many_need_a_person(
+        world, client_as):
+    incident = dallas_offline(world)
+    api.notify_customers(incident_id=incident.pk, subject="Outage", body="Dallas is offline.", dedupe_key="k:1")
+    deliveries = list(Delivery.objects.order_by("pk"))
+    assert len(deliveries) >= 3
+    Delivery.objects.filter(pk=deliveries[0].pk).update(state=DeliveryState.SENT)
+    Delivery.objects.filter(pk=deliveries[1].pk).update(state=DeliveryState.BOUNCED)
+    page = " ".join(client_as("sam").get(f"/incidents/{incident.pk}/").content.decode().split())
+    assert f": 1 of {len(deliveries)} messages sent, " in page
+    assert "1 failed, bounced or in doubt" in page
