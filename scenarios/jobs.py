@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import django_rq
+import redis
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.urls import reverse
@@ -510,7 +511,26 @@ def _poll_loop(conn, label: str) -> int:
         if wait > 0:
             # Sleep a little past the earliest deadline so steps due a few milliseconds apart (a fan-out
             # submitted in one batch) are served in one round, not in dozens of tiny ones.
-            conn.blpop([WAKE_KEY], timeout=max(wait + coalesce_seconds(), 0.001))
+            block(conn, max(wait + coalesce_seconds(), 0.001))
+
+
+def block(conn, seconds: float) -> None:
+    """Wait on the wake-up list for at most `seconds`, and never longer than the connection's own read timeout
+    (redis-py sets 5 s): a BLPOP outlasting it raised TimeoutError, the poller died, and no poller was queued
+    again, so waiting steps stayed waiting (found by the demo's browser journey). The loop looks again."""
+    limit = read_timeout(conn)
+    if limit:
+        seconds = min(seconds, max(limit - 1.0, 0.001))
+    try:
+        conn.blpop([WAKE_KEY], timeout=seconds)
+    except redis.exceptions.TimeoutError:
+        pass  # a slower reply than the connection allows: as good as a wake-up, the loop looks again
+
+
+def read_timeout(conn) -> float | None:
+    """The connection's read timeout: redis-py 8 keeps it as orig_socket_timeout (5 s when none is set)."""
+    kwargs = conn.connection_pool.connection_kwargs
+    return kwargs.get("socket_timeout") or kwargs.get("orig_socket_timeout")
 
 
 def _seconds_until(when: datetime | None) -> float | None:

@@ -200,3 +200,16 @@ def test_the_poller_claims_only_its_kept_servers_still_waiting_and_due(make_serv
     assert states == {"web0": StepState.READY, "web1": StepState.RUNNING, "web2": StepState.WAITING}
     assert jobs.run_steps([web0.pk]) == 1
     assert simulated.creations(web0.idempotency_key) == 1
+
+
+def test_the_poller_waits_longer_than_its_redis_connections_read_timeout_without_dying():
+    import time
+
+    from scenarios import jobs
+
+    conn = jobs._redis()
+    limit = jobs.read_timeout(conn)
+    assert limit, "the connection has a read timeout: this test is about outlasting it"
+    started = time.monotonic()
+    jobs.block(conn, limit + 1.5)  # a BLPOP this long, unguarded, raised redis's TimeoutError
+    assert time.monotonic() - started < limit + 1
