@@ -199,3 +199,20 @@ def test_a_region_of_another_provider_is_refused_before_anything_runs(app1_in_th
                                            r"runs at aws"):
         REGISTRY["run_deployment"].execute(ctx("d-elsewhere", server="app1", region="rackspace/us-west-2"))
     assert not Deployment.objects.filter(idempotency_key="d-elsewhere").exists()
+
+
+def test_an_exit_code_left_under_the_same_id_by_an_earlier_database_is_not_taken_for_this_run(tmp_path):
+    # Found by the demo's browser journey: the worker's deployment directory held "0" under id 1 from an earlier
+    # test database, so a restore that had not run yet was read as finished, and its check found no tables.
+    from drportal.cloud.adapters import deploy
+
+    log, rc = deploy.paths(1)
+    rc.write_text("0")
+    log.write_text("an earlier database's output\n")
+    deploy.start(1, [sys.executable, "-c", "import time; time.sleep(0.5); raise SystemExit(3)"])
+    deadline = time.monotonic() + 20
+    while deploy.result(1)[0] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    code, output = deploy.result(1)
+    assert code == 3
+    assert "an earlier database's output" not in output

@@ -29,6 +29,10 @@ def paths(deployment_id: int) -> tuple[Path, Path]:
 def start(deployment_id: int, argv: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> int:
     """env: extra variables (a database password travels here, never on the command line or in the row)."""
     log, rc = paths(deployment_id)
+    # Only the row's claimer starts it, once: files under this id are an earlier database's (recreated with the
+    # same ids, or a directory shared with another checkout), and their exit code is not this deployment's.
+    log.unlink(missing_ok=True)
+    rc.unlink(missing_ok=True)
     process = subprocess.Popen(  # noqa: S603 - argv comes from the scenario, not from a request
         [sys.executable, "-m", "drportal.cloud.adapters.deploy", str(log), str(rc), "--", *argv],
         cwd=cwd or None, start_new_session=True, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
