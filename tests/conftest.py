@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 
 from drportal.accounts.access import Role
 from drportal.accounts.roles import grant
+from tests.support.standins import database_servers, demo_cloud  # noqa: F401 - fixtures for every test module
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -12,6 +12,7 @@ socket only).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,10 +68,17 @@ class LoopbackPostgres:
         except OSError:
             return []
 
-    def start(self) -> int:
-        """Start it (or find it running) and return its TCP port."""
+    def start(self, template: Path | None = None) -> int:
+        """Start it (or find it running) and return its TCP port. A new one is a copy of `template`'s data
+        directory when given (a stopped server initialised once: initdb takes seconds, a copy a moment)."""
         if self.pid():
             return int(self.port)
+        if template is not None and not (self.directory / "PG_VERSION").exists():
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            # cp -a keeps the owner (pgserver's system user when we run as root): shutil.copytree would not.
+            subprocess.run(["cp", "-a", str(template), str(self.directory)], check=True)  # noqa: S603, S607
+            (self.directory / "postmaster.pid").unlink(missing_ok=True)
         self.directory.mkdir(parents=True, exist_ok=True)
         server = self._server()
         with server._lock:
@@ -145,6 +153,22 @@ def node_server(address: str) -> LoopbackPostgres:
     return LoopbackPostgres(demo_dir() / "nodes" / address, range(port, port + 1), listen=address)
 
 
+def node_template() -> Path:
+    """A data directory initialised once, with the loopback rule, that each replacement's server copies."""
+    template = LoopbackPostgres(demo_dir() / "node-template")
+    if not (template.directory / "PG_VERSION").exists():
+        partial = LoopbackPostgres(demo_dir() / "node-template.partial")
+        shutil.rmtree(partial.directory, ignore_errors=True)
+        partial.directory.mkdir(parents=True)
+        server = partial._server()
+        with server._lock:
+            server.ensure_pgdata_inited()
+        with open(partial.directory / "pg_hba.conf", "a") as out:
+            out.write(LOOPBACK_ONLY)
+        partial.directory.rename(template.directory)  # whole or not at all
+    return template.directory
+
+
 def reconcile_nodes(addresses: set[str]) -> list[str]:
     """A running PostgreSQL at each of `addresses` (loopback only), none at any other address: the database
     servers of the replacements that exist now. Returns what it changed, in words."""
@@ -152,7 +176,7 @@ def reconcile_nodes(addresses: set[str]) -> list[str]:
     for address in sorted(a for a in addresses if a.startswith("127.")):
         server = node_server(address)
         if server.pid() is None:
-            server.start()
+            server.start(template=node_template())
             changed.append(f"started {address}:{node_port()}")
     nodes = demo_dir() / "nodes"
     for directory in sorted(nodes.iterdir()) if nodes.is_dir() else []:

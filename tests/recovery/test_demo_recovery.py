@@ -8,19 +8,14 @@ customer database is restored, for real, from its newest Kansas City dump."""
 from __future__ import annotations
 
 import shutil
-import threading
-from io import StringIO
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from backups.models import BackupRecord
 from drportal.cloud import connection
-from drportal.cloud.adapters import dnsserver
-from drportal.cloud.management.commands import serve_standin_databases
 from drportal.incidents import services as incidents
 from drportal.inventory.models import Asset, ProviderAccount, Region, Server
 from drportal.lib import clock, standin_pg
@@ -34,44 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PLAN = "jivosoft-datacenter-offline"
 
 
-@pytest.fixture
-def database_servers():
-    """manage.py serve_standin_databases, as make run keeps it: a PostgreSQL for each replacement database
-    server. Yields a function giving the one at a node's address."""
-    from django.db import connection as db
-
-    done = threading.Event()
-
-    def keep():
-        while not done.wait(0.2):
-            serve_standin_databases.reconcile()
-        db.close()
-
-    thread = threading.Thread(target=keep)
-    thread.start()
-    yield standin_pg.node_server
-    done.set()
-    thread.join()
-    standin_pg.reconcile_nodes(set())
-    shutil.rmtree(standin_pg.demo_dir() / "nodes", ignore_errors=True)
-
-
-@pytest.fixture
-def demo(monkeypatch, settings, tmp_path, database_servers):
-    dns = dnsserver.start("127.0.0.1", 0)
-    monkeypatch.setenv("SIM_DNS_PORT", str(dns.port))
-    monkeypatch.setenv("CLOUD_DNS_RESOLVERS", f"127.0.0.1:{dns.port}")
-    settings.CLOUD_DEPLOY_DIR = tmp_path / "deployments"
-    call_command("load_demo", stdout=StringIO())
-    # Replacements boot at once: waiting on a pending node is the engine's business, tested there.
-    twin = ProviderAccount.objects.get(name="jivosoft-rackspace-demo")
-    twin.options = {**twin.options, "latency_s": 0}
-    twin.save()
-    connection.check_all(clock.now())  # what the scheduler does every quarter of an hour
-    yield database_servers
-    dns.stop()
-
-
 def storage_check(now):
     result = readiness.assess(loader.library().get(PLAN), now, exposure=None)
     return result, next(c for c in result.checks if c.name == "Backup storage")
@@ -83,7 +40,7 @@ def rows_in(address: str, database: str, table: str) -> int:
 
 
 def test_the_demo_recovers_dallas_and_restores_every_customer_database_from_its_newest_kansas_city_dump(
-        demo, alice, mona):
+        demo_cloud, alice, mona):
     result, storage = storage_check(clock.now())
     assert storage.ok, storage.detail
     assert "jivosoft-rackspace-files-demo" in storage.detail
@@ -127,7 +84,7 @@ def test_the_demo_recovers_dallas_and_restores_every_customer_database_from_its_
     assert run.state == RunState.SUCCEEDED, not_done
 
 
-def test_readiness_says_not_ready_when_the_dumps_live_where_drportal_cannot_reach(demo):
+def test_readiness_says_not_ready_when_the_dumps_live_where_drportal_cannot_reach(demo_cloud):
     # An admin points the databases' dumps back at the seed's real Rackspace account, which has no credentials.
     for asset in Asset.objects.exclude(dumps=[]).filter(server__account__name="jivosoft-rackspace-demo"):
         asset.dumps = [{**where, "account": "jivosoft-rackspace"} for where in asset.dumps]
@@ -138,7 +95,7 @@ def test_readiness_says_not_ready_when_the_dumps_live_where_drportal_cannot_reac
     assert not result.ready
 
 
-def test_readiness_says_not_ready_when_the_local_store_is_gone(demo):
+def test_readiness_says_not_ready_when_the_local_store_is_gone(demo_cloud):
     store = ProviderAccount.objects.get(name="jivosoft-rackspace-files-demo")
     shutil.rmtree(store.options["path"])
     connection.check_all(clock.now())
