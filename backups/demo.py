@@ -187,12 +187,15 @@ def _copies(asset, where: dict, root: Path, maker) -> int:
     template, written = None, 0
     for key, done in records.values_list("key", "completed_at"):
         path = root / where["container"] / key
-        if not path.exists():
-            template = template or _template(asset, where["container"], maker)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(template, path)
-            written += 1
-        os.utime(path, (done.timestamp(), done.timestamp()))
+        if path.exists():
+            continue  # written, and dated, on an earlier round: the demo agents call this every minute
+        template = template or _template(asset, where["container"], maker)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = template.with_name(f"{path.name}.{os.getpid()}.partial")  # outside the store: never listed
+        shutil.copyfile(template, partial)
+        os.utime(partial, (done.timestamp(), done.timestamp()))
+        partial.replace(path)  # dated before it appears: a round cut short never leaves a file dated "now"
+        written += 1
     return written
 
 

@@ -46,7 +46,7 @@ def on_simulated_cloud(text: str, standin_port: int | None = None, storage: Path
 
     With `storage`, the Cloud Files a Rackspace account reads with the same key are stood in for too: a local
     store under that directory ("<account>-files-demo", libcloud's local driver), which every customer database
-    names for its dumps (drportal/cloud/demo.py writes real pg_dump files there). The real account stays as the
+    names for its dumps (backups/demo.py writes real pg_dump files there). The real account stays as the
     seed has it. Without this the demo's readiness could only say that a real provider refused or could not be
     reached, and a restore could only fail."""
     data = yaml.safe_load(text)
